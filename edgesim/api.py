@@ -1,0 +1,32 @@
+"""The Python API: load a scenario, run it, get a Result."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from .engine.simulation import Simulation
+from .result import Result
+from .scenario.loader import ScenarioFile, read
+
+ScenarioLike = Union[str, Path, Mapping[str, Any], ScenarioFile]
+
+
+def load(source: ScenarioLike, overrides: Iterable[str] = ()) -> ScenarioFile:
+    """Read and validate a scenario file (or dict); ``overrides`` are 'key.path=value' strings."""
+    if isinstance(source, ScenarioFile):
+        if overrides:
+            return read(source.data, overrides, base_dir=source.base_dir)
+        return source
+    return read(source, overrides)
+
+
+def simulation(scenario: ScenarioLike, seed: Optional[int] = None) -> Simulation:
+    """A built and checked Simulation, ready to run (for step-by-step use)."""
+    return Simulation(load(scenario), seed).build().check()
+
+
+def run(scenario: ScenarioLike, seed: Optional[int] = None, progress=None) -> Result:
+    """Simulate a scenario; ``seed`` overrides the scenario's own."""
+    sim = simulation(scenario, seed)
+    sim.run(progress=progress)
+    return sim.collect()

@@ -1,0 +1,111 @@
+"""The `edgesim` command line."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .errors import ScenarioError, UserError
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}" if not isinstance(exc, ScenarioError) else str(exc), err=True)
+    sys.exit(2)
+
+
+def _load(scenario: str, sets: tuple, duration: Optional[str] = None):
+    from . import api
+    from .bundled import find_scenario
+    overrides = list(sets) + ([f"duration={duration}"] if duration else [])
+    return api.load(find_scenario(scenario), overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgesim", prog_name="edgesim")
+def main() -> None:
+    """edgesim: simulate edge-cloud deep-learning systems."""
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="run directory "
+              "(default: runs/<name>-<time>)")
+@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="override any scenario key, e.g. --set nodes.cam.count=12")
+@click.option("--duration", help="override the simulated duration, e.g. 600s")
+@click.option("--no-plots", is_flag=True, help="skip the plots/ folder")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar, no table")
+def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
+        duration: Optional[str], no_plots: bool, quiet: bool) -> None:
+    """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
+    from .engine.simulation import Simulation
+    try:
+        sf = _load(scenario, sets, duration)
+        sim = Simulation(sf, seed).build().check()
+    except (ScenarioError, UserError) as exc:
+        _fail(exc)
+    if quiet or not sys.stderr.isatty():
+        sim.run()
+    else:
+        from .report import progress_bar
+        with progress_bar(sim.duration) as update:
+            sim.run(progress=update)
+    result = sim.collect()
+    target = Path(out) if out else Path("runs") / (
+        f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    result.save(target, plots=not no_plots)
+    if not quiet:
+        from .report import print_summary
+        print_summary(result.summary, target)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
+def check(scenario: str, sets: tuple) -> None:
+    """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
+    from .engine.simulation import Simulation
+    try:
+        sf = _load(scenario, sets)
+        sim = Simulation(sf).build().check()
+    except (ScenarioError, UserError) as exc:
+        _fail(exc)
+    click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, {len(sim.sources)} sources, "
+               f"policy {sf.spec.policy.name})")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    from .scenario.schema import Scenario
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@main.command()
+def scenarios() -> None:
+    """List the bundled scenarios."""
+    from .bundled import scenarios as bundled
+    found = bundled()
+    if not found:
+        click.echo("no bundled scenarios found", err=True)
+        sys.exit(1)
+    width = max(len(n) for n in found)
+    for name, (_path, desc) in found.items():
+        click.echo(f"{name:<{width}}  {desc}")
+
+
+@main.command()
+def policies() -> None:
+    """List the available policies (built-in and plug-ins)."""
+    from .policies.registry import available
+    for name, cls in available().items():
+        click.echo(f"{name:<14}  {cls.description}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

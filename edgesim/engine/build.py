@@ -1,0 +1,298 @@
+"""The build phase: turn a validated scenario into nodes, service models, job plans, sources,
+a network and a policy, collecting every cross-reference problem (with its key path) instead
+of stopping at the first."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import ValidationError
+
+from ..errors import Problem
+from ..hardware import service as svc
+from ..hardware.catalogue import CATALOGUE, DeviceInfo
+from ..hardware.node import Node
+from ..policies import registry
+from ..scenario import schema as S
+from ..scenario.messages import problems_from
+from ..workload import arrivals as arr
+from ..workload.source import Source
+from ..workload.tracefile import read_column
+from .plan import JobPlan, StagePlan, member_names
+
+
+def resolve_devices(sim) -> dict[str, DeviceInfo]:
+    spec, out = sim.spec, dict(CATALOGUE)
+    for name, d in spec.devices.items():
+        base = CATALOGUE.get(d.base or name)
+        if d.base is not None and base is None:
+            sim.problem(f"devices.{name}.base", "unknown catalogue device", d.base, sorted(CATALOGUE))
+            continue
+        if base is None:
+            base = DeviceInfo(name, d.kind or "cpu")
+        out[name] = base.with_overrides(name=name, kind=d.kind, executors=d.executors,
+                                        description=d.description, peak_flops=d.peak_flops,
+                                        mem_bandwidth=d.mem_bandwidth)
+    return out
+
+
+def build_nodes(sim, devices: dict[str, DeviceInfo]) -> None:
+    spec = sim.spec
+    for group, g in spec.nodes.items():
+        if group in spec.switches:
+            sim.problem(f"nodes.{group}", "a node group and a switch share this name", group)
+        dev = devices.get(g.device)
+        if dev is None:
+            sim.problem(f"nodes.{group}.device", "unknown device", g.device, sorted(devices))
+            dev = DeviceInfo(g.device, "cpu")
+        names = member_names(group, g.count)
+        sim.groups[group] = []
+        for name in names:
+            if name in sim.node_by_name or name in spec.nodes and name != group:
+                sim.problem(f"nodes.{group}", f"member name {name!r} collides with another node",
+                            group)
+            node = Node(sim, len(sim.nodes), name, group, g.role, dev.name,
+                        g.executors or dev.executors, g.queue, g.capacity, g.max_batch,
+                        g.max_wait, sim.streams(f"node:{name}:service"))
+            sim.nodes.append(node)
+            sim.node_by_name[name] = node
+            sim.groups[group].append(node)
+
+
+def expand(sim, ref: str, path: str, allow_switch: bool = False) -> list:
+    """A group name -> its members; a member name -> itself; else a problem."""
+    if ref in sim.groups:
+        return list(sim.groups[ref])
+    if ref in sim.node_by_name:
+        return [sim.node_by_name[ref]]
+    if allow_switch and ref in sim.spec.switches:
+        return [ref]
+    valid = sorted(sim.groups) + (list(sim.spec.switches) if allow_switch else [])
+    sim.problem(path, "unknown node or group", ref, valid)
+    return []
+
+
+def _service_model(sim, model: str, device: str, spec, path: str) -> Optional[svc.ServiceModel]:
+    try:
+        if isinstance(spec, S.Constant):
+            return svc.Constant(spec.time, spec.batch_cost)
+        if isinstance(spec, S.Exponential):
+            return svc.Exponential(spec.mean, spec.batch_cost)
+        if isinstance(spec, S.Lognormal):
+            return svc.Lognormal(spec.mean, spec.cv, spec.batch_cost)
+        if isinstance(spec, S.Empirical):
+            if spec.samples is not None:
+                samples = spec.samples
+            else:
+                scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}[spec.unit]
+                samples = list(read_column(sim.file.path(spec.file), spec.column) * scale)
+            if any(s <= 0 for s in samples):
+                raise ValueError("service-time samples must be > 0")
+            return svc.Empirical(samples, spec.batch_cost)
+        if isinstance(spec, S.Profile):
+            f = sim.file.path(spec.file)
+            if not f.exists():
+                sim.problem(f"{path}.file", f"file not found: {f}", spec.file)
+                return None
+            table = svc.read_profile(f, spec.model or model)
+            if spec.spread == "none":
+                table.spread = "none"
+            return table
+    except FileNotFoundError as exc:
+        sim.problem(f"{path}.file", f"file not found: {exc.filename}", getattr(spec, "file", None))
+    except (ValueError, LookupError) as exc:
+        sim.problem(path, str(exc))
+    return None
+
+
+def attach_services(sim) -> None:
+    """Give each node the service model of every model its device can run."""
+    spec = sim.spec
+    device_names = {n.device for n in sim.nodes}
+    models: dict[str, dict[str, svc.ServiceModel]] = {}
+    for model, per_dev in spec.service.items():
+        models[model] = {}
+        for dev, s in per_dev.items():
+            path = f"service.{model}.{dev}"
+            if dev != "*" and dev not in device_names:
+                sim.problem(path, "no node uses this device", dev, sorted(device_names) + ["*"])
+                continue
+            m = _service_model(sim, model, dev, s, path)
+            if m is not None:
+                models[model][dev] = m
+    for node in sim.nodes:
+        for model, per_dev in models.items():
+            m = per_dev.get(node.device, per_dev.get("*"))
+            if m is not None:
+                node.services[model] = m
+    sim.models = models
+
+
+def build_jobs(sim) -> None:
+    spec = sim.spec
+    for j, (name, job) in enumerate(spec.workload.jobs.items()):
+        stages = []
+        for i, st in enumerate(job.stages):
+            path = f"workload.jobs.{name}.stages.{i}"
+            if st.model not in spec.service:
+                sim.problem(f"{path}.model", "no service times are given for this model",
+                            st.model, sorted(spec.service))
+            if st.node is None:
+                cands = [n for n in sim.nodes if st.model in n.services]
+                if not cands and st.model in spec.service:
+                    sim.problem(f"{path}.node", "no node's device has service times for model "
+                                f"{st.model!r}; name a node or add a service entry", None)
+            else:
+                refs = [st.node] if isinstance(st.node, str) else st.node
+                cands = []
+                for k, ref in enumerate(refs):
+                    sub = f"{path}.node" + (f".{k}" if not isinstance(st.node, str) else "")
+                    for node in expand(sim, ref, sub):
+                        if node not in cands:
+                            cands.append(node)
+                for node in cands:
+                    if st.model in spec.service and st.model not in node.services:
+                        sim.problem(f"{path}.node", f"node {node.name!r} (device {node.device!r}) "
+                                    f"has no service time for model {st.model!r}", node.name,
+                                    sorted(spec.service[st.model]))
+                        break
+            for node in cands:
+                m = node.services.get(st.model)
+                top = m.max_batch() if m is not None else None
+                if top is not None and node.max_batch > top:
+                    sim.problem(f"nodes.{node.group}.max_batch", f"the profile for model "
+                                f"{st.model!r} was measured up to batch {top}", node.max_batch)
+                    break
+            stages.append(StagePlan(st.model, cands, st.bytes))
+        sim.jobs.append(JobPlan(j, name, stages, job.result_bytes, job.timeout))
+    sim.job_by_name = {p.name: p for p in sim.jobs}
+
+
+def _arrivals(sim, a, stream, path: str):
+    if isinstance(a, S.Poisson):
+        return arr.PoissonArrivals(a.rate, stream)
+    if isinstance(a, S.Deterministic):
+        return arr.DeterministicArrivals(a.rate, a.offset)
+    if isinstance(a, S.OnOff):
+        return arr.ModulatedPoisson([a.rate, a.rate_off], [a.on, a.off], stream,
+                                    deterministic_periods=a.periods == "deterministic")
+    if isinstance(a, S.MMPP):
+        return arr.ModulatedPoisson(a.rates, a.sojourn, stream, a.transitions)
+    if isinstance(a, S.TraceArrivals):
+        f = sim.file.path(a.file)
+        if not f.exists():
+            sim.problem(f"{path}.file", f"file not found: {f}", a.file)
+            return None
+        try:
+            values = read_column(f, a.column)
+        except ValueError as exc:
+            sim.problem(path, str(exc))
+            return None
+        if a.format == "times":
+            return arr.TimesReplay(values * a.scale, a.loop)
+        times = arr.counts_to_times(values * a.scale, a.interval, a.spread, stream)
+        return arr.TimesReplay(times, a.loop, period=len(values) * a.interval)
+    raise AssertionError(a)
+
+
+def build_sources(sim) -> None:
+    spec = sim.spec
+    for name, s in spec.workload.sources.items():
+        path = f"workload.sources.{name}"
+        plan = sim.job_by_name.get(s.job)
+        if plan is None:
+            sim.problem(f"{path}.job", "unknown job", s.job, sorted(sim.job_by_name))
+            continue
+        members = expand(sim, s.at, f"{path}.at") if s.at is not None else [None]
+        for node in members:
+            label = name if node is None else f"{name}.{node.name}"
+            stream = sim.streams(f"source:{label}")
+            process = _arrivals(sim, s.arrivals, stream, f"{path}.arrivals")
+            if process is None:
+                continue
+            src = Source(sim, len(sim.sources), label, plan, process,
+                         node.index if node is not None else -1, s.priority, s.limit)
+            sim.sources.append(src)
+
+
+def build_policy(sim):
+    p = sim.spec.policy
+    cls = registry.get(p.name)
+    if cls is None:
+        sim.problem("policy.name", "unknown policy", p.name, sorted(registry.available()))
+        return None
+    try:
+        config = cls.Config.model_validate(p.params)
+    except ValidationError as exc:
+        for prob in problems_from(exc, cls.Config, p.params):
+            prob.path = "policy.params" + ("." + prob.path if prob.path else "")
+            sim.problems.append(prob)
+        return None
+    return cls, config
+
+
+def build_network(sim):
+    """A topology of the scenario's links (groups expand to one link per member); None: no links,
+    and data moves between nodes instantly."""
+    spec = sim.spec
+    if not spec.links:
+        return None
+    from ..network.topology import Topology
+    from ..network.transfers import Network
+    topo = Topology()
+    for node in sim.nodes:
+        topo.add_node(node.name, "host")
+    for sw in spec.switches:
+        if sw in sim.node_by_name:
+            sim.problem("switches", "a switch and a node share this name", sw)
+        topo.add_node(sw, "switch")
+    for name, link in spec.links.items():
+        path = f"links.{name}.ends"
+        a = expand(sim, link.ends[0], f"{path}.0", allow_switch=True)
+        b = expand(sim, link.ends[1], f"{path}.1", allow_switch=True)
+        if len(a) > 1 and len(b) > 1:
+            sim.problem(path, "at most one end of a link may be a group of several nodes",
+                        list(link.ends))
+            continue
+        for x in a:
+            for y in b:
+                xn = x if isinstance(x, str) else x.name
+                yn = y if isinstance(y, str) else y.name
+                if xn == yn:
+                    sim.problem(path, "a link needs two different ends", list(link.ends))
+                    continue
+                label = name if len(a) * len(b) == 1 else f"{name}[{xn}-{yn}]"
+                topo.add_link(xn, yn, link.bandwidth, link.latency, up_bps=link.up,
+                              down_bps=link.down, name=label)
+    return Network(sim.env, topo, [n.name for n in sim.nodes])
+
+
+def check_routes(sim) -> None:
+    """Every place bytes may have to travel must be reachable before t = 0."""
+    from ..network.topology import NoRoute
+    net = sim.network
+    if net is None:
+        return
+    seen: set = set()
+
+    def need(a, b, path):
+        if a is b or (a.index, b.index) in seen:
+            return
+        seen.add((a.index, b.index))
+        try:
+            net.route(a.index, b.index)
+        except NoRoute:
+            sim.problem(path, f"no route from {a.name!r} to {b.name!r} through the links", None)
+
+    for src in sim.sources:
+        plan = src.plan
+        origin = sim.nodes[src.origin] if src.origin >= 0 else None
+        prev = [origin] if origin is not None else []
+        for i, st in enumerate(plan.stages):
+            if st.nbytes > 0:
+                for a in prev:
+                    for b in st.candidates:
+                        need(a, b, f"workload.jobs.{plan.name}.stages.{i}.bytes")
+            prev = st.candidates
+        if plan.result_bytes > 0 and origin is not None:
+            for a in prev:
+                need(a, origin, f"workload.jobs.{plan.name}.result_bytes")

@@ -1,0 +1,248 @@
+"""The Simulation: build -> check -> run -> collect, on one SimPy environment.
+
+A request flows source -> policy (where does this stage run?) -> network transfer -> node queue
+-> batch -> service -> next stage ... -> recorder. The engine owns time and bytes; policies only
+answer `place()`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+import simpy
+from simpy.core import StopSimulation
+
+from .._version import __version__
+from ..errors import Problem
+from ..metrics.recorder import RequestRecorder, SampleRecorder
+from ..metrics.summary import summarize
+from ..policies.base import PolicyContext
+from ..scenario.loader import ScenarioFile
+from . import build
+from .clock import CONTROL, SAMPLE, call_at, call_in
+from .monitor import MonitorView
+from .request import COMPLETED, Request
+from .rng import Streams
+
+
+class Simulation:
+    """One run of one scenario with one seed."""
+
+    def __init__(self, scenario: ScenarioFile, seed: Optional[int] = None) -> None:
+        self.file = scenario
+        self.spec = scenario.spec
+        self.seed = int(self.spec.seed if seed is None else seed)
+        self.problems: list[Problem] = []
+        self.phase = "new"
+
+    # ------------------------------------------------------------------ lifecycle
+    def problem(self, path: str, message: str, value: Any = None, valid=()) -> None:
+        self.problems.append(Problem(path, message, value=value, valid=list(valid),
+                                     has_value=value is not None))
+
+    def build(self) -> "Simulation":
+        spec = self.spec
+        self.env = simpy.Environment()
+        self.streams = Streams(self.seed)
+        self.warmup = spec.warmup
+        self.duration = spec.duration
+        self.nodes: list = []
+        self.node_by_name: dict = {}
+        self.groups: dict[str, list] = {}
+        self.jobs: list = []
+        self.sources: list = []
+        self.next_id = 0
+        self.generated = 0
+        self.generated_measured = 0
+        self.in_system = 0
+        self.sys_area = 0.0
+        self.sys_t = 0.0
+        self.completed = 0
+        if spec.warmup >= spec.duration:
+            self.problem("warmup", f"must be shorter than duration ({spec.duration} s)",
+                         spec.warmup)
+        if spec.failures:
+            self.problem("failures", "failure simulation is not implemented yet; remove the "
+                         "'failures' section", f"{len(spec.failures)} entries")
+        devices = build.resolve_devices(self)
+        build.build_nodes(self, devices)
+        build.attach_services(self)
+        build.build_jobs(self)
+        build.build_sources(self)
+        self.network = build.build_network(self)
+        self.view = MonitorView(self.nodes)
+        chosen = build.build_policy(self)
+        self.policy = None
+        if chosen is not None:
+            cls, config = chosen
+            ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec)
+            self.policy = cls(config, ctx)
+        self.phase = "built"
+        return self
+
+    def check(self) -> "Simulation":
+        """Raise ScenarioError (naming file, line and key path) for everything wrong."""
+        if self.phase == "new":
+            self.build()
+        if not self.problems:
+            build.check_routes(self)
+        if self.problems:
+            raise self.file.error(self.problems)
+        self.phase = "checked"
+        return self
+
+    def run(self, progress: Optional[Callable[[float, float], None]] = None) -> "Simulation":
+        if self.phase != "checked":
+            self.check()
+        env, spec = self.env, self.spec
+        self.node_names = [n.name for n in self.nodes]
+        self.recorder = RequestRecorder([s.name for s in self.sources],
+                                        [j.name for j in self.jobs], self.node_names)
+        self.samples = SampleRecorder(self.node_names)
+        self.busy_total = [0.0] * len(self.nodes)
+        self.interval = spec.metrics.interval
+        self._last_sample = 0.0
+        if self.warmup > 0:
+            call_at(env, self.warmup, SAMPLE, self._end_warmup)
+        self._next_sample_at = self.warmup + self.interval
+        call_at(env, self._next_sample_at, SAMPLE, self._sample)
+        if self.policy is not None and type(self.policy).uses_monitor:
+            self._report_every = spec.policy.report_interval
+            call_at(env, 0.0, CONTROL, self._report)
+        if progress is not None:
+            step = self.duration / 200.0
+            self._progress = (progress, step)
+            call_at(env, step, SAMPLE, self._tick)
+        self.policy.start()
+        for src in self.sources:
+            src.start()
+        wall = time.perf_counter()
+        self.stopped_early = False
+        env.run(until=self.duration)
+        self.end = env.now
+        if env.now < self.duration:
+            self.stopped_early = True
+        self.wall_time = time.perf_counter() - wall
+        self.phase = "ran"
+        return self
+
+    # ------------------------------------------------------------------ request flow
+    def request_started(self, req: Request) -> None:
+        now = self.env._now
+        self.generated += 1
+        if not req.warm:
+            self.generated_measured += 1
+        self.sys_area += self.in_system * (now - self.sys_t)
+        self.sys_t = now
+        self.in_system += 1
+
+    def advance(self, req: Request) -> None:
+        """Send a request to its next stage, or finish it after the last one."""
+        plan = req.plan
+        i = req.stage
+        if i == plan.n:
+            if plan.result_bytes and req.origin >= 0 and req.loc != req.origin and \
+                    self.network is not None:
+                req.nbytes += plan.result_bytes
+                req.stage = i + 1
+                self.network.transfer(req.loc, req.origin, plan.result_bytes, self._complete, req)
+            else:
+                self.finish(req, COMPLETED)
+            return
+        if i > plan.n:  # returned from the result transfer
+            self.finish(req, COMPLETED)
+            return
+        st = plan.stages[i]
+        cands = st.candidates
+        node = cands[0] if len(cands) == 1 else self.policy.place(req, i, cands)
+        req.model = st.model
+        req.path.append(node.index)
+        if st.nbytes and self.network is not None and req.loc >= 0 and req.loc != node.index:
+            req.nbytes += st.nbytes
+            self.network.transfer(req.loc, node.index, st.nbytes, node.arrive, req)
+        else:
+            node.arrive(req)
+
+    def _complete(self, req: Request) -> None:
+        self.finish(req, COMPLETED)
+
+    def finish(self, req: Request, outcome: int) -> None:
+        now = self.env._now
+        self.sys_area += self.in_system * (now - self.sys_t)
+        self.sys_t = now
+        self.in_system -= 1
+        self.recorder.record(req, now, outcome)
+        if outcome == COMPLETED:
+            self.completed += 1
+            limit = self.spec.max_completions
+            if limit is not None and self.completed >= limit:
+                raise StopSimulation(None)
+
+    # ------------------------------------------------------------------ periodic work
+    def _end_warmup(self, _arg) -> None:
+        now = self.env._now
+        for node in self.nodes:
+            node.take_sample(now)   # discard warm-up areas
+        self.sys_area += self.in_system * (now - self.sys_t)
+        self.sys_t = now
+        self.sys_area = 0.0
+        self._last_sample = now
+
+    def _sample(self, _arg) -> None:
+        now = self.env._now
+        self._record_sample(now)
+        self._next_sample_at += self.interval
+        call_at(self.env, self._next_sample_at, SAMPLE, self._sample)
+
+    def _record_sample(self, now: float) -> None:
+        length = now - self._last_sample
+        if length <= 0:
+            return
+        add = self.samples.add
+        for node in self.nodes:
+            aq, ab, done = node.take_sample(now)
+            self.busy_total[node.index] += ab
+            add(now, length, node.index, aq, ab, node.executors, done)
+        self._last_sample = now
+
+    def _report(self, _arg) -> None:
+        self.view.refresh(self.env._now)
+        call_in(self.env, self._report_every, CONTROL, self._report)
+
+    def _tick(self, _arg) -> None:
+        fn, step = self._progress
+        fn(self.env._now, self.duration)
+        call_in(self.env, step, SAMPLE, self._tick)
+
+    # ------------------------------------------------------------------ results
+    def collect(self):
+        from ..result import Result
+        if self.phase != "ran":
+            self.run()
+        end = self.end
+        self._record_sample(end)
+        self.sys_area += self.in_system * (end - self.sys_t)
+        self.sys_t = end
+        start = self.warmup
+        events = next(self.env._eid)
+        summary = {
+            "scenario": self.spec.name,
+            "policy": self.spec.policy.name,
+            "seed": self.seed,
+            "edgesim_version": __version__,
+            "sim_time_s": end,
+            "wall_time_s": self.wall_time,
+            "events": events,
+            "stopped_by": "max_completions" if self.stopped_early else "duration",
+        }
+        summary.update(summarize(
+            self.recorder, self.samples, start=start, end=end,
+            window=self.spec.metrics.window, slo=self.spec.metrics.slo,
+            generated=self.generated, generated_measured=self.generated_measured,
+            in_flight=self.in_system, system_area=self.sys_area, node_names=self.node_names,
+            node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
+        if self.network is not None:
+            summary["network"] = {"transfers": self.network.transfers,
+                                  "bytes": self.network.bytes}
+        summary["speedup"] = end / self.wall_time if self.wall_time > 0 else None
+        return Result(self, summary)

@@ -1,0 +1,171 @@
+"""A node: a server with c executors, a queue per model, and dynamic batching.
+
+A batch of one model starts when an executor is free and either ``max_batch`` requests of that
+model wait, or the oldest of them has waited ``max_wait``. With ``max_wait = 0`` a free executor
+takes whatever is waiting (up to ``max_batch``) at once, which with ``max_batch = 1`` is the
+classic c-server queue. Everything is callbacks on the SimPy heap, no process per request.
+"""
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from itertools import count
+from typing import Callable, Optional
+
+from ..engine.clock import COMPLETION, CONTROL, call_at, call_in
+from ..engine.request import DROPPED, TIMED_OUT, Request
+from .service import ServiceModel
+
+_EPS = 1e-12
+
+
+class Node:
+    """One member of a node group: state, queues and time-weighted accounting."""
+
+    def __init__(self, sim, index: int, name: str, group: str, role: str, device: str,
+                 executors: int, discipline: str, capacity: Optional[int], max_batch: int,
+                 max_wait: float, stream) -> None:
+        self.sim = sim
+        self.env = sim.env
+        self.index = index
+        self.name = name
+        self.group = group
+        self.role = role
+        self.device = device
+        self.executors = executors
+        self.discipline = discipline
+        self.capacity = capacity
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.stream = stream
+        self.services: dict[str, ServiceModel] = {}
+        self.queues: dict = {}          # model -> deque (fifo/lifo) or heap (priority)
+        self.waiting = 0
+        self.busy = 0
+        self.up = True
+        self._timer = None
+        self._timer_at = float("inf")
+        self._seq = count()
+        # time-weighted accounting since the last sample
+        self.t_last = 0.0
+        self.area_q = 0.0
+        self.area_busy = 0.0
+        self.done = 0
+        self.on_finish: Callable[[Request], None] = sim.advance
+
+    # ---------------------------------------------------------------- accounting
+    def accumulate(self, now: float) -> None:
+        dt = now - self.t_last
+        if dt > 0.0:
+            self.area_q += self.waiting * dt
+            self.area_busy += self.busy * dt
+            self.t_last = now
+
+    def take_sample(self, now: float) -> tuple[float, float, int]:
+        """Areas and completions since the previous sample; resets them."""
+        self.accumulate(now)
+        out = (self.area_q, self.area_busy, self.done)
+        self.area_q = self.area_busy = 0.0
+        self.done = 0
+        return out
+
+    # ---------------------------------------------------------------- queueing
+    def arrive(self, req: Request) -> None:
+        now = self.env._now
+        self.accumulate(now)
+        if self.capacity is not None and self.waiting >= self.capacity:
+            self.sim.finish(req, DROPPED)
+            return
+        req.enq = now
+        q = self.queues.get(req.model)
+        if q is None:
+            q = self.queues[req.model] = [] if self.discipline == "priority" else deque()
+        if self.discipline == "priority":
+            heapq.heappush(q, (-req.prio, next(self._seq), req))
+        else:
+            q.append(req)
+        self.waiting += 1
+        if self.busy < self.executors:
+            self._try_start(now)
+
+    def _head(self, q):
+        if self.discipline == "priority":
+            return q[0][2]
+        return q[-1] if self.discipline == "lifo" else q[0]
+
+    def _pop(self, q) -> Request:
+        if self.discipline == "priority":
+            return heapq.heappop(q)[2]
+        return q.pop() if self.discipline == "lifo" else q.popleft()
+
+    def _pick(self, now: float):
+        """The queue to serve next: ready queues only, oldest head first; and the next ready time."""
+        best, best_key, wake = None, None, float("inf")
+        prio = self.discipline == "priority"
+        for model, q in self.queues.items():
+            if not q:
+                continue
+            head = self._head(q)
+            ready_at = head.enq + self.max_wait
+            if len(q) >= self.max_batch or self.max_wait == 0.0 or ready_at <= now + _EPS:
+                key = (-head.prio, head.enq) if prio else head.enq
+                if best is None or key < best_key:
+                    best, best_key = model, key
+            elif ready_at < wake:
+                wake = ready_at
+        return best, wake
+
+    def _try_start(self, now: float) -> None:
+        while self.busy < self.executors and self.waiting > 0 and self.up:
+            model, wake = self._pick(now)
+            if model is None:
+                if wake < self._timer_at:
+                    if self._timer is not None:
+                        self._timer.cancel()
+                    self._timer_at = wake
+                    self._timer = call_at(self.env, wake, CONTROL, self._on_timer)
+                return
+            q = self.queues[model]
+            batch = []
+            while q and len(batch) < self.max_batch:
+                req = self._pop(q)
+                self.waiting -= 1
+                timeout = req.plan.timeout
+                if timeout is not None and now - req.created > timeout:
+                    self.sim.finish(req, TIMED_OUT)
+                    continue
+                batch.append(req)
+            if not batch:
+                continue
+            self.busy += 1
+            n = len(batch)
+            svc = self.services[model].sample(n, self.stream)
+            for req in batch:
+                req.wait += now - req.enq
+                if req.started < 0.0:
+                    req.started = now
+            call_in(self.env, svc, COMPLETION, self._finish, (batch, svc))
+
+    def _on_timer(self, _arg) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        self.accumulate(self.env._now)
+        self._try_start(self.env._now)
+
+    def _finish(self, item) -> None:
+        batch, svc = item
+        now = self.env._now
+        self.accumulate(now)
+        self.busy -= 1
+        n = len(batch)
+        self.done += n
+        index = self.index
+        advance = self.on_finish
+        for req in batch:
+            req.service += svc
+            req.batch = n
+            req.loc = index
+            req.stage += 1
+            advance(req)
+        if self.waiting:
+            self._try_start(now)

@@ -1,0 +1,144 @@
+"""Columnar recording: one flat row per finished request, one row per node per sample.
+
+Columns are typed arrays (8 bytes a float, not a 32-byte Python float plus a list slot), and
+strings (sources, node paths) are interned to small integer codes, so a 200,000-request run
+keeps its records in a few tens of megabytes.
+"""
+from __future__ import annotations
+
+from array import array
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..engine.request import OUTCOMES, Request
+
+
+class RequestRecorder:
+    def __init__(self, source_names: Sequence[str], job_names: Sequence[str],
+                 node_names: Sequence[str]) -> None:
+        self.source_names = list(source_names)
+        self.job_names = list(job_names)
+        self.node_names = list(node_names)
+        self._paths: dict[tuple, int] = {}
+        self.id = array("q")
+        self.src = array("i")
+        self.job = array("i")
+        self.created = array("d")
+        self.started = array("d")
+        self.finished = array("d")
+        self.wait = array("d")
+        self.service = array("d")
+        self.path = array("i")
+        self.batch = array("i")
+        self.nbytes = array("d")
+        self.outcome = array("b")
+        self.warm = array("b")
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    def record(self, req: Request, now: float, outcome: int) -> None:
+        path = tuple(req.path)
+        code = self._paths.get(path)
+        if code is None:
+            code = self._paths[path] = len(self._paths)
+        self.id.append(req.id)
+        self.src.append(req.src)
+        self.job.append(req.plan.index)
+        self.created.append(req.created)
+        self.started.append(req.started)
+        self.finished.append(now)
+        self.wait.append(req.wait)
+        self.service.append(req.service)
+        self.path.append(code)
+        self.batch.append(req.batch)
+        self.nbytes.append(req.nbytes)
+        self.outcome.append(outcome)
+        self.warm.append(req.warm)
+
+    def nbytes_used(self) -> int:
+        cols = (self.id, self.src, self.job, self.created, self.started, self.finished, self.wait,
+                self.service, self.path, self.batch, self.nbytes, self.outcome, self.warm)
+        return sum(c.itemsize * len(c) for c in cols)
+
+    def frame(self) -> pd.DataFrame:
+        """The requests table, sorted by request id so it does not depend on finishing order."""
+        n = len(self.id)
+        path_names = [""] * len(self._paths)
+        for path, code in self._paths.items():
+            path_names[code] = ">".join(self.node_names[i] for i in path)
+        outcome = np.frombuffer(self.outcome, dtype=np.int8) if n else np.zeros(0, np.int8)
+        finished = np.frombuffer(self.finished, dtype=float) if n else np.zeros(0)
+        created = np.frombuffer(self.created, dtype=float) if n else np.zeros(0)
+        done = outcome == 0
+        started = np.frombuffer(self.started, dtype=float).copy() if n else np.zeros(0)
+        started[started < 0] = np.nan
+        df = pd.DataFrame({
+            "id": np.frombuffer(self.id, dtype=np.int64) if n else np.zeros(0, np.int64),
+            "source": pd.Categorical.from_codes(np.frombuffer(self.src, dtype=np.int32) if n else
+                                                np.zeros(0, np.int32), self.source_names),
+            "job": pd.Categorical.from_codes(np.frombuffer(self.job, dtype=np.int32) if n else
+                                             np.zeros(0, np.int32), self.job_names),
+            "created": created,
+            "started": started,
+            "finished": np.where(done, finished, np.nan),
+            "latency": np.where(done, finished - created, np.nan),
+            "wait": np.frombuffer(self.wait, dtype=float) if n else np.zeros(0),
+            "service": np.frombuffer(self.service, dtype=float) if n else np.zeros(0),
+            "nodes": pd.Categorical.from_codes(np.frombuffer(self.path, dtype=np.int32) if n else
+                                               np.zeros(0, np.int32), path_names or [""]),
+            "batch": np.frombuffer(self.batch, dtype=np.int32).astype(np.int64) if n else
+            np.zeros(0, np.int64),
+            "bytes": np.frombuffer(self.nbytes, dtype=float).astype(np.int64) if n else
+            np.zeros(0, np.int64),
+            "outcome": pd.Categorical.from_codes(outcome, list(OUTCOMES)),
+            "warmup": np.frombuffer(self.warm, dtype=np.int8).astype(bool) if n else
+            np.zeros(0, bool),
+            "ended": finished,
+        })
+        return df.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+class SampleRecorder:
+    """Per-node time-weighted samples taken every metrics interval."""
+
+    def __init__(self, node_names: Sequence[str]) -> None:
+        self.node_names = list(node_names)
+        self.time = array("d")
+        self.node = array("i")
+        self.queue = array("d")
+        self.busy = array("d")
+        self.execs = array("i")
+        self.done = array("q")
+        self.length = array("d")
+
+    def add(self, t: float, length: float, node: int, area_q: float, area_busy: float,
+            executors: int, done: int) -> None:
+        self.time.append(t)
+        self.node.append(node)
+        self.length.append(length)
+        self.queue.append(area_q / length if length > 0 else 0.0)
+        self.busy.append(area_busy / length if length > 0 else 0.0)
+        self.execs.append(executors)
+        self.done.append(done)
+
+    def frame(self) -> pd.DataFrame:
+        n = len(self.time)
+        f = (lambda a, dt: np.frombuffer(a, dtype=dt) if n else np.zeros(0, dt))
+        busy = f(self.busy, float)
+        execs = f(self.execs, np.int32).astype(np.int64)
+        length = f(self.length, float)
+        done = f(self.done, np.int64)
+        return pd.DataFrame({
+            "time": f(self.time, float),
+            "node": pd.Categorical.from_codes(f(self.node, np.int32), self.node_names),
+            "queue": f(self.queue, float),
+            "busy": busy,
+            "executors": execs,
+            "utilization": busy / np.maximum(execs, 1),
+            "completed": done,
+            "throughput": np.divide(done, length, out=np.zeros(n), where=length > 0),
+            "interval": length,
+        })

@@ -1,0 +1,97 @@
+"""The run summary: counts, throughput over windows, latency percentiles, SLO misses,
+utilisation and a Little's-law check, computed from the recorded columns."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..engine.request import COMPLETED, DROPPED, FAILED, TIMED_OUT
+
+
+def _q(values: np.ndarray, q: float) -> Optional[float]:
+    return float(np.quantile(values, q)) if len(values) else None
+
+
+def _round(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _round(v) for k, v in x.items()}
+    return x
+
+
+def summarize(rec, samples, *, start: float, end: float, window: float, slo: Optional[float],
+              generated: int, generated_measured: int, in_flight: int, system_area: float,
+              node_names, node_executors, busy_area, ) -> dict:
+    """Statistics over the measurement period [start, end): requests created after warm-up."""
+    n = len(rec)
+    outcome = np.frombuffer(rec.outcome, dtype=np.int8) if n else np.zeros(0, np.int8)
+    warm = np.frombuffer(rec.warm, dtype=np.int8).astype(bool) if n else np.zeros(0, bool)
+    created = np.frombuffer(rec.created, dtype=float) if n else np.zeros(0)
+    finished = np.frombuffer(rec.finished, dtype=float) if n else np.zeros(0)
+    measured = ~warm
+    done = measured & (outcome == COMPLETED)
+    latency = finished[done] - created[done]
+    span = max(end - start, 0.0)
+
+    # Throughput: completions per window over the measurement period, whatever their creation.
+    n_win = max(int(math.floor(span / window + 1e-9)), 1) if span > 0 else 0
+    if n_win:
+        fin_all = finished[outcome == COMPLETED]
+        idx = np.floor((fin_all - start) / window).astype(np.int64)
+        idx = idx[(idx >= 0) & (idx < n_win)]
+        per_window = np.bincount(idx, minlength=n_win) / window
+    else:
+        per_window = np.zeros(0)
+    throughput = {"avg": float(per_window.mean()) if n_win else None,
+                  "median": _q(per_window, 0.5), "p75": _q(per_window, 0.75),
+                  "p99": _q(per_window, 0.99)}
+    if n_win == 0 or per_window.size == 0:
+        throughput = {k: None for k in throughput}
+
+    lat = {"mean": float(latency.mean()) if len(latency) else None,
+           "p50": _q(latency, 0.5), "p75": _q(latency, 0.75), "p95": _q(latency, 0.95),
+           "p99": _q(latency, 0.99), "max": float(latency.max()) if len(latency) else None}
+
+    counts = {
+        "generated": int(generated_measured),
+        "completed": int(done.sum()),
+        "dropped": int((measured & (outcome == DROPPED)).sum()),
+        "failed": int((measured & (outcome == FAILED)).sum()),
+        "timed_out": int((measured & (outcome == TIMED_OUT)).sum()),
+        "in_flight": int(in_flight),
+        "warmup": int(generated - generated_measured),
+    }
+    ended = int(measured.sum())
+    miss = None
+    if slo is not None and ended:
+        # A request that never completed missed its SLO as surely as a slow one.
+        miss = float(((latency > slo).sum() + (ended - counts["completed"])) / ended)
+
+    util = {}
+    for name, execs, area in zip(node_names, node_executors, busy_area):
+        util[name] = float(area / (execs * span)) if span > 0 else None
+
+    # Little's law over the measurement period: L (time-average number in system) against
+    # lambda * W (arrival rate times mean time in system of the requests that arrived in it).
+    sojourn = finished[measured] - created[measured]
+    lam = generated_measured / span if span > 0 else 0.0
+    w = float(sojourn.mean()) if len(sojourn) else 0.0
+    big_l = system_area / span if span > 0 else 0.0
+    little = {"L": big_l, "lambda": lam, "W": w, "lambda_W": lam * w,
+              "rel_error": abs(big_l - lam * w) / big_l if big_l > 0 else None}
+
+    waits = np.frombuffer(rec.wait, dtype=float)[done] if n else np.zeros(0)
+    return _round({
+        "requests": counts,
+        "throughput_ips": throughput,
+        "latency_s": lat,
+        "wait_s": {"mean": float(waits.mean()) if len(waits) else None, "p95": _q(waits, 0.95)},
+        "slo_s": slo,
+        "slo_miss_rate": miss,
+        "utilization": util,
+        "littles_law": little,
+        "measured_s": span,
+    })

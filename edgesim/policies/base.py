@@ -1,0 +1,54 @@
+"""What a policy is: a named, typed-config object that chooses where each stage runs.
+
+Policies decide; they never move bytes or advance time themselves. They see the system through
+a `MonitorView` that is refreshed every ``policy.report_interval`` (50 ms by default), so their
+information is as stale as in a real deployment. Plain functions suffice for stateless rules;
+periodic controllers (Distream's every gamma seconds) are started from ``start()``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.monitor import MonitorView
+    from ..engine.request import Request
+    from ..hardware.node import Node
+
+
+class PolicyConfig(BaseModel):
+    """Base of every policy's params model: unknown keys are errors, like everywhere else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Policy:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Config: ClassVar[type[PolicyConfig]] = PolicyConfig
+    #: Whether the simulation must refresh the monitor view for this policy.
+    uses_monitor: ClassVar[bool] = False
+
+    def __init__(self, config: PolicyConfig, ctx: "PolicyContext") -> None:
+        self.config = config
+        self.ctx = ctx
+
+    def place(self, req: "Request", stage: int, candidates: Sequence["Node"]) -> "Node":
+        """The node among ``candidates`` (never empty) where stage ``stage`` of ``req`` runs."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Called once at t = 0, after every component is built; start controllers here."""
+
+
+class PolicyContext:
+    """What a policy may use: the nodes, its own random stream, the monitor view, the clock."""
+
+    def __init__(self, env, nodes: Sequence["Node"], stream, view: "MonitorView",
+                 scenario) -> None:
+        self.env = env
+        self.nodes = nodes
+        self.stream = stream
+        self.view = view
+        self.scenario = scenario

@@ -1,0 +1,47 @@
+"""Policies by name: the built-in ones plus third-party plug-ins from the entry-point group
+``edgesim.policies`` (each entry point names a Policy subclass)."""
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Optional
+
+from .base import Policy
+
+ENTRY_POINT_GROUP = "edgesim.policies"
+_REGISTRY: dict[str, type[Policy]] = {}
+_plugins_loaded = False
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: make a policy available under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no name")
+    other = _REGISTRY.get(cls.name)
+    if other is not None and other is not cls:
+        raise ValueError(f"policy name {cls.name!r} is taken by {other.__module__}.{other.__qualname__}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from . import baselines  # noqa: F401  (registers the built-ins)
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, Policy)):
+            raise TypeError(f"entry point {ep.name!r} in {ENTRY_POINT_GROUP} is not a Policy subclass")
+        if not cls.name:
+            cls.name = ep.name
+        register(cls)
+
+
+def available() -> dict[str, type[Policy]]:
+    _load_plugins()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get(name: str) -> Optional[type[Policy]]:
+    return available().get(name)

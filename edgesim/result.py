@@ -1,0 +1,59 @@
+"""A finished run: its summary, its tables, and a way to save them as a run directory."""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Union
+
+import pandas as pd
+import yaml
+
+from .metrics.atomic import write_parquet_atomic, write_text_atomic
+
+
+class Result:
+    """What `edgesim.run` returns. The tables are built on first access."""
+
+    def __init__(self, sim, summary: dict) -> None:
+        self._sim = sim
+        self.summary = summary
+        self.scenario = sim.file
+
+    @cached_property
+    def requests(self) -> pd.DataFrame:
+        """One row per finished request (completed, dropped, failed or timed out)."""
+        return self._sim.recorder.frame()
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """Per node and sampling interval: time-average queue and busy executors, throughput."""
+        return self._sim.samples.frame()
+
+    def resolved(self) -> dict:
+        """The scenario with every default filled in, as plain data."""
+        data = self._sim.spec.model_dump(mode="json")
+        data["seed"] = self._sim.seed
+        return data
+
+    def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
+        """Write the run directory; each file is written atomically (temp file, then rename)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(self.requests, out / "requests.parquet")
+        write_parquet_atomic(self.timeseries, out / "timeseries.parquet")
+        write_text_atomic(out / "scenario.resolved.yaml",
+                          f"# resolved from {self.scenario.file} by edgesim "
+                          f"{self.summary['edgesim_version']}\n"
+                          + yaml.safe_dump(self.resolved(), sort_keys=False))
+        if plots:
+            from .analysis.plots import write_run_plots
+            write_run_plots(self.requests, self.timeseries, self.summary, out / "plots")
+        # The summary goes last: its presence marks a complete run directory.
+        write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
+        return out
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<Result {s['scenario']!r} policy={s['policy']} seed={s['seed']} "
+                f"completed={s['requests']['completed']}>")

@@ -1,0 +1,76 @@
+"""Load a scenario from a YAML file or a dict, apply overrides, validate, and locate errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Union
+
+from pydantic import ValidationError
+
+from ..errors import Problem, ScenarioError
+from .messages import problems_from
+from .overrides import apply_overrides
+from .schema import Scenario
+from .yamlpos import load_yaml
+
+
+@dataclass
+class ScenarioFile:
+    """A validated scenario and where it came from, so later checks can still name file:line."""
+
+    spec: Scenario
+    data: dict
+    file: str
+    base_dir: Path
+    lines: dict[tuple, int] = field(default_factory=dict)
+    origins: dict[tuple, str] = field(default_factory=dict)
+
+    def locate(self, problem: Problem) -> Problem:
+        """Fill in the file and line of a problem from its key path."""
+        if problem.file is None:
+            parts = tuple(int(p) if p.isdigit() else p for p in problem.path.split(".")) \
+                if problem.path else ()
+            for n in range(len(parts), -1, -1):
+                origin = self.origins.get(parts[:n])
+                if origin is not None:
+                    problem.file = origin
+                    break
+                if parts[:n] in self.lines:
+                    problem.file, problem.line = self.file, self.lines[parts[:n]]
+                    break
+            else:
+                problem.file = self.file
+        return problem
+
+    def error(self, problems: Iterable[Problem]) -> ScenarioError:
+        return ScenarioError([self.locate(p) for p in problems])
+
+    def path(self, relative: str) -> Path:
+        """A file named in the scenario, relative to the scenario file's folder."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def read(source: Union[str, Path, Mapping[str, Any]], overrides: Iterable[str] = (),
+         base_dir: Union[str, Path, None] = None) -> ScenarioFile:
+    """Parse and validate; raise ScenarioError listing every problem found."""
+    if isinstance(source, Mapping):
+        data, lines, file = dict(source), {}, "<dict>"
+        base = Path(base_dir) if base_dir else Path.cwd()
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ScenarioError([Problem("", "scenario file not found", file=str(path))])
+        data, lines = load_yaml(path)
+        file, base = str(path), path.resolve().parent
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", "a scenario must be a mapping of keys to values, got "
+                                     f"{type(data).__name__}", file=file, line=1)])
+    data, origins = apply_overrides(data, overrides)
+    shell = ScenarioFile(spec=None, data=data, file=file, base_dir=base, lines=lines,  # type: ignore
+                         origins=origins)
+    try:
+        shell.spec = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise shell.error(problems_from(exc, Scenario, data)) from None
+    return shell

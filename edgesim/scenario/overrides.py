@@ -1,0 +1,59 @@
+"""`--set key.path=value` overrides applied to the raw scenario before validation."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+import yaml
+
+from ..errors import Problem, ScenarioError
+
+
+def parse_assignment(text: str) -> tuple[list, Any]:
+    """Split 'nodes.cam.count=12' into (['nodes', 'cam', 'count'], 12); the value is YAML."""
+    if "=" not in text:
+        raise ScenarioError([Problem("", "an override must look like key.path=value",
+                                     value=text, has_value=True, file="--set")])
+    key, _, raw = text.partition("=")
+    parts = [p for p in key.strip().split(".")]
+    if not key.strip() or any(not p for p in parts):
+        raise ScenarioError([Problem(key, "empty element in key path", value=text,
+                                     has_value=True, file=f"--set {text}")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    path: list = [int(p) if p.lstrip("-").isdigit() else p for p in parts]
+    return path, value
+
+
+def apply_overrides(data: dict, assignments: Iterable[str]) -> tuple[dict, dict[tuple, str]]:
+    """Return a copy of ``data`` with each assignment applied, and where each override came from."""
+    out = copy.deepcopy(data)
+    origins: dict[tuple, str] = {}
+    for text in assignments:
+        path, value = parse_assignment(text)
+        cur: Any = out
+        for i, elem in enumerate(path[:-1]):
+            here = ".".join(map(str, path[: i + 1]))
+            if isinstance(cur, dict):
+                nxt = cur.get(elem, cur.get(str(elem)))
+                if nxt is None:
+                    nxt = cur[str(elem)] = {}
+                cur = nxt
+            elif isinstance(cur, list) and isinstance(elem, int) and -len(cur) <= elem < len(cur):
+                cur = cur[elem]
+            else:
+                raise ScenarioError([Problem(here, "cannot descend into this key: it is "
+                                             f"{type(cur).__name__}, not a mapping",
+                                             file=f"--set {text}")])
+        last = path[-1]
+        if isinstance(cur, dict):
+            cur[str(last)] = value
+        elif isinstance(cur, list) and isinstance(last, int) and -len(cur) <= last < len(cur):
+            cur[last] = value
+        else:
+            raise ScenarioError([Problem(".".join(map(str, path)), "cannot set this key: its "
+                                         f"parent is {type(cur).__name__}", file=f"--set {text}")])
+        origins[tuple(str(p) if not isinstance(p, int) else p for p in path)] = f"--set {text}"
+    return out, origins

@@ -1,0 +1,253 @@
+"""The scenario file format: pydantic v2 models, every key checked, unknown keys rejected.
+
+The models describe *what the user wrote*, with defaults filled in; turning names into objects
+(groups into members, device names into catalogue entries, files into tables) happens in
+`edgesim.scenario.resolve` and the engine's check phase, where cross-references can be reported.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .types import Bandwidth, Duration, Fraction, Rate, Size
+
+SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- hardware
+
+class DeviceSpec(Strict):
+    """An inline device (or an override of a catalogue entry via `base`)."""
+
+    base: Optional[str] = Field(None, description="catalogue entry this device starts from")
+    kind: Optional[Literal["cpu", "gpu", "accelerator", "phone", "camera", "iot"]] = None
+    executors: Optional[int] = Field(None, ge=1, description="parallel executors (GPUs, cores)")
+    description: Optional[str] = None
+    peak_flops: Optional[float] = Field(None, gt=0, description="peak FLOP/s, for transfer")
+    mem_bandwidth: Optional[Bandwidth] = None
+
+
+Role = Literal["camera", "edge", "cloud", "phone", "iot", "server", "client", "worker", "master",
+               "parameter-server"]
+
+
+class NodeSpec(Strict):
+    """A group of identical nodes; `count` expands `cam` into cam0..cam{count-1}."""
+
+    count: int = Field(1, ge=1, le=100_000)
+    role: Role = "server"
+    device: str = "cpu"
+    executors: Optional[int] = Field(None, ge=1, description="default: the device's executors")
+    queue: Literal["fifo", "lifo", "priority"] = "fifo"
+    capacity: Optional[int] = Field(None, ge=0, description="waiting room; arrivals beyond are dropped")
+    max_batch: int = Field(1, ge=1, le=4096)
+    max_wait: Duration = Field(0.0, ge=0, description="a partial batch starts once its oldest "
+                                                      "request has waited this long")
+
+
+class LinkSpec(Strict):
+    """A wired link between two endpoints (a node, a group: one link per member, or a switch)."""
+
+    ends: tuple[str, str]
+    bandwidth: Bandwidth = Field(gt=0)
+    latency: Duration = Field(0.0, ge=0)
+    up: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[0] to ends[1]")
+    down: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[1] to ends[0]")
+
+
+# --------------------------------------------------------------------------- workload
+
+class Poisson(Strict):
+    process: Literal["poisson"]
+    rate: Rate = Field(gt=0)
+
+
+class Deterministic(Strict):
+    process: Literal["deterministic"]
+    rate: Rate = Field(gt=0, description="events per second; '30fps' works")
+    offset: Duration = Field(0.0, ge=0, description="time of the first arrival")
+
+
+class OnOff(Strict):
+    process: Literal["onoff"]
+    rate: Rate = Field(gt=0, description="Poisson rate while on")
+    rate_off: Rate = Field(0.0, ge=0, description="Poisson rate while off")
+    on: Duration = Field(gt=0, description="mean on period")
+    off: Duration = Field(gt=0, description="mean off period")
+    periods: Literal["exponential", "deterministic"] = "exponential"
+
+
+class MMPP(Strict):
+    process: Literal["mmpp"]
+    rates: list[Rate] = Field(min_length=2, description="Poisson rate in each state")
+    sojourn: list[Duration] = Field(min_length=2, description="mean time in each state")
+    transitions: Optional[list[list[float]]] = Field(
+        None, description="next-state probabilities (rows sum to 1, zero diagonal); "
+                          "default: cycle through the states in order")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> "MMPP":
+        n = len(self.rates)
+        if len(self.sojourn) != n:
+            raise ValueError(f"sojourn has {len(self.sojourn)} entries but rates has {n}")
+        if any(s <= 0 for s in self.sojourn):
+            raise ValueError("every sojourn time must be > 0")
+        if self.transitions is not None:
+            if len(self.transitions) != n or any(len(r) != n for r in self.transitions):
+                raise ValueError(f"transitions must be a {n}x{n} matrix")
+            for i, row in enumerate(self.transitions):
+                if any(p < 0 for p in row) or abs(sum(row) - 1.0) > 1e-9 or row[i] != 0:
+                    raise ValueError(f"transitions row {i} must be probabilities summing to 1 "
+                                     "with a zero diagonal")
+        return self
+
+
+class TraceArrivals(Strict):
+    process: Literal["trace"]
+    file: str = Field(description="path relative to the scenario file")
+    format: Literal["times", "counts"] = Field(
+        "times", description="'times': one arrival time (s) per row; 'counts': arrivals per interval")
+    column: Optional[Union[str, int]] = Field(None, description="CSV column to read (name or index)")
+    interval: Duration = Field(1.0, gt=0, description="interval length for 'counts'")
+    spread: Literal["uniform", "even"] = Field(
+        "uniform", description="how counts are placed inside their interval")
+    scale: float = Field(1.0, gt=0, description="time scale for 'times', count scale for 'counts'")
+    loop: bool = False
+
+
+Arrivals = Annotated[Union[Poisson, Deterministic, OnOff, MMPP, TraceArrivals],
+                     Field(discriminator="process")]
+
+
+class SourceSpec(Strict):
+    at: Optional[str] = Field(None, description="node or group where requests originate; "
+                                                "a group gives one independent source per member")
+    arrivals: Arrivals
+    job: str
+    priority: int = Field(0, description="higher is served first on 'priority' queues")
+    limit: Optional[int] = Field(None, ge=0, description="stop after this many requests")
+
+
+class StageSpec(Strict):
+    model: str
+    node: Optional[Union[str, list[str]]] = Field(
+        None, description="node, group, or list of them; omitted: any node serving the model")
+    bytes: Size = Field(0.0, ge=0, description="bytes moved to this stage from the previous place")
+
+
+class JobSpec(Strict):
+    stages: list[StageSpec] = Field(min_length=1)
+    result_bytes: Size = Field(0.0, ge=0, description="bytes returned to the origin at the end")
+    timeout: Optional[Duration] = Field(None, gt=0, description="a request older than this when "
+                                                                "it would start service times out")
+
+
+class WorkloadSpec(Strict):
+    sources: dict[str, SourceSpec] = Field(min_length=1)
+    jobs: dict[str, JobSpec] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- service times
+
+class _Batching(Strict):
+    batch_cost: float = Field(1.0, ge=0, description="time at batch b = time(1) * "
+                                                     "(1 + batch_cost * (b - 1))")
+
+
+class Constant(_Batching):
+    dist: Literal["constant"]
+    time: Duration = Field(gt=0)
+
+
+class Exponential(_Batching):
+    dist: Literal["exponential"]
+    mean: Duration = Field(gt=0)
+
+
+class Lognormal(_Batching):
+    dist: Literal["lognormal"]
+    mean: Duration = Field(gt=0)
+    cv: float = Field(gt=0, description="coefficient of variation, std / mean")
+
+
+class Empirical(_Batching):
+    dist: Literal["empirical"]
+    samples: Optional[list[Duration]] = Field(None, min_length=1)
+    file: Optional[str] = Field(None, description="CSV of samples, relative to the scenario")
+    column: Optional[Union[str, int]] = None
+    unit: Literal["s", "ms", "us"] = "s"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Empirical":
+        if (self.samples is None) == (self.file is None):
+            raise ValueError("give exactly one of 'samples' or 'file'")
+        return self
+
+
+class Profile(Strict):
+    dist: Literal["profile"]
+    file: str = Field(description="CSV with model, batch, median_ms[, p90_ms, ...]")
+    model: Optional[str] = Field(None, description="row filter; default: the model's name")
+    spread: Literal["lognormal", "none"] = Field(
+        "lognormal", description="lognormal through median and p90, or the median exactly")
+
+
+ServiceSpec = Annotated[Union[Constant, Exponential, Lognormal, Empirical, Profile],
+                        Field(discriminator="dist")]
+
+
+# --------------------------------------------------------------------------- the rest
+
+class FailureSpec(Strict):
+    """Schema reserved for the failures module; simulation of failures is not implemented yet."""
+
+    target: str
+    kind: Literal["crash", "slowdown", "preemption", "outage"]
+    mtbf: Optional[Duration] = None
+    mttr: Optional[Duration] = None
+    at: Optional[list[Duration]] = None
+
+
+class PolicySpec(Strict):
+    name: str = "static"
+    params: dict[str, Any] = Field(default_factory=dict)
+    report_interval: Duration = Field(0.05, gt=0, description="monitor view refresh period")
+
+
+class MetricsSpec(Strict):
+    slo: Optional[Duration] = Field(None, gt=0, description="latency SLO for the miss rate")
+    interval: Duration = Field(1.0, gt=0, description="time-series sampling interval")
+    window: Duration = Field(1.0, gt=0, description="window for throughput statistics")
+
+
+class Scenario(Strict):
+    """An edgesim scenario file."""
+
+    name: str = "scenario"
+    description: str = ""
+    seed: int = Field(0, ge=0, lt=2**63)
+    duration: Duration = Field(gt=0, description="simulated time to run")
+    warmup: Duration = Field(0.0, ge=0, description="initial time excluded from statistics")
+    max_completions: Optional[int] = Field(None, ge=1, description="stop after this many")
+    devices: dict[str, DeviceSpec] = Field(default_factory=dict)
+    nodes: dict[str, NodeSpec] = Field(min_length=1)
+    switches: list[str] = Field(default_factory=list)
+    links: dict[str, LinkSpec] = Field(default_factory=dict)
+    workload: WorkloadSpec
+    service: dict[str, dict[str, ServiceSpec]] = Field(
+        description="model -> device (or '*') -> service-time model")
+    failures: list[FailureSpec] = Field(default_factory=list)
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v

@@ -1,0 +1,42 @@
+"""A source: one arrival process feeding one job type from one origin node."""
+from __future__ import annotations
+
+from ..engine.clock import ARRIVAL, call_at
+from ..engine.request import Request
+
+INF = float("inf")
+
+
+class Source:
+    def __init__(self, sim, index: int, name: str, plan, process, origin: int, priority: int,
+                 limit) -> None:
+        self.sim = sim
+        self.index = index
+        self.name = name
+        self.plan = plan
+        self.process = process
+        self.origin = origin
+        self.priority = priority
+        self.limit = limit
+        self.generated = 0
+
+    def start(self) -> None:
+        self._schedule(0.0, first=True)
+
+    def _schedule(self, now: float, first: bool = False) -> None:
+        if self.limit is not None and self.generated >= self.limit:
+            return
+        t = self.process.next_time(now)
+        if t < INF:
+            call_at(self.sim.env, t, ARRIVAL, self._fire)
+
+    def _fire(self, _arg) -> None:
+        sim = self.sim
+        now = sim.env._now
+        self.generated += 1
+        req = Request(sim.next_id, self.index, self.plan, now, self.origin, self.priority,
+                      now < sim.warmup)
+        sim.next_id += 1
+        sim.request_started(req)
+        self._schedule(now)
+        sim.advance(req)
