@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import pandas as pd
 import yaml
@@ -30,6 +30,19 @@ class Result:
         """Per node and sampling interval: time-average queue and busy executors, throughput."""
         return self._sim.samples.frame()
 
+    @cached_property
+    def links(self) -> Optional[pd.DataFrame]:
+        """Per link channel and sampling interval: bytes, throughput, utilisation (None: no links)."""
+        return self._sim.links.frame() if self._sim.links is not None else None
+
+    @cached_property
+    def transfers(self) -> Optional[pd.DataFrame]:
+        """One row per transfer, when the scenario sets network.transfers: true."""
+        net = self._sim.network
+        if net is None or net.log is None:
+            return None
+        return net.log.frame([n.name for n in self._sim.nodes])
+
     def resolved(self) -> dict:
         """The scenario with every default filled in, as plain data."""
         data = self._sim.spec.model_dump(mode="json")
@@ -42,6 +55,10 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(self.requests, out / "requests.parquet")
         write_parquet_atomic(self.timeseries, out / "timeseries.parquet")
+        if self.links is not None:
+            write_parquet_atomic(self.links, out / "links.parquet")
+        if self.transfers is not None:
+            write_parquet_atomic(self.transfers, out / "transfers.parquet")
         write_text_atomic(out / "scenario.resolved.yaml",
                           f"# resolved from {self.scenario.file} by edgesim "
                           f"{self.summary['edgesim_version']}\n"

@@ -3,6 +3,7 @@ a network and a policy, collecting every cross-reference problem (with its key p
 of stopping at the first."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from pydantic import ValidationError
@@ -85,8 +86,8 @@ def _service_model(sim, model: str, device: str, spec, path: str) -> Optional[sv
             else:
                 scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6}[spec.unit]
                 samples = list(read_column(sim.file.path(spec.file), spec.column) * scale)
-            if any(s <= 0 for s in samples):
-                raise ValueError("service-time samples must be > 0")
+            if not all(0 < s < math.inf for s in samples):
+                raise ValueError("service-time samples must be finite numbers > 0")
             return svc.Empirical(samples, spec.batch_cost)
         if isinstance(spec, S.Profile):
             f = sim.file.path(spec.file)
@@ -94,27 +95,41 @@ def _service_model(sim, model: str, device: str, spec, path: str) -> Optional[sv
                 sim.problem(f"{path}.file", f"file not found: {f}", spec.file)
                 return None
             table = svc.read_profile(f, spec.model or model)
+            for col, vals in (("median_ms", table.median), ("p90_ms", table.p90 or [])):
+                if not all(0 < v < math.inf for v in vals):
+                    raise ValueError(f"{f}: every {col} must be a finite number > 0")
             if spec.spread == "none":
                 table.spread = "none"
             return table
     except FileNotFoundError as exc:
         sim.problem(f"{path}.file", f"file not found: {exc.filename}", getattr(spec, "file", None))
+    except OSError as exc:  # a folder, no permission, ...
+        sim.problem(f"{path}.file", f"cannot read {exc.filename}: {exc.strerror}",
+                    getattr(spec, "file", None))
     except (ValueError, LookupError) as exc:
         sim.problem(path, str(exc))
     return None
 
 
+def _unknown_devices(spec) -> set[str]:
+    """Device names nodes use that are neither in the catalogue nor defined in the scenario
+    (already reported at nodes.<group>.device)."""
+    return {g.device for g in spec.nodes.values()} - set(CATALOGUE) - set(spec.devices)
+
+
 def attach_services(sim) -> None:
     """Give each node the service model of every model its device can run."""
     spec = sim.spec
-    device_names = {n.device for n in sim.nodes}
+    unknown = _unknown_devices(spec)
+    device_names = {n.device for n in sim.nodes} - unknown
     models: dict[str, dict[str, svc.ServiceModel]] = {}
     for model, per_dev in spec.service.items():
         models[model] = {}
         for dev, s in per_dev.items():
             path = f"service.{model}.{dev}"
             if dev != "*" and dev not in device_names:
-                sim.problem(path, "no node uses this device", dev, sorted(device_names) + ["*"])
+                if not unknown:  # else the misspelt node device is the likely cause, reported
+                    sim.problem(path, "no node uses this device", dev, sorted(device_names) + ["*"])
                 continue
             m = _service_model(sim, model, dev, s, path)
             if m is not None:
@@ -129,6 +144,7 @@ def attach_services(sim) -> None:
 
 def build_jobs(sim) -> None:
     spec = sim.spec
+    unknown = _unknown_devices(spec)
     for j, (name, job) in enumerate(spec.workload.jobs.items()):
         stages = []
         for i, st in enumerate(job.stages):
@@ -138,7 +154,7 @@ def build_jobs(sim) -> None:
                             st.model, sorted(spec.service))
             if st.node is None:
                 cands = [n for n in sim.nodes if st.model in n.services]
-                if not cands and st.model in spec.service:
+                if not cands and st.model in spec.service and not unknown:
                     sim.problem(f"{path}.node", "no node's device has service times for model "
                                 f"{st.model!r}; name a node or add a service entry", None)
             else:
@@ -149,8 +165,13 @@ def build_jobs(sim) -> None:
                     for node in expand(sim, ref, sub):
                         if node not in cands:
                             cands.append(node)
+                given = spec.service.get(st.model, {})
                 for node in cands:
-                    if st.model in spec.service and st.model not in node.services:
+                    # Skip nodes whose device is unknown, or whose entry failed to build: both
+                    # are reported already, where the mistake is.
+                    if st.model in spec.service and st.model not in node.services and \
+                            node.device not in unknown and node.device not in given and \
+                            "*" not in given:
                         sim.problem(f"{path}.node", f"node {node.name!r} (device {node.device!r}) "
                                     f"has no service time for model {st.model!r}", node.name,
                                     sorted(spec.service[st.model]))
@@ -186,6 +207,12 @@ def _arrivals(sim, a, stream, path: str):
             values = read_column(f, a.column)
         except ValueError as exc:
             sim.problem(path, str(exc))
+            return None
+        except OSError as exc:  # a folder, no permission, ...
+            sim.problem(f"{path}.file", f"cannot read {f}: {exc.strerror}", a.file)
+            return None
+        if not all(math.isfinite(v) for v in values):
+            sim.problem(f"{path}.file", f"{f}: every value must be a finite number", a.file)
             return None
         if a.format == "times":
             return arr.TimesReplay(values * a.scale, a.loop)
@@ -229,70 +256,3 @@ def build_policy(sim):
         return None
     return cls, config
 
-
-def build_network(sim):
-    """A topology of the scenario's links (groups expand to one link per member); None: no links,
-    and data moves between nodes instantly."""
-    spec = sim.spec
-    if not spec.links:
-        return None
-    from ..network.topology import Topology
-    from ..network.transfers import Network
-    topo = Topology()
-    for node in sim.nodes:
-        topo.add_node(node.name, "host")
-    for sw in spec.switches:
-        if sw in sim.node_by_name:
-            sim.problem("switches", "a switch and a node share this name", sw)
-        topo.add_node(sw, "switch")
-    for name, link in spec.links.items():
-        path = f"links.{name}.ends"
-        a = expand(sim, link.ends[0], f"{path}.0", allow_switch=True)
-        b = expand(sim, link.ends[1], f"{path}.1", allow_switch=True)
-        if len(a) > 1 and len(b) > 1:
-            sim.problem(path, "at most one end of a link may be a group of several nodes",
-                        list(link.ends))
-            continue
-        for x in a:
-            for y in b:
-                xn = x if isinstance(x, str) else x.name
-                yn = y if isinstance(y, str) else y.name
-                if xn == yn:
-                    sim.problem(path, "a link needs two different ends", list(link.ends))
-                    continue
-                label = name if len(a) * len(b) == 1 else f"{name}[{xn}-{yn}]"
-                topo.add_link(xn, yn, link.bandwidth, link.latency, up_bps=link.up,
-                              down_bps=link.down, name=label)
-    return Network(sim.env, topo, [n.name for n in sim.nodes])
-
-
-def check_routes(sim) -> None:
-    """Every place bytes may have to travel must be reachable before t = 0."""
-    from ..network.topology import NoRoute
-    net = sim.network
-    if net is None:
-        return
-    seen: set = set()
-
-    def need(a, b, path):
-        if a is b or (a.index, b.index) in seen:
-            return
-        seen.add((a.index, b.index))
-        try:
-            net.route(a.index, b.index)
-        except NoRoute:
-            sim.problem(path, f"no route from {a.name!r} to {b.name!r} through the links", None)
-
-    for src in sim.sources:
-        plan = src.plan
-        origin = sim.nodes[src.origin] if src.origin >= 0 else None
-        prev = [origin] if origin is not None else []
-        for i, st in enumerate(plan.stages):
-            if st.nbytes > 0:
-                for a in prev:
-                    for b in st.candidates:
-                        need(a, b, f"workload.jobs.{plan.name}.stages.{i}.bytes")
-            prev = st.candidates
-        if plan.result_bytes > 0 and origin is not None:
-            for a in prev:
-                need(a, origin, f"workload.jobs.{plan.name}.result_bytes")

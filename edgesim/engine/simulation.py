@@ -14,14 +14,16 @@ from simpy.core import StopSimulation
 
 from .._version import __version__
 from ..errors import Problem
-from ..metrics.recorder import RequestRecorder, SampleRecorder
+from ..metrics.recorder import LinkSampler, RequestRecorder, SampleRecorder
 from ..metrics.summary import summarize
 from ..policies.base import PolicyContext
 from ..scenario.loader import ScenarioFile
+from ..failures.outages import build_outages
+from ..network import build as netbuild
 from . import build
 from .clock import CONTROL, SAMPLE, call_at, call_in
 from .monitor import MonitorView
-from .request import COMPLETED, Request
+from .request import COMPLETED, FAILED, Request
 from .rng import Streams
 
 
@@ -61,16 +63,17 @@ class Simulation:
         if spec.warmup >= spec.duration:
             self.problem("warmup", f"must be shorter than duration ({spec.duration} s)",
                          spec.warmup)
-        if spec.failures:
-            self.problem("failures", "failure simulation is not implemented yet; remove the "
-                         "'failures' section", f"{len(spec.failures)} entries")
         devices = build.resolve_devices(self)
         build.build_nodes(self, devices)
         build.attach_services(self)
         build.build_jobs(self)
         build.build_sources(self)
-        self.network = build.build_network(self)
-        self.view = MonitorView(self.nodes)
+        self.link_channels: dict[str, list[str]] = {}
+        self.link_traces: list = []
+        self.cell_traces: list = []
+        self.network = netbuild.build_network(self)
+        self.view = MonitorView(self.nodes, sorted(self.link_channels))
+        self.outages = build_outages(self) if self.network is not None or spec.failures else []
         chosen = build.build_policy(self)
         self.policy = None
         if chosen is not None:
@@ -85,7 +88,7 @@ class Simulation:
         if self.phase == "new":
             self.build()
         if not self.problems:
-            build.check_routes(self)
+            netbuild.check_routes(self)
         if self.problems:
             raise self.file.error(self.problems)
         self.phase = "checked"
@@ -113,6 +116,14 @@ class Simulation:
             step = self.duration / 200.0
             self._progress = (progress, step)
             call_at(env, step, SAMPLE, self._tick)
+        if self.network is not None:
+            self.network.on_fail = self._transfer_failed
+            netbuild.start_traces(self)
+            self.links = LinkSampler(self.network.flows, self.link_channels)
+        else:
+            self.links = None
+        for outage in self.outages:
+            outage.start(outage.pending)
         self.policy.start()
         for src in self.sources:
             src.start()
@@ -163,6 +174,9 @@ class Simulation:
         else:
             node.arrive(req)
 
+    def _transfer_failed(self, req: Request) -> None:
+        self.finish(req, FAILED)
+
     def _complete(self, req: Request) -> None:
         self.finish(req, COMPLETED)
 
@@ -186,6 +200,8 @@ class Simulation:
         self.sys_area += self.in_system * (now - self.sys_t)
         self.sys_t = now
         self.sys_area = 0.0
+        if self.links is not None:
+            self.links.mark(now)
         self._last_sample = now
 
     def _sample(self, _arg) -> None:
@@ -203,6 +219,8 @@ class Simulation:
             aq, ab, done = node.take_sample(now)
             self.busy_total[node.index] += ab
             add(now, length, node.index, aq, ab, node.executors, done)
+        if self.links is not None:
+            self.links.sample(now, length)
         self._last_sample = now
 
     def _report(self, _arg) -> None:
@@ -243,6 +261,11 @@ class Simulation:
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,
-                                  "bytes": self.network.bytes}
+                                  "bytes": self.network.bytes,
+                                  "failed_transfers": self.network.failed,
+                                  "links": self.links.summary()}
+        if self.outages:
+            summary["outages"] = {o.target: {"downs": o.downs, "downtime_s": o.downtime}
+                                  for o in self.outages}
         summary["speedup"] = end / self.wall_time if self.wall_time > 0 else None
         return Result(self, summary)

@@ -160,6 +160,9 @@ class FlowNetwork:
         self.recomputations = 0
         self.flows_touched = 0
         self.on_recompute: Callable[[Sequence[Flow]], None] | None = None
+        #: Called with a flow as it leaves its channels (last bit sent, or failed); Wi-Fi
+        #: cells use it to learn that a station stopped contending for the medium.
+        self.on_detach: Callable[[Flow], None] | None = None
 
     # ------------------------------------------------------------------ channels
     def add_channel(self, name: str, capacity_bps: float, latency_s: float = 0.0) -> None:
@@ -187,6 +190,20 @@ class FlowNetwork:
         if ch.down is None and cap != ch.capacity:
             ch.capacity = cap
             self._recompute((ch,))
+
+    def set_capacities(self, capacities: dict[str, float]) -> None:
+        """Change several channels at once with a single recomputation (a Wi-Fi cell whose
+        stations' shares all change when one station starts or stops)."""
+        changed: list[_Channel] = []
+        for name, capacity_bps in capacities.items():
+            ch = self._channel(name)
+            cap = _check_rate(f"capacity of channel {name!r}", capacity_bps, allow_zero=True)
+            ch.saved = cap
+            if ch.down is None and cap != ch.capacity:
+                ch.capacity = cap
+                changed.append(ch)
+        if changed:
+            self._recompute(changed)
 
     def channel_down(self, name: str, mode: str = "pause") -> None:
         """Take a channel down.
@@ -320,6 +337,8 @@ class FlowNetwork:
         f.rate = 0.0
         f.finish = math.inf
         self._active -= 1
+        if self.on_detach is not None:
+            self.on_detach(f)
 
     def _deliver(self, f: Flow) -> None:
         f.state = DONE

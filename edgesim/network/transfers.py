@@ -1,38 +1,129 @@
-"""The bridge between requests and the flow network: moving a request's bytes between nodes."""
+"""The bridge between requests and the flow network: moving bytes between nodes as messages.
+
+Every transfer is a message: it pays the scenario's per-message overhead (RPC cost) before its
+bytes, plus header bytes, enter the network. `send_batch` lets a policy amortise one overhead
+over up to `rpc_batch` small messages, as Distream batches its RPCs (its Table 1.6).
+"""
 from __future__ import annotations
 
-from typing import Callable
+from array import array
+from typing import Callable, Optional, Sequence
 
+from ..engine.clock import COMPLETION, call_in
+from .cells import CellManager
 from .flows import Flow, FlowNetwork
 from .topology import Topology
 
 
 class Network:
-    """Routes between node indices, cached, and transfers that call back on delivery."""
+    """Routes between node indices (cached), transfers that call back on delivery or failure."""
 
-    def __init__(self, env, topology: Topology, node_names: list[str]) -> None:
+    def __init__(self, env, topology: Topology, flows: FlowNetwork, node_names: list[str],
+                 alias: dict[str, str], cells: Optional[CellManager], *, window: float | None,
+                 overhead: float, header: float, batch: int, record: bool) -> None:
+        self.env = env
         self.topology = topology
-        self.flows = FlowNetwork(env)
-        topology.build(self.flows)
+        self.flows = flows
         self.names = node_names
-        self._routes: dict[tuple[int, int], list[str]] = {}
+        self.alias = alias
+        self.cells = cells
+        self.window = window
+        self.overhead = overhead
+        self.header = header
+        self.batch = batch
+        self.on_fail: Callable = lambda arg: None
+        self._routes: dict[tuple[int, int], tuple[list[str], Optional[float]]] = {}
         self.transfers = 0
         self.bytes = 0.0
+        self.failed = 0
+        self.log = TransferLog() if record else None
 
-    def route(self, src: int, dst: int) -> list[str]:
+    def route(self, src: int, dst: int) -> tuple[list[str], Optional[float]]:
+        """The channels from node ``src`` to node ``dst`` and the flow's rate cap (window/RTT)."""
         key = (src, dst)
-        r = self._routes.get(key)
-        if r is None:
-            r = self._routes[key] = self.topology.route(self.names[src], self.names[dst])
-        return r
+        hit = self._routes.get(key)
+        if hit is None:
+            raw = self.topology.route(self.names[src], self.names[dst])
+            chans = [self.alias.get(c, c) for c in raw]
+            cap = None
+            if self.window is not None:
+                rtt = 2.0 * self.topology.route_latency(self.names[src], self.names[dst])
+                cap = self.window * 8.0 / rtt if rtt > 0 else None
+            hit = self._routes[key] = (chans, cap)
+        return hit
 
     def transfer(self, src: int, dst: int, nbytes: float, deliver: Callable, arg) -> None:
-        """Move ``nbytes`` from node ``src`` to node ``dst``, then call ``deliver(arg)``."""
-        self.transfers += 1
-        self.bytes += nbytes
-        self.flows.start_flow(self.route(src, dst), nbytes, self._delivered, tag=(deliver, arg))
+        """Move ``nbytes`` from node ``src`` to node ``dst`` as one message, then ``deliver(arg)``."""
+        self._send(src, dst, nbytes + self.header, ((deliver, arg),))
 
-    @staticmethod
-    def _delivered(flow: Flow) -> None:
-        deliver, arg = flow.tag
-        deliver(arg)
+    def send_batch(self, src: int, dst: int, items: Sequence[tuple[float, Callable, object]]) -> None:
+        """Several messages to one destination, ``rpc_batch`` per RPC: one overhead and one
+        header each; every item is delivered when its batch arrives."""
+        for i in range(0, len(items), self.batch):
+            chunk = items[i:i + self.batch]
+            size = sum(n for n, _d, _a in chunk) + self.header
+            self._send(src, dst, size, tuple((d, a) for _n, d, a in chunk))
+
+    def _send(self, src: int, dst: int, size: float, targets: tuple) -> None:
+        self.transfers += 1
+        self.bytes += size
+        if self.overhead > 0.0:
+            call_in(self.env, self.overhead, COMPLETION, self._start, (src, dst, size, targets))
+        else:
+            self._start((src, dst, size, targets))
+
+    def _start(self, item) -> None:
+        src, dst, size, targets = item
+        route, cap = self.route(src, dst)
+        if self.cells is not None:
+            self.cells.starting(route)
+        tag = (targets, src, dst, self.env.now)
+        self.flows.start_flow(route, size, self._delivered, cap_bps=cap, on_fail=self._failed,
+                              tag=tag)
+
+    def _delivered(self, flow: Flow) -> None:
+        targets, src, dst, t0 = flow.tag
+        if self.log is not None:
+            self.log.add(src, dst, flow.size, t0, self.env.now, 0)
+        for deliver, arg in targets:
+            deliver(arg)
+
+    def _failed(self, flow: Flow) -> None:
+        targets, src, dst, t0 = flow.tag
+        self.failed += 1
+        if self.log is not None:
+            self.log.add(src, dst, flow.size, t0, self.env.now, 1)
+        for _deliver, arg in targets:
+            self.on_fail(arg)
+
+
+class TransferLog:
+    """Optional per-transfer records (off by default, for speed)."""
+
+    def __init__(self) -> None:
+        self.src, self.dst = array("i"), array("i")
+        self.nbytes, self.start, self.end = array("d"), array("d"), array("d")
+        self.failed = array("b")
+
+    def add(self, src: int, dst: int, nbytes: float, start: float, end: float, failed: int) -> None:
+        self.src.append(src)
+        self.dst.append(dst)
+        self.nbytes.append(nbytes)
+        self.start.append(start)
+        self.end.append(end)
+        self.failed.append(failed)
+
+    def frame(self, names: list[str]):
+        import numpy as np
+        import pandas as pd
+        n = len(self.src)
+        codes = (lambda a: np.frombuffer(a, dtype=np.int32) if n else np.zeros(0, np.int32))
+        flt = (lambda a: np.frombuffer(a, dtype=float) if n else np.zeros(0))
+        return pd.DataFrame({
+            "src": pd.Categorical.from_codes(codes(self.src), names),
+            "dst": pd.Categorical.from_codes(codes(self.dst), names),
+            "bytes": flt(self.nbytes), "start": flt(self.start), "end": flt(self.end),
+            "duration": flt(self.end) - flt(self.start),
+            "outcome": np.where((np.frombuffer(self.failed, dtype=np.int8) if n else
+                                 np.zeros(0, np.int8)) == 1, "failed", "delivered"),
+        })

@@ -50,6 +50,17 @@ class NodeSpec(Strict):
                                                       "request has waited this long")
 
 
+class TraceRef(Strict):
+    """A bandwidth trace that a link's or a cell's capacity follows (piecewise constant)."""
+
+    file: str = Field(description="path relative to the scenario file")
+    format: Literal["auto", "mahimahi", "mbps", "csv-bps", "canonical", "5gophers"] = "auto"
+    end: Literal["loop", "hold"] = Field("loop", description="after the trace ends: repeat it, "
+                                                             "or hold its last value")
+    scale: float = Field(1.0, gt=0, description="multiplier applied to every value")
+    column: Optional[str] = Field(None, description="column to read (5gophers files)")
+
+
 class LinkSpec(Strict):
     """A wired link between two endpoints (a node, a group: one link per member, or a switch)."""
 
@@ -58,6 +69,46 @@ class LinkSpec(Strict):
     latency: Duration = Field(0.0, ge=0)
     up: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[0] to ends[1]")
     down: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[1] to ends[0]")
+    trace: Optional[TraceRef] = Field(None, description="capacity follows this trace (both "
+                                                        "directions) instead of 'bandwidth'")
+
+
+class CellSpec(Strict):
+    """A Wi-Fi cell: stations associated with one access point share one medium."""
+
+    ap: str = Field(description="access point name; link it to the wired side under 'links'")
+    stations: Union[str, list[str]] = Field(description="nodes or groups associated with the AP")
+    standard: Literal["802.11a", "802.11b", "802.11g", "802.11n", "802.11ac"] = "802.11n"
+    mode: Literal["dcf", "fair-share"] = Field(
+        "dcf", description="'dcf': Bianchi saturation capacity shared throughput-fair (the "
+                           "802.11 performance anomaly); 'fair-share': equal airtime")
+    phy_rate: Optional[Bandwidth] = Field(None, gt=0, description="PHY data rate of every "
+                                                                  "station (default: the standard's)")
+    rates: dict[str, Bandwidth] = Field(default_factory=dict,
+                                        description="per-station PHY rate overrides")
+    payload: Size = Field(1500.0, gt=0, description="MAC payload per frame")
+    latency: Duration = Field(0.001, ge=0, description="station <-> AP latency")
+    trace: Optional[TraceRef] = Field(None, description="aggregate capacity follows this trace, "
+                                                        "split among active stations as 'mode' says")
+
+
+class RouteSpec(Strict):
+    src: str = Field(alias="from")
+    dst: str = Field(alias="to")
+    via: list[str] = Field(min_length=1, description="the nodes, switches and APs in between")
+
+
+class NetworkSpec(Strict):
+    routes: list[RouteSpec] = Field(default_factory=list, description="pinned routes")
+    flow_window: Optional[Size] = Field(None, gt=0, description="per-flow cap = window / RTT "
+                                                               "(RTT = twice the route latency)")
+    rpc_overhead: Duration = Field(0.0, ge=0, description="fixed cost of each message "
+                                                          "(Distream measured 2.1 ms)")
+    header_bytes: Size = Field(0.0, ge=0, description="bytes added to each message")
+    rpc_batch: int = Field(20, ge=1, description="messages that may share one RPC overhead")
+    on_outage: Literal["pause", "fail"] = Field("pause", description="flows on a link that "
+                                                "goes down wait and resume, or fail")
+    transfers: bool = Field(False, description="record every transfer in transfers.parquet")
 
 
 # --------------------------------------------------------------------------- workload
@@ -204,13 +255,32 @@ ServiceSpec = Annotated[Union[Constant, Exponential, Lognormal, Empirical, Profi
 # --------------------------------------------------------------------------- the rest
 
 class FailureSpec(Strict):
-    """Schema reserved for the failures module; simulation of failures is not implemented yet."""
+    """Something that goes down and comes back. Outages of links and Wi-Fi cells are simulated;
+    node crashes, slow-downs and preemption are reserved for the failures issue."""
 
-    target: str
-    kind: Literal["crash", "slowdown", "preemption", "outage"]
-    mtbf: Optional[Duration] = None
-    mttr: Optional[Duration] = None
-    at: Optional[list[Duration]] = None
+    target: str = Field(description="a link name (all its members) or a cell name")
+    kind: Literal["outage", "crash", "slowdown", "preemption"]
+    schedule: Optional[list[tuple[Duration, Duration]]] = Field(
+        None, description="[down_at, up_at] pairs")
+    mtbf: Optional[Duration] = Field(None, gt=0, description="mean time between failures "
+                                                             "(exponential)")
+    mttr: Optional[Duration] = Field(None, gt=0, description="mean time to repair (exponential)")
+    trace: Optional[str] = Field(None, description="file of 'down_at up_at' rows (seconds)")
+    mode: Optional[Literal["pause", "fail"]] = Field(None, description="default: "
+                                                                       "network.on_outage")
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> "FailureSpec":
+        given = [self.schedule is not None, self.mtbf is not None or self.mttr is not None,
+                 self.trace is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of 'schedule', 'mtbf' with 'mttr', or 'trace'")
+        if (self.mtbf is None) != (self.mttr is None):
+            raise ValueError("'mtbf' and 'mttr' go together")
+        for down, up in self.schedule or []:
+            if up <= down:
+                raise ValueError(f"an outage must end after it starts: [{down}, {up}]")
+        return self
 
 
 class PolicySpec(Strict):
@@ -238,6 +308,8 @@ class Scenario(Strict):
     nodes: dict[str, NodeSpec] = Field(min_length=1)
     switches: list[str] = Field(default_factory=list)
     links: dict[str, LinkSpec] = Field(default_factory=dict)
+    cells: dict[str, CellSpec] = Field(default_factory=dict, description="Wi-Fi cells")
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
     workload: WorkloadSpec
     service: dict[str, dict[str, ServiceSpec]] = Field(
         description="model -> device (or '*') -> service-time model")

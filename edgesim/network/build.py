@@ -1,0 +1,186 @@
+"""Build the scenario's network: wired links (groups expand to one link per member), switches,
+Wi-Fi cells with their access points, pinned routes, bandwidth traces; then check that every
+place bytes may travel is reachable before t = 0."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..engine.clock import COMPLETION, call_at
+from .cells import Cell, CellManager
+from .flows import FlowNetwork
+from .topology import NoRoute, Topology
+from .traces import TraceFormatError, read_trace
+from .transfers import Network
+from .wifi import PHY
+
+_ENDLESS = 1e30   # capacity stand-in for a channel that is never the bottleneck
+
+
+def _endpoints(sim, ref: str, path: str, extra: set[str]) -> list[str]:
+    from ..engine.build import expand
+    if ref in extra:
+        return [ref]
+    return [n if isinstance(n, str) else n.name for n in expand(sim, ref, path, allow_switch=True)]
+
+
+def load_trace(sim, ref, path: str):
+    """A BandwidthTrace for a scenario's `trace:` entry, or None after recording a problem."""
+    f = sim.file.path(ref.file)
+    if not f.exists():
+        sim.problem(f"{path}.file", f"file not found: {f}", ref.file)
+        return None
+    kw = {"column": ref.column} if ref.column else {}
+    try:
+        trace = read_trace(f, ref.format, **kw)
+    except (TraceFormatError, ValueError, OSError) as exc:
+        sim.problem(f"{path}.file", str(exc), ref.file)
+        return None
+    return trace.with_end(ref.end).with_scale(ref.scale)
+
+
+def build_network(sim) -> Optional[Network]:
+    """The Network, or None when the scenario has neither links nor cells (data moves instantly)."""
+    spec = sim.spec
+    if not spec.links and not spec.cells:
+        return None
+    topo, flows = Topology(), FlowNetwork(sim.env)
+    aps = {c.ap for c in spec.cells.values()}
+    for node in sim.nodes:
+        topo.add_node(node.name, "host")
+    for sw in spec.switches:
+        if sw in sim.node_by_name:
+            sim.problem("switches", "a switch and a node share this name", sw)
+            continue
+        topo.add_node(sw, "switch")
+    for ap in sorted(aps):
+        if ap in sim.node_by_name or ap in spec.switches:
+            sim.problem("cells", "an access point shares its name with a node or switch", ap)
+            continue
+        topo.add_node(ap, "ap")
+    extra = set(spec.switches) | aps
+    sim.link_traces = []
+    for name, link in spec.links.items():
+        path = f"links.{name}.ends"
+        a = _endpoints(sim, link.ends[0], f"{path}.0", extra)
+        b = _endpoints(sim, link.ends[1], f"{path}.1", extra)
+        if len(a) > 1 and len(b) > 1:
+            sim.problem(path, "at most one end of a link may be a group of several nodes",
+                        list(link.ends))
+            continue
+        trace = load_trace(sim, link.trace, f"links.{name}.trace") if link.trace else None
+        for x in a:
+            for y in b:
+                if x == y:
+                    sim.problem(path, "a link needs two different ends", list(link.ends))
+                    continue
+                label = name if len(a) * len(b) == 1 else f"{name}[{x}-{y}]"
+                try:
+                    topo.add_link(x, y, link.bandwidth, link.latency, up_bps=link.up,
+                                  down_bps=link.down, name=label)
+                except ValueError as exc:
+                    sim.problem(path, str(exc), list(link.ends))
+                    continue
+                sim.link_channels.setdefault(name, []).extend(
+                    [f"{label}:{x}->{y}", f"{label}:{y}->{x}"])
+                if trace is not None:
+                    sim.link_traces.append((trace, [f"{label}:{x}->{y}", f"{label}:{y}->{x}"]))
+
+    alias, cells = {}, []
+    for cname, c in spec.cells.items():
+        path = f"cells.{cname}"
+        refs = [c.stations] if isinstance(c.stations, str) else c.stations
+        stations: dict[str, float] = {}
+        default_rate = c.phy_rate or PHY[c.standard].data_rate_bps
+        for k, ref in enumerate(refs):
+            sub = f"{path}.stations" + ("" if isinstance(c.stations, str) else f".{k}")
+            for st in _endpoints(sim, ref, sub, set()):
+                stations[st] = default_rate
+        for st, rate in c.rates.items():
+            if st not in stations:
+                sim.problem(f"{path}.rates.{st}", "not a station of this cell", st, sorted(stations))
+            else:
+                stations[st] = rate
+        if not stations:
+            continue
+        cell = Cell(cname, c.ap, stations, c.standard, c.mode, c.payload, c.latency)
+        if c.trace is not None:
+            trace = load_trace(sim, c.trace, f"{path}.trace")
+            if trace is not None:
+                sim.cell_traces.append((trace, cell))
+        cells.append(cell)
+        sim.link_channels[cname] = list(cell.channel.values())
+        for st, ch in cell.channel.items():
+            try:
+                topo.add_link(st, c.ap, _ENDLESS, c.latency, name=ch)
+            except ValueError as exc:
+                sim.problem(path, str(exc), st)
+                continue
+            alias[f"{ch}:{st}->{c.ap}"] = ch
+            alias[f"{ch}:{c.ap}->{st}"] = ch
+    for i, r in enumerate(spec.network.routes):
+        try:
+            topo.pin_route(r.src, r.dst, r.via)
+        except ValueError as exc:
+            sim.problem(f"network.routes.{i}", str(exc), r.via)
+
+    for chname, (cap, lat) in topo.channels().items():
+        if chname not in alias:
+            flows.add_channel(chname, cap, lat)
+    manager = CellManager(sim.env, flows, cells) if cells else None
+    if manager is not None:
+        manager.add_channels()
+    net = spec.network
+    return Network(sim.env, topo, flows, [n.name for n in sim.nodes], alias, manager,
+                   window=net.flow_window, overhead=net.rpc_overhead, header=net.header_bytes,
+                   batch=net.rpc_batch, record=net.transfers)
+
+
+def start_traces(sim) -> None:
+    """Make every traced link and cell follow its trace from t = 0 (piecewise constant)."""
+    net = sim.network
+    for trace, channels in sim.link_traces:
+        _follow(sim.env, trace, lambda v, chs=channels: net.flows.set_capacities(
+            {c: v for c in chs}))
+    for trace, cell in sim.cell_traces:
+        _follow(sim.env, trace, lambda v, cell=cell: net.cells.set_scale(cell, v))
+
+
+def _follow(env, trace, apply) -> None:
+    def step(t: float) -> None:
+        apply(trace.value_at(t))
+        nxt = trace.next_change(t)
+        if nxt < float("inf"):
+            call_at(env, nxt, COMPLETION, step, nxt)
+    step(0.0)
+
+
+def check_routes(sim) -> None:
+    """Every place bytes may have to travel must be reachable before t = 0."""
+    net = sim.network
+    if net is None:
+        return
+    seen: set = set()
+
+    def need(a, b, path):
+        if a is b or (a.index, b.index) in seen:
+            return
+        seen.add((a.index, b.index))
+        try:
+            net.route(a.index, b.index)
+        except NoRoute:
+            sim.problem(path, f"no route from {a.name!r} to {b.name!r} through the links "
+                        "and cells", None)
+
+    for src in sim.sources:
+        plan = src.plan
+        origin = sim.nodes[src.origin] if src.origin >= 0 else None
+        prev = [origin] if origin is not None else []
+        for i, st in enumerate(plan.stages):
+            if st.nbytes > 0:
+                for a in prev:
+                    for b in st.candidates:
+                        need(a, b, f"workload.jobs.{plan.name}.stages.{i}.bytes")
+            prev = st.candidates
+        if plan.result_bytes > 0 and origin is not None:
+            for a in prev:
+                need(a, origin, f"workload.jobs.{plan.name}.result_bytes")
