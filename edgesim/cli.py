@@ -107,5 +107,10 @@ def policies() -> None:
         click.echo(f"{name:<14}  {cls.description}")
 
 
+from .cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
+
+main.add_command(_trace)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
