@@ -1,0 +1,46 @@
+"""Every bundled scenario validates, runs, and obeys Little's law; the network scenarios show
+what their descriptions promise."""
+from __future__ import annotations
+
+import pytest
+
+import edgesim
+from edgesim.bundled import scenarios
+
+BUNDLED = scenarios()
+
+
+def test_bundled_scenarios_are_found():
+    assert {"quickstart", "queueing/mmc", "queueing/tandem"} <= set(BUNDLED)
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_scenario_runs_and_obeys_littles_law(name):
+    path, description = BUNDLED[name]
+    assert description, f"{name} has no description"
+    s = edgesim.run(path).summary
+    assert s["requests"]["completed"] > 0
+    little = s["littles_law"]
+    # L (time average in system) = lambda W over the measured period, up to the requests still
+    # in flight when the run stops.
+    assert little["rel_error"] < 0.02, little
+
+
+def test_wifi_anomaly_one_slow_station_slows_everyone():
+    path = BUNDLED["network/wifi-anomaly"][0]
+
+    def mean_latency(mode, slow_rate, source="frames.phone0"):
+        r = edgesim.run(edgesim.load(path, [f"cells.home.mode={mode}",
+                                            f"cells.home.rates.phone5={slow_rate}"]))
+        df = r.requests
+        return df[(df.source == source) & ~df.warmup].latency.mean()
+
+    # Under DCF a fast phone suffers from the slow one; under equal airtime it does not.
+    assert mean_latency("dcf", "6.5Mbps") > 10 * mean_latency("dcf", "65Mbps")
+    assert mean_latency("fair-share", "6.5Mbps") < 1.5 * mean_latency("fair-share", "65Mbps")
+
+
+def test_outage_scenario_fails_only_transfers_to_the_failed_uplink():
+    df = edgesim.run(BUNDLED["network/outage"][0]).requests
+    failed = df[df.outcome == "failed"]
+    assert len(failed) > 0 and set(failed.nodes) == {"edge0"}
