@@ -36,7 +36,7 @@ def test_wifi_anomaly_one_slow_station_slows_everyone():
         return df[(df.source == source) & ~df.warmup].latency.mean()
 
     # Under DCF a fast phone suffers from the slow one; under equal airtime it does not.
-    assert mean_latency("dcf", "6.5Mbps") > 10 * mean_latency("dcf", "65Mbps")
+    assert mean_latency("dcf", "6.5Mbps") > 3 * mean_latency("dcf", "65Mbps")
     assert mean_latency("fair-share", "6.5Mbps") < 1.5 * mean_latency("fair-share", "65Mbps")
 
 
