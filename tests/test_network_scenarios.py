@@ -158,3 +158,45 @@ def test_policy_sees_outage_in_monitor_view():
 def _probe(sim, t, seen):
     yield sim.env.timeout(t)
     seen.append(sim.view.links_up["l"])
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "bandwidth"
+REAL = [
+    ("mahimahi_cellular/Verizon-LTE-short.down", "mahimahi"),
+    ("pensieve_cooked/norway_hsdpa_bus.ljansbakken-oslo-report.2010-09-30_1114CEST.log", "mbps"),
+    ("multipath_wifi_cellular_nyu/7_1_wifi.csv", "csv-bps"),
+    ("5gophers_5g/mobility_walking-trace.csv", "5gophers"),
+]
+
+
+def _numpy_delivery(times, bps, duration, start, bits):
+    """When the looped step function's integral from `start` reaches `bits`, by cumsum."""
+    ends = np.append(times[1:], duration)
+    per_period = float(np.sum(bps * (ends - times)))
+    # Unroll enough periods to cover start + delivery.
+    reps = int(bits // per_period) + 3 + int(start // duration)
+    t0 = np.concatenate([times + k * duration for k in range(reps)])
+    t1 = np.concatenate([ends + k * duration for k in range(reps)])
+    r = np.tile(bps, reps)
+    a, b = np.maximum(t0, start), t1
+    seg = np.where(b > a, (b - a) * r, 0.0)
+    cum = np.cumsum(seg)
+    i = int(np.searchsorted(cum, bits))
+    before = cum[i - 1] if i else 0.0
+    return max(t0[i], start) + (bits - before) / r[i]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data not found at {SHARED}")
+@pytest.mark.parametrize("rel,fmt", REAL)
+@pytest.mark.parametrize("size", [200_000.0, 5_000_000.0])
+def test_real_trace_transfer_time_matches_numpy(rel, fmt, size):
+    from edgesim.network.traces import read_trace
+    path = SHARED / rel
+    tr = read_trace(path, fmt)
+    sc = two_hosts(size, link={"bandwidth": 1.0, "trace": {"file": str(path), "format": fmt}},
+                   duration=1e5)
+    sc["workload"]["sources"]["s"]["arrivals"]["offset"] = 3.7
+    lat = edgesim.run(sc).requests.latency.iloc[0]
+    expected = _numpy_delivery(np.asarray(tr.times), np.asarray(tr.bps), tr.duration, 3.7,
+                               size * 8) - 3.7
+    assert lat == pytest.approx(expected + 1e-9, rel=1e-9)

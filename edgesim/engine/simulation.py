@@ -118,7 +118,7 @@ class Simulation:
             call_at(env, step, SAMPLE, self._tick)
         if self.network is not None:
             self.network.on_fail = self._transfer_failed
-            netbuild.start_traces(self)
+            self.trace_followers = netbuild.start_traces(self)
             self.links = LinkSampler(self.network.flows, self.link_channels)
         else:
             self.links = None
@@ -220,6 +220,8 @@ class Simulation:
             self.busy_total[node.index] += ab
             add(now, length, node.index, aq, ab, node.executors, done)
         if self.links is not None:
+            for follower in self.trace_followers:
+                follower.sync()
             self.links.sample(now, length)
         self._last_sample = now
 

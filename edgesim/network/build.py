@@ -135,23 +135,59 @@ def build_network(sim) -> Optional[Network]:
                    batch=net.rpc_batch, record=net.transfers)
 
 
-def start_traces(sim) -> None:
-    """Make every traced link and cell follow its trace from t = 0 (piecewise constant)."""
-    net = sim.network
-    for trace, channels in sim.link_traces:
-        _follow(sim.env, trace, lambda v, chs=channels: net.flows.set_capacities(
-            {c: v for c in chs}))
-    for trace, cell in sim.cell_traces:
-        _follow(sim.env, trace, lambda v, cell=cell: net.cells.set_scale(cell, v))
+class TraceFollower:
+    """Keeps channels at a trace's value. It sleeps while none of its channels carries a flow
+    (a long idle run of a 100 ms-binned trace would otherwise cost ten events a second for
+    nothing) and resynchronises when a flow is about to start on them or a sample is taken."""
 
+    def __init__(self, env, trace, channels: list[str], apply, busy) -> None:
+        self.env, self.trace, self.channels = env, trace, channels
+        self.apply, self.busy = apply, busy
+        self.call = None
 
-def _follow(env, trace, apply) -> None:
-    def step(t: float) -> None:
-        apply(trace.value_at(t))
-        nxt = trace.next_change(t)
+    def wake(self) -> None:
+        if self.call is None:
+            self._step(None)
+
+    def sync(self) -> None:
+        if self.call is None:
+            self.apply(self.trace.value_at(self.env.now))
+
+    def _step(self, _arg) -> None:
+        now = self.env.now
+        self.call = None
+        self.apply(self.trace.value_at(now))
+        if not self.busy():
+            return
+        nxt = self.trace.next_change(now)
         if nxt < float("inf"):
-            call_at(env, nxt, COMPLETION, step, nxt)
-    step(0.0)
+            self.call = call_at(self.env, nxt, COMPLETION, self._step)
+
+
+def start_traces(sim) -> list[TraceFollower]:
+    """Make every traced link and cell follow its trace (piecewise constant) from t = 0."""
+    net = sim.network
+    flows = net.flows
+    out = []
+
+    def busy_of(chs):
+        return lambda: any(flows.stats(c).flows for c in chs)
+
+    for trace, channels in sim.link_traces:
+        out.append(TraceFollower(sim.env, trace, channels,
+                                 lambda v, chs=channels: flows.set_capacities({c: v for c in chs}),
+                                 busy_of(channels)))
+    for trace, cell in sim.cell_traces:
+        chs = list(cell.channel.values())
+        out.append(TraceFollower(sim.env, trace, chs,
+                                 lambda v, cell=cell: net.cells.set_scale(cell, v), busy_of(chs)))
+    by_channel: dict[str, list[TraceFollower]] = {}
+    for f in out:
+        f.sync()
+        for c in f.channels:
+            by_channel.setdefault(c, []).append(f)
+    net.traced = by_channel
+    return out
 
 
 def check_routes(sim) -> None:

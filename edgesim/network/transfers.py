@@ -37,6 +37,7 @@ class Network:
         self.bytes = 0.0
         self.failed = 0
         self.log = TransferLog() if record else None
+        self.traced: dict[str, list] = {}     # channel -> trace followers, set by start_traces
 
     def route(self, src: int, dst: int) -> tuple[list[str], Optional[float]]:
         """The channels from node ``src`` to node ``dst`` and the flow's rate cap (window/RTT)."""
@@ -80,6 +81,10 @@ class Network:
         tag = (targets, src, dst, self.env.now)
         self.flows.start_flow(route, size, self._delivered, cap_bps=cap, on_fail=self._failed,
                               tag=tag)
+        if self.traced:
+            for ch in route:
+                for follower in self.traced.get(ch, ()):
+                    follower.wake()
 
     def _delivered(self, flow: Flow) -> None:
         targets, src, dst, t0 = flow.tag
