@@ -45,9 +45,9 @@ class Result:
 
     def resolved(self) -> dict:
         """The scenario with every default filled in, as plain data."""
-        data = self._sim.spec.model_dump(mode="json")
+        data = self._sim.spec.model_dump(mode="json", by_alias=True)
         data["seed"] = self._sim.seed
-        return data
+        return _absolute_files(data, self.scenario)
 
     def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
         """Write the run directory; each file is written atomically (temp file, then rename)."""
@@ -74,3 +74,16 @@ class Result:
         s = self.summary
         return (f"<Result {s['scenario']!r} policy={s['policy']} seed={s['seed']} "
                 f"completed={s['requests']['completed']}>")
+
+
+def _absolute_files(data, scenario) -> dict:
+    """File references made absolute, so the resolved scenario runs from its run directory."""
+    def walk(node, key=None, in_failures=False):
+        if isinstance(node, dict):
+            return {k: walk(v, k, in_failures or k == "failures") for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key, in_failures) for v in node]
+        if isinstance(node, str) and (key == "file" or (in_failures and key == "trace")):
+            return str(scenario.path(node).resolve())
+        return node
+    return walk(data)

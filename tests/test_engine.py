@@ -137,3 +137,34 @@ def test_common_random_numbers_across_policies():
     a = edgesim.run(edgesim.load("scenarios/quickstart.yaml")).requests
     b = edgesim.run(edgesim.load("scenarios/quickstart.yaml", ["policy.name=random"])).requests
     np.testing.assert_array_equal(np.sort(a.created), np.sort(b.created))
+
+
+def test_lifo_batch_timer_starts_from_the_oldest_request():
+    # max_wait 1 s, batch 8, arrivals every 0.5 s: under LIFO as under FIFO the first batch
+    # leaves when the oldest request has waited 1 s (t = 1.0), with 3 requests in it.
+    for queue in ("fifo", "lifo", "priority"):
+        df = edgesim.run(station(CONST, rate=2.0, process="deterministic", duration=10.0,
+                                 node={"max_batch": 8, "max_wait": 1.0, "queue": queue})).requests
+        first = df[df.id == 0].iloc[0]
+        assert first.started == pytest.approx(1.0), queue
+        assert first.batch == 3, queue
+
+
+def test_static_maps_each_groups_member_i_to_member_i():
+    sc = station(FAST := {"dist": "constant", "time": 1e-6}, rate=5.0, duration=5.0,
+                 node={"count": 2})
+    sc["nodes"]["cam"] = {"count": 2, "role": "camera"}
+    sc["workload"]["sources"] = {
+        name: {"at": "cam", "job": "j", "arrivals": {"process": "poisson", "rate": 5.0}}
+        for name in ("first", "second")}
+    df = edgesim.run(sc).requests
+    for name in ("first", "second"):
+        assert set(df[df.source == f"{name}.cam0"].nodes) == {"server0"}
+        assert set(df[df.source == f"{name}.cam1"].nodes) == {"server1"}
+
+
+def test_resolved_scenario_runs_from_anywhere(tmp_path):
+    r = edgesim.run("scenarios/network/wifi-trace.yaml", seed=1)
+    out = r.save(tmp_path / "run", plots=False)
+    again = edgesim.run(edgesim.load(out / "scenario.resolved.yaml", ["duration=20s"]))
+    assert again.summary["requests"]["completed"] > 0

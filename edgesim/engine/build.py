@@ -32,7 +32,9 @@ def resolve_devices(sim) -> dict[str, DeviceInfo]:
             base = DeviceInfo(name, d.kind or "cpu")
         out[name] = base.with_overrides(name=name, kind=d.kind, executors=d.executors,
                                         description=d.description, peak_flops=d.peak_flops,
-                                        mem_bandwidth=d.mem_bandwidth)
+                                        # the catalogue keeps bytes/s; scenarios write bit/s
+                                        mem_bandwidth=d.mem_bandwidth / 8.0
+                                        if d.mem_bandwidth is not None else None)
     return out
 
 
@@ -159,6 +161,9 @@ def build_jobs(sim) -> None:
                                 f"{st.model!r}; name a node or add a service entry", None)
             else:
                 refs = [st.node] if isinstance(st.node, str) else st.node
+                if not refs:
+                    sim.problem(f"{path}.node", "an empty list names no node; omit 'node' to let "
+                                "any node serving the model run this stage", [])
                 cands = []
                 for k, ref in enumerate(refs):
                     sub = f"{path}.node" + (f".{k}" if not isinstance(st.node, str) else "")
@@ -230,14 +235,14 @@ def build_sources(sim) -> None:
             sim.problem(f"{path}.job", "unknown job", s.job, sorted(sim.job_by_name))
             continue
         members = expand(sim, s.at, f"{path}.at") if s.at is not None else [None]
-        for node in members:
+        for member, node in enumerate(members):
             label = name if node is None else f"{name}.{node.name}"
             stream = sim.streams(f"source:{label}")
             process = _arrivals(sim, s.arrivals, stream, f"{path}.arrivals")
             if process is None:
                 continue
             src = Source(sim, len(sim.sources), label, plan, process,
-                         node.index if node is not None else -1, s.priority, s.limit)
+                         node.index if node is not None else -1, s.priority, s.limit, member)
             sim.sources.append(src)
 
 

@@ -78,7 +78,8 @@ class Simulation:
         self.policy = None
         if chosen is not None:
             cls, config = chosen
-            ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec)
+            ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec,
+                                self.sources)
             self.policy = cls(config, ctx)
         self.phase = "built"
         return self

@@ -89,9 +89,16 @@ class Node:
             self._try_start(now)
 
     def _head(self, q):
+        """The request served next from this queue."""
         if self.discipline == "priority":
             return q[0][2]
         return q[-1] if self.discipline == "lifo" else q[0]
+
+    def _oldest(self, q) -> float:
+        """When the longest-waiting request of this queue joined it (the batch timer's origin)."""
+        if self.discipline == "priority":
+            return min(item[2].enq for item in q)
+        return q[0].enq
 
     def _pop(self, q) -> Request:
         if self.discipline == "priority":
@@ -106,8 +113,11 @@ class Node:
             if not q:
                 continue
             head = self._head(q)
-            ready_at = head.enq + self.max_wait
-            if len(q) >= self.max_batch or self.max_wait == 0.0 or ready_at <= now + _EPS:
+            if len(q) >= self.max_batch or self.max_wait == 0.0:
+                ready_at = now
+            else:
+                ready_at = self._oldest(q) + self.max_wait
+            if ready_at <= now + _EPS:
                 key = (-head.prio, head.enq) if prio else head.enq
                 if best is None or key < best_key:
                     best, best_key = model, key

@@ -5,7 +5,7 @@ rate ``bps`` of each step (held until the next start; the last step ends at ``du
 happens after ``duration`` (``end="loop"`` repeats from 0, ``end="hold"`` keeps the last rate)
 and a ``scale`` multiplying every rate. All queries are exact for that step function.
 
-Formats (details and conventions in docs/guides/network-wifi-and-traces.md):
+Formats (details and conventions in docs/guides/network.md):
   mahimahi   one integer millisecond per line = one 1500-byte delivery opportunity
   mbps       whitespace ``time_s throughput_Mbps`` (Pensieve cooked traces, Puffer, Oboe)
   csv-bps    headerless ``time_s,bytes_per_second`` (NYU multipath Wi-Fi/cellular)

@@ -2,7 +2,7 @@
 
 Pure functions and small frozen dataclasses (no SimPy), cheap enough for the flow network to call
 whenever the set of active stations in a cell changes. SI units throughout: seconds, bits/s, bytes.
-Formulas, parameter tables, sources and limits are in docs/guides/network-wifi-and-traces.md.
+Formulas, parameter tables, sources and limits are in docs/guides/network.md.
 
 References
     [B00]  G. Bianchi, "Performance Analysis of the IEEE 802.11 Distributed Coordination Function",

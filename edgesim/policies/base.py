@@ -46,9 +46,12 @@ class PolicyContext:
     """What a policy may use: the nodes, its own random stream, the monitor view, the clock."""
 
     def __init__(self, env, nodes: Sequence["Node"], stream, view: "MonitorView",
-                 scenario) -> None:
+                 scenario, sources: Sequence = ()) -> None:
         self.env = env
         self.nodes = nodes
+        #: The workload's sources by index (``req.src``); ``.member`` is a source's index
+        #: within its group (camera i of a group-wide source), ``.origin`` its node index.
+        self.sources = sources
         self.stream = stream
         self.view = view
         self.scenario = scenario

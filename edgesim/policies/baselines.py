@@ -18,7 +18,7 @@ class Static(Policy):
     description = "placement fixed in the scenario; source i -> member i mod n"
 
     def place(self, req, stage: int, candidates: Sequence):
-        return candidates[req.src % len(candidates)]
+        return candidates[self.ctx.sources[req.src].member % len(candidates)]
 
 
 @register

@@ -9,7 +9,7 @@ INF = float("inf")
 
 class Source:
     def __init__(self, sim, index: int, name: str, plan, process, origin: int, priority: int,
-                 limit) -> None:
+                 limit, member: int = 0) -> None:
         self.sim = sim
         self.index = index
         self.name = name
@@ -18,6 +18,7 @@ class Source:
         self.origin = origin
         self.priority = priority
         self.limit = limit
+        self.member = member            # index within the source's group (cam3 -> 3)
         self.generated = 0
 
     def start(self) -> None:
