@@ -18,7 +18,7 @@ from ..scenario.messages import problems_from
 from ..workload import arrivals as arr
 from ..workload.source import Source
 from ..workload.tracefile import read_column
-from .plan import JobPlan, StagePlan, member_names
+from .plan import JobGroup, JobPlan, StagePlan, member_names
 
 
 def resolve_devices(sim) -> dict[str, DeviceInfo]:
@@ -46,6 +46,7 @@ def build_nodes(sim, devices: dict[str, DeviceInfo]) -> None:
         dev = devices.get(g.device)
         if dev is None:
             sim.problem(f"nodes.{group}.device", "unknown device", g.device, sorted(devices))
+            sim.bad_devices.add(g.device)
             dev = DeviceInfo(g.device, "cpu")
         names = member_names(group, g.count)
         sim.groups[group] = []
@@ -144,52 +145,96 @@ def attach_services(sim) -> None:
     sim.models = models
 
 
+def _candidates(sim, st, path: str) -> list:
+    """The nodes that may run a stage (or DAG vertex), with every problem reported."""
+    spec = sim.spec
+    if st.model not in spec.service:
+        sim.problem(f"{path}.model", "no service times are given for this model", st.model,
+                    sorted(spec.service))
+    if st.node is None:
+        cands = [n for n in sim.nodes if st.model in n.services]
+        if not cands and st.model in spec.service:
+            sim.problem(f"{path}.node", "no node's device has service times for model "
+                        f"{st.model!r}; name a node or add a service entry", None)
+        return cands
+    refs = [st.node] if isinstance(st.node, str) else st.node
+    if not refs:
+        sim.problem(f"{path}.node", "an empty list names no node; omit 'node' to let "
+                    "any node serving the model run this stage", [])
+    cands = []
+    for k, ref in enumerate(refs):
+        sub = f"{path}.node" + (f".{k}" if not isinstance(st.node, str) else "")
+        for node in expand(sim, ref, sub):
+            if node not in cands:
+                cands.append(node)
+    for node in cands:
+        declared = spec.service.get(st.model, {})
+        # A declared entry that failed to load has been reported already; do not cascade.
+        if declared and node.device not in declared and "*" not in declared and \
+                node.device not in sim.bad_devices:
+            sim.problem(f"{path}.node", f"node {node.name!r} (device {node.device!r}) "
+                        f"has no service time for model {st.model!r}", node.name,
+                        sorted(spec.service[st.model]))
+            break
+    for node in cands:
+        m = node.services.get(st.model)
+        top = m.max_batch() if m is not None else None
+        if top is not None and node.max_batch > top:
+            sim.problem(f"nodes.{node.group}.max_batch", f"the profile for model "
+                        f"{st.model!r} was measured up to batch {top}", node.max_batch)
+            break
+    return cands
+
+
+def dag_paths(sim, name: str, job, path: str) -> list[tuple[float, list[str]]]:
+    """Every execution path of a DAG job from its entry, with its probability."""
+    dag = job.dag
+    entry = job.entry or next(iter(dag))
+    if entry not in dag:
+        sim.problem(f"{path}.entry", "not a vertex of this DAG", entry, sorted(dag))
+        return []
+    out: list[tuple[float, list[str]]] = []
+
+    def walk(v: str, prob: float, trail: list[str]) -> None:
+        trail = trail + [v]
+        succ = dag[v].next
+        for w, p in succ.items():
+            if w not in dag:
+                sim.problem(f"{path}.dag.{v}.next", "not a vertex of this DAG", w, sorted(dag))
+            elif w in trail:
+                sim.problem(f"{path}.dag.{v}.next", "a DAG may not loop back to "
+                            f"{' -> '.join(trail + [w])}", w)
+            elif p > 0:
+                walk(w, prob * p, trail)
+        stop = 1.0 - sum(succ.values())
+        if stop > 1e-12:
+            out.append((prob * stop, trail))
+
+    walk(entry, 1.0, [])
+    return out
+
+
 def build_jobs(sim) -> None:
     spec = sim.spec
-    unknown = _unknown_devices(spec)
-    for j, (name, job) in enumerate(spec.workload.jobs.items()):
-        stages = []
-        for i, st in enumerate(job.stages):
-            path = f"workload.jobs.{name}.stages.{i}"
-            if st.model not in spec.service:
-                sim.problem(f"{path}.model", "no service times are given for this model",
-                            st.model, sorted(spec.service))
-            if st.node is None:
-                cands = [n for n in sim.nodes if st.model in n.services]
-                if not cands and st.model in spec.service and not unknown:
-                    sim.problem(f"{path}.node", "no node's device has service times for model "
-                                f"{st.model!r}; name a node or add a service entry", None)
-            else:
-                refs = [st.node] if isinstance(st.node, str) else st.node
-                if not refs:
-                    sim.problem(f"{path}.node", "an empty list names no node; omit 'node' to let "
-                                "any node serving the model run this stage", [])
-                cands = []
-                for k, ref in enumerate(refs):
-                    sub = f"{path}.node" + (f".{k}" if not isinstance(st.node, str) else "")
-                    for node in expand(sim, ref, sub):
-                        if node not in cands:
-                            cands.append(node)
-                given = spec.service.get(st.model, {})
-                for node in cands:
-                    # Skip nodes whose device is unknown, or whose entry failed to build: both
-                    # are reported already, where the mistake is.
-                    if st.model in spec.service and st.model not in node.services and \
-                            node.device not in unknown and node.device not in given and \
-                            "*" not in given:
-                        sim.problem(f"{path}.node", f"node {node.name!r} (device {node.device!r}) "
-                                    f"has no service time for model {st.model!r}", node.name,
-                                    sorted(spec.service[st.model]))
-                        break
-            for node in cands:
-                m = node.services.get(st.model)
-                top = m.max_batch() if m is not None else None
-                if top is not None and node.max_batch > top:
-                    sim.problem(f"nodes.{node.group}.max_batch", f"the profile for model "
-                                f"{st.model!r} was measured up to batch {top}", node.max_batch)
-                    break
-            stages.append(StagePlan(st.model, cands, st.bytes))
-        sim.jobs.append(JobPlan(j, name, stages, job.result_bytes, job.timeout))
+    for name, job in spec.workload.jobs.items():
+        path = f"workload.jobs.{name}"
+        if job.stages is not None:
+            stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes)
+                      for i, st in enumerate(job.stages)]
+            plans = [JobPlan(len(sim.jobs), name, stages, job.result_bytes, job.timeout)]
+        else:
+            paths = dag_paths(sim, name, job, path)
+            leaves = [trail[-1] for _p, trail in paths]
+            plans = []
+            for k, (prob, trail) in enumerate(paths):
+                label = trail[-1] if leaves.count(trail[-1]) == 1 else ">".join(trail)
+                stages = [StagePlan(job.dag[v].model,
+                                    _candidates(sim, job.dag[v], f"{path}.dag.{v}"),
+                                    job.dag[v].bytes, vertex=v) for v in trail]
+                plans.append(JobPlan(len(sim.jobs) + k, f"{name}/{label}", stages,
+                                     job.result_bytes, job.timeout, group=name, weight=prob))
+        sim.jobs.extend(plans)
+        sim.job_groups[name] = JobGroup(name, plans)
     sim.job_by_name = {p.name: p for p in sim.jobs}
 
 
@@ -230,9 +275,9 @@ def build_sources(sim) -> None:
     spec = sim.spec
     for name, s in spec.workload.sources.items():
         path = f"workload.sources.{name}"
-        plan = sim.job_by_name.get(s.job)
-        if plan is None:
-            sim.problem(f"{path}.job", "unknown job", s.job, sorted(sim.job_by_name))
+        group = sim.job_groups.get(s.job)
+        if group is None:
+            sim.problem(f"{path}.job", "unknown job", s.job, sorted(sim.job_groups))
             continue
         members = expand(sim, s.at, f"{path}.at") if s.at is not None else [None]
         for member, node in enumerate(members):
@@ -241,8 +286,10 @@ def build_sources(sim) -> None:
             process = _arrivals(sim, s.arrivals, stream, f"{path}.arrivals")
             if process is None:
                 continue
-            src = Source(sim, len(sim.sources), label, plan, process,
-                         node.index if node is not None else -1, s.priority, s.limit, member)
+            branch = sim.streams(f"source:{label}:branch") if len(group.plans) > 1 else None
+            src = Source(sim, len(sim.sources), label, group, process,
+                         node.index if node is not None else -1, s.priority, s.limit, member,
+                         branch)
             sim.sources.append(src)
 
 

@@ -16,6 +16,7 @@ class StagePlan:
     model: str
     candidates: list            # Node objects; one candidate means the placement is fixed
     nbytes: float
+    vertex: Optional[str] = None    # the DAG vertex this stage runs, for DAG jobs
 
 
 @dataclass
@@ -25,7 +26,33 @@ class JobPlan:
     stages: list[StagePlan]
     result_bytes: float
     timeout: Optional[float]
+    group: str = ""             # the scenario job this plan belongs to
+    weight: float = 1.0         # probability that a request of the job takes this path
     n: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.n = len(self.stages)
+        self.group = self.group or self.name
+
+
+class JobGroup:
+    """A scenario job: one plan (stages) or one plan per DAG execution path, drawn by weight."""
+
+    def __init__(self, name: str, plans: list[JobPlan]) -> None:
+        self.name = name
+        self.plans = plans
+        total, self.cumulative = 0.0, []
+        for p in plans:
+            total += p.weight
+            self.cumulative.append(total)
+        self.total = total
+
+    def pick(self, u: float) -> Optional[JobPlan]:
+        """The plan for a uniform draw u in [0, 1); None when the request stops before any
+        vertex (probabilities out of the entry summing to less than 1 cannot happen: the
+        entry always runs)."""
+        x = u * self.total
+        for plan, c in zip(self.plans, self.cumulative):
+            if x < c:
+                return plan
+        return self.plans[-1]

@@ -52,6 +52,8 @@ class Simulation:
         self.node_by_name: dict = {}
         self.groups: dict[str, list] = {}
         self.jobs: list = []
+        self.job_groups: dict = {}
+        self.bad_devices: set = set()
         self.sources: list = []
         self.next_id = 0
         self.generated = 0

@@ -208,15 +208,16 @@ def check_routes(sim) -> None:
                         "and cells", None)
 
     for src in sim.sources:
-        plan = src.plan
         origin = sim.nodes[src.origin] if src.origin >= 0 else None
-        prev = [origin] if origin is not None else []
-        for i, st in enumerate(plan.stages):
-            if st.nbytes > 0:
+        for plan in src.group.plans:
+            prev = [origin] if origin is not None else []
+            for i, st in enumerate(plan.stages):
+                where = f"dag.{st.vertex}" if st.vertex else f"stages.{i}"
+                if st.nbytes > 0:
+                    for a in prev:
+                        for b in st.candidates:
+                            need(a, b, f"workload.jobs.{plan.group}.{where}.bytes")
+                prev = st.candidates
+            if plan.result_bytes > 0 and origin is not None:
                 for a in prev:
-                    for b in st.candidates:
-                        need(a, b, f"workload.jobs.{plan.name}.stages.{i}.bytes")
-            prev = st.candidates
-        if plan.result_bytes > 0 and origin is not None:
-            for a in prev:
-                need(a, origin, f"workload.jobs.{plan.name}.result_bytes")
+                    need(a, origin, f"workload.jobs.{plan.group}.result_bytes")

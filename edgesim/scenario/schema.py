@@ -2,7 +2,7 @@
 
 The models describe *what the user wrote*, with defaults filled in; turning names into objects
 (groups into members, device names into catalogue entries, files into tables) happens in
-`edgesim.scenario.resolve` and the engine's check phase, where cross-references can be reported.
+the engine's build and check phases (`edgesim.engine.build`, `edgesim.network.build`), where cross-references can be reported.
 """
 from __future__ import annotations
 
@@ -148,6 +148,8 @@ class MMPP(Strict):
             raise ValueError(f"sojourn has {len(self.sojourn)} entries but rates has {n}")
         if any(s <= 0 for s in self.sojourn):
             raise ValueError("every sojourn time must be > 0")
+        if not any(r > 0 for r in self.rates):
+            raise ValueError("at least one rate must be > 0")
         if self.transitions is not None:
             if len(self.transitions) != n or any(len(r) != n for r in self.transitions):
                 raise ValueError(f"transitions must be a {n}x{n} matrix")
@@ -191,11 +193,46 @@ class StageSpec(Strict):
     bytes: Size = Field(0.0, ge=0, description="bytes moved to this stage from the previous place")
 
 
+class VertexSpec(Strict):
+    """One classifier of a DAG job (Distream's Fig. 1.1)."""
+
+    model: str
+    node: Optional[Union[str, list[str]]] = Field(
+        None, description="node, group, or list of them; omitted: any node serving the model")
+    bytes: Size = Field(0.0, ge=0, description="bytes moved to this vertex from the previous place")
+    next: dict[str, float] = Field(
+        default_factory=dict, description="successor -> probability that a request takes it; "
+                                          "probabilities sum to at most 1 (the rest stops here)")
+
+    @field_validator("next")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(p < 0 or p > 1 for p in v.values()):
+            raise ValueError("each probability must be between 0 and 1")
+        if sum(v.values()) > 1 + 1e-9:
+            raise ValueError(f"probabilities sum to {sum(v.values()):g}, more than 1")
+        return v
+
+
 class JobSpec(Strict):
-    stages: list[StageSpec] = Field(min_length=1)
+    """A job: a sequence of `stages`, or a `dag` of classifiers in which each request follows
+    one execution path, its branches drawn with the given probabilities."""
+
+    stages: Optional[list[StageSpec]] = Field(None, min_length=1)
+    dag: Optional[dict[str, VertexSpec]] = Field(None, min_length=1)
+    entry: Optional[str] = Field(None, description="the DAG's first vertex (default: the first "
+                                                   "listed)")
     result_bytes: Size = Field(0.0, ge=0, description="bytes returned to the origin at the end")
     timeout: Optional[Duration] = Field(None, gt=0, description="a request older than this when "
                                                                 "it would start service times out")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "JobSpec":
+        if (self.stages is None) == (self.dag is None):
+            raise ValueError("give exactly one of 'stages' or 'dag'")
+        if self.entry is not None and self.dag is None:
+            raise ValueError("'entry' belongs with 'dag'")
+        return self
 
 
 class WorkloadSpec(Strict):
@@ -322,4 +359,12 @@ class Scenario(Strict):
     def _name(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("must not be empty")
+        return v
+
+    @field_validator("switches")
+    @classmethod
+    def _switches(cls, v: list[str]) -> list[str]:
+        twice = sorted({s for s in v if v.count(s) > 1})
+        if twice:
+            raise ValueError(f"switch {twice[0]!r} is listed more than once")
         return v

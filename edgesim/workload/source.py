@@ -8,12 +8,14 @@ INF = float("inf")
 
 
 class Source:
-    def __init__(self, sim, index: int, name: str, plan, process, origin: int, priority: int,
-                 limit, member: int = 0) -> None:
+    def __init__(self, sim, index: int, name: str, group, process, origin: int, priority: int,
+                 limit, member: int = 0, branch=None) -> None:
         self.sim = sim
         self.index = index
         self.name = name
-        self.plan = plan
+        self.group = group              # JobGroup: one plan, or one per DAG execution path
+        self.plan = group.plans[0] if group.plans else None
+        self.branch = branch            # stream for DAG branch draws (kept apart from arrivals)
         self.process = process
         self.origin = origin
         self.priority = priority
@@ -35,7 +37,8 @@ class Source:
         sim = self.sim
         now = sim.env._now
         self.generated += 1
-        req = Request(sim.next_id, self.index, self.plan, now, self.origin, self.priority,
+        plan = self.plan if self.branch is None else self.group.pick(self.branch.uniform())
+        req = Request(sim.next_id, self.index, plan, now, self.origin, self.priority,
                       now < sim.warmup)
         sim.next_id += 1
         sim.request_started(req)
