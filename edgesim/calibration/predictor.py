@@ -1,0 +1,775 @@
+"""Service-time predictor: turn profile bundles into per-batch service times for any device.
+
+For a (model, device, batch, phase) the :class:`Predictor` answers, in this order:
+
+1. **exact** - the device's bundle has a row for that batch (provenance ``measured``, or
+   ``literature`` / ``transferred`` when the row came from such a bundle);
+2. **interpolated** - linearly over batch between the two nearest batch sizes measured on the
+   device (each quantile separately);
+3. **extrapolated** - beyond the measured range, only with ``allow_extrapolation=True``: linear
+   from the last two (or first two) batch sizes, never below what the measured end implies
+   (time does not decrease with batch; per-input time does not increase below the measured
+   range); with one measured size, proportional above it (no batching gain) and constant below.
+   Without permission it raises :class:`ExtrapolationError`, which names the measured batches.
+   Every extrapolated answer carries a warning string (``Prediction.warning``), also kept in
+   ``Predictor.warnings``;
+4. **transferred** - when the device has no row at all for the model, by a roofline model::
+
+       t_D(M, b) = max( b * F_M / (eta_D * P_D),  (params_M * 4 + b * (out_M + in_M)) / (mu_D * W_D) )
+
+   with F_M the model's FLOPs per input, params_M its parameter count (4 bytes each, FP32),
+   out_M / in_M its output and input bytes per input, P_D the catalogue's **FP32** peak FLOP/s
+   and W_D its memory bandwidth (bytes/s). The efficiencies eta_D, mu_D are fitted per device,
+   phase and runtime variant (the ``+trt`` suffix of a model key, e.g. ``resnet18+trt``) on
+   *anchor* models: models measured on the target device whose FLOPs and parameters are known -
+   from ``model_info`` or from any bundle row that has them (typically the cpu-reference bundle
+   written by the profiler; a row's ``flops``/``out_bytes`` cover its whole batch, so per-input values are
+   taken from batch-1 rows, or divided by the batch).
+
+   **Fit.** In log space the model is ``log t = max(log c + a, log m + b)`` with
+   ``c = bF/P``, ``m = bytes/W``, ``a = -log eta``, ``b = -log mu``. For any (a, b) the anchors
+   split by their intensity ``s = log c - log m`` into compute-bound (high s) and memory-bound
+   ones, so there are only n+1 possible splits; for each, the least-squares a and b are the
+   means of ``log t - log c`` over the compute-bound and of ``log t - log m`` over the
+   memory-bound anchors. The split with the smallest true squared log error wins (then refined by
+   reclassifying until stable). On noise-free roofline data with at least one anchor on each
+   side of the ridge this recovers eta and mu exactly. When every anchor is compute-bound, mu is
+   not identifiable: the fit reports its lower bound (the least intense anchor sits on the ridge)
+   and uses it, which makes memory-bound predictions pessimistic; likewise for eta.
+   :meth:`Predictor.transfer_report` gives eta, mu, the per-anchor fitted residuals and the
+   leave-one-model-out error (refit without the model, predict it). The roofline has no fixed
+   per-call overhead term: where launch overhead dominates (small models under PyTorch eager on
+   a GPU) the leave-one-out error says so, and the prediction should not be trusted.
+   Transferred predictions carry a median only (no quantiles).
+
+Times in bundles are milliseconds; predictions are seconds. This module must not import torch.
+"""
+from __future__ import annotations
+
+import bisect
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..engine.rng import Stream
+from ..hardware.catalogue import CATALOGUE, DeviceInfo
+from ..hardware.service import ServiceModel
+from .bundle import Bundle, load_bundles
+
+__all__ = ["Prediction", "Predictor", "QuantileTable", "PredictionError", "ExtrapolationError",
+           "TransferError", "PROVENANCES", "BYTES_PER_PARAM"]
+
+PROVENANCES = ("measured", "interpolated", "extrapolated", "transferred", "literature")
+BYTES_PER_PARAM = 4          # FP32 weights; a constant factor on bytes is absorbed by mu anyway
+BYTES_PER_INPUT_ELEMENT = 4
+_Z90 = 1.2815515655446004    # standard normal quantile at 0.9
+_Z99 = 2.3263478740408408    # ... at 0.99
+_RANK = {"measured": 0, "literature": 1, "transferred": 2}
+
+
+class PredictionError(LookupError):
+    """The predictor cannot answer (unknown model or device, nothing to transfer from)."""
+
+
+class ExtrapolationError(PredictionError, ValueError):
+    """The batch lies outside the measured range and extrapolation was not allowed."""
+
+
+class TransferError(PredictionError):
+    """A roofline transfer is impossible (no anchors, no FLOPs, no catalogue peaks)."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted batch service time (seconds) and where it came from."""
+
+    median_s: float
+    p10_s: Optional[float]
+    p90_s: Optional[float]
+    p99_s: Optional[float]
+    provenance: str          # measured | interpolated | extrapolated | transferred | literature
+    source: str              # bundle path + how
+    warning: Optional[str] = None
+
+
+# ------------------------------------------------------------------------------ per-model series
+
+@dataclass
+class _Series:
+    """One model's rows on one device and phase, sorted by batch (times in seconds)."""
+
+    batches: list[int]
+    q: dict[str, list[float]]            # "median", "p10", "p90", "p99" -> values (nan: unknown)
+    row_prov: list[str]
+    path: str
+    config: str                          # e.g. "threads=2, input 3x224x224"
+
+
+_QCOLS = (("median", "median_ms"), ("p10", "p10_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"))
+
+
+def _config_label(shape: str, threads: Any) -> str:
+    parts = []
+    if threads is not pd.NA and threads is not None and not (isinstance(threads, float)
+                                                             and math.isnan(threads)):
+        parts.append(f"threads={int(threads)}")
+    if shape:
+        parts.append(f"input {shape}")
+    return ", ".join(parts)
+
+
+def _shape_dims(shape: str) -> list[int]:
+    return [int(x) for x in shape.split("x")] if shape else []
+
+
+def _per_input_shapes(rows: pd.DataFrame) -> list[str]:
+    """The rows' input shapes without the batch dimension.
+
+    The contract writes per-input shapes (``3x224x224``); a writer that includes the batch
+    dimension (``4x3x224x224`` at batch 4) is recognised when every row's first dimension equals
+    its batch and either two batch sizes show it or the batch is 1 (where both read the same).
+    """
+    shapes, batches = list(rows["input_shape"]), [int(b) for b in rows["batch"]]
+    dims = [_shape_dims(s) for s in shapes]
+    with_batch = all(len(d) >= 2 and d[0] == b for d, b in zip(dims, batches) if d) and any(dims)
+    if with_batch and (len(set(batches)) >= 2 or set(batches) == {1}):
+        return ["x".join(map(str, d[1:])) if d else "" for d in dims]
+    return shapes
+
+
+def _series_from(rows: pd.DataFrame, path: str, threads: Optional[int]) -> _Series:
+    """Pick one configuration (input shape, threads) of a model's rows and build its series."""
+    rows = rows.copy()
+    rows["_thr"] = rows["threads"].fillna(0).astype("int64")
+    rows["_shape"] = _per_input_shapes(rows)
+    groups = {k: g for k, g in rows.groupby(["_shape", "_thr"], sort=True)}
+    if threads is not None:
+        groups = {k: g for k, g in groups.items() if k[1] == threads} or groups
+    # most batch sizes first, then most threads, then the shape name (deterministic)
+    key = sorted(groups, key=lambda k: (-len(groups[k]), -k[1], k[0]))[0]
+    g = groups[key].sort_values("batch")
+    q = {name: [v / 1e3 for v in g[col].astype(float)] for name, col in _QCOLS}
+    return _Series([int(b) for b in g["batch"]], q, list(g["provenance"]), path,
+                   _config_label(key[0], key[1] if key[1] else None))
+
+
+# ------------------------------------------------------------------------------ roofline fit
+
+@dataclass
+class _Fit:
+    eta: float
+    mu: float
+    eta_identified: bool
+    mu_identified: bool
+    sse: float
+
+
+def _fit_roofline(lc: np.ndarray, lm: np.ndarray, lt: np.ndarray) -> _Fit:
+    """Least squares in log space of lt ~ max(lc + a, lm + b); see the module docstring."""
+    n = len(lt)
+    s = lc - lm
+    order = np.argsort(-s, kind="stable")
+
+    def sse(a: float, b: float) -> float:
+        return float(np.sum((np.maximum(lc + a, lm + b) - lt) ** 2))
+
+    cands: list[tuple[float, int, float, float, bool, bool]] = []
+    for k in range(n + 1):
+        comp, mem = order[:k], order[k:]
+        if k == n:        # all compute-bound: b at its upper bound (mu at its lower bound)
+            a = float(np.mean(lt[comp] - lc[comp]))
+            b = a + float(np.min(s))
+            ident = (True, False)
+        elif k == 0:      # all memory-bound
+            b = float(np.mean(lt[mem] - lm[mem]))
+            a = b - float(np.max(s))
+            ident = (False, True)
+        else:
+            a = float(np.mean(lt[comp] - lc[comp]))
+            b = float(np.mean(lt[mem] - lm[mem]))
+            ident = (True, True)
+        # prefer: smaller error, then both identified, then more compute-bound anchors
+        cands.append((sse(a, b), -sum(ident), -k, a, b, *ident))
+    cands.sort(key=lambda c: (round(c[0], 15), c[1], c[2]))
+    err, _, _, a, b, _, _ = cands[0]
+    for _ in range(100):  # reclassify with the current (a, b) and refit, while it improves
+        comp = lc + a >= lm + b
+        if comp.all() or not comp.any():
+            break
+        a2 = float(np.mean(lt[comp] - lc[comp]))
+        b2 = float(np.mean(lt[~comp] - lm[~comp]))
+        e2 = sse(a2, b2)
+        if e2 >= err - 1e-15:
+            break
+        a, b, err = a2, b2, e2
+    # an efficiency is identified only if some anchor is strictly on its side of the ridge; an
+    # anchor exactly on the ridge only bounds the other one
+    gap = (lc + a) - (lm + b)
+    return _Fit(math.exp(-a), math.exp(-b), bool(np.any(gap > _RIDGE_TOL)),
+                bool(np.any(gap < -_RIDGE_TOL)), err)
+
+
+_RIDGE_TOL = 1e-9
+
+
+@dataclass
+class _Info:
+    flops: float             # per input
+    params: float
+    out_bytes: float         # per input
+    in_bytes: float          # per input
+    source: str
+
+    def cost(self, batch: int, peak: float, bw: float) -> tuple[float, float]:
+        c = batch * self.flops / peak
+        m = (self.params * BYTES_PER_PARAM + batch * (self.out_bytes + self.in_bytes)) / bw
+        return c, m
+
+
+@dataclass
+class _Transfer:
+    device: str
+    phase: str
+    variant: str
+    fit: _Fit
+    peak: float
+    bw: float
+    anchors: list[dict]
+    loo: Optional[dict]
+
+
+# ------------------------------------------------------------------------------ the predictor
+
+VARIANT_SEP = "+"   # "resnet18+trt": resnet18 run by TensorRT ("@" is the zoo's input-size mark)
+
+
+def _variant(model: str) -> str:
+    return model.split(VARIANT_SEP, 1)[1] if VARIANT_SEP in model else ""
+
+
+def _base(model: str) -> str:
+    return model.split(VARIANT_SEP, 1)[0]
+
+
+def _nan(v: float) -> bool:
+    return v != v
+
+
+def _suggest(name: str, have: Iterable[str]) -> str:
+    have = sorted(set(have))
+    close = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{hint}; have: {', '.join(have) if have else '(none)'}"
+
+
+class Predictor:
+    """Predicts batch service times from bundles (see the module docstring for the order)."""
+
+    def __init__(self, bundles: Mapping[str, Sequence[Bundle]],
+                 catalogue: Optional[Mapping[str, DeviceInfo]] = None,
+                 model_info: Optional[Mapping[str, Mapping[str, float]]] = None,
+                 threads: Optional[int] = None) -> None:
+        self.bundles = {d: list(bs) for d, bs in bundles.items()}
+        self.catalogue = dict(CATALOGUE if catalogue is None else catalogue)
+        self.model_info = {k: dict(v) for k, v in (model_info or {}).items()}
+        self.threads = threads
+        self.warnings: list[str] = []
+        self._series: dict[str, dict[tuple[str, str], _Series]] = {}
+        for dev, bs in self.bundles.items():
+            mine: dict[tuple[str, str], tuple[int, _Series]] = {}
+            for i, b in enumerate(bs):
+                if b.device_id != dev:
+                    raise ValueError(f"{b.path}: bundle of device {b.device_id!r} filed under "
+                                     f"{dev!r}")
+                for (model, phase), rows in b.table.groupby(["model", "phase"], sort=True):
+                    ser = _series_from(rows, str(b.path), threads)
+                    rank = (_RANK.get(b.provenance, 3), i)
+                    if (model, phase) not in mine or rank < mine[(model, phase)][0]:
+                        mine[(model, phase)] = (rank, ser)
+            self._series[dev] = {k: v[1] for k, v in mine.items()}
+        self._transfers: dict[tuple[str, str, str], _Transfer] = {}
+        self._infos: dict[tuple[str, str], Optional[_Info]] = {}
+
+    @classmethod
+    def from_paths(cls, paths, **kw) -> "Predictor":
+        """Load bundles (folders or parents of folders, see load_bundles) and build a predictor."""
+        return cls(load_bundles(paths), **kw)
+
+    # -------------------------------------------------------------------------------- queries
+
+    def devices(self) -> list[str]:
+        """Devices with at least one bundle."""
+        return sorted(self._series)
+
+    def models(self, device: str, phase: str = "infer") -> list[str]:
+        """Models with rows on ``device`` for ``phase`` (no transfer)."""
+        self._check_device(device)
+        return sorted(m for (m, p) in self._series.get(device, {}) if p == phase)
+
+    def all_models(self, phase: str = "infer") -> list[str]:
+        return sorted({m for ser in self._series.values() for (m, p) in ser if p == phase})
+
+    def _check_device(self, device: str) -> None:
+        if device not in self._series and device not in self.catalogue:
+            raise PredictionError(f"unknown device {device!r}"
+                                  + _suggest(device, [*self._series, *self.catalogue])
+                                  + f" (bundles for: {', '.join(self.devices()) or 'none'})")
+
+    # -------------------------------------------------------------------------------- predict
+
+    def predict(self, model: str, device: str, batch: int, phase: str = "infer",
+                allow_extrapolation: bool = False) -> Prediction:
+        """Predict the service time of a batch of ``batch`` inputs of ``model`` on ``device``."""
+        if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+            raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+        batch = int(batch)
+        if phase not in ("infer", "train"):
+            raise ValueError(f"phase must be 'infer' or 'train', got {phase!r}")
+        self._check_device(device)
+        ser = self._series.get(device, {}).get((model, phase))
+        if ser is not None:
+            return self._from_series(ser, model, device, batch, phase, allow_extrapolation)
+        known = self.all_models(phase)
+        if model not in known and _base(model) not in self.model_info and model not in self.model_info:
+            raise PredictionError(
+                f"unknown model {model!r} (phase {phase!r}): no bundle has it"
+                + _suggest(model, known))
+        return self._transferred(model, device, batch, phase)
+
+    def _from_series(self, ser: _Series, model: str, device: str, b: int, phase: str,
+                     allow: bool) -> Prediction:
+        bs = ser.batches
+        where = f"{ser.path} [{model}, {phase}{', ' + ser.config if ser.config else ''}]"
+        i = bisect.bisect_left(bs, b)
+        if i < len(bs) and bs[i] == b:
+            prov = ser.row_prov[i]
+            vals = {k: ser.q[k][i] for k in ser.q}
+            return self._make(vals, prov if prov in ("literature", "transferred") else "measured",
+                              f"{where}: {prov} row at batch {b}")
+        if 0 < i < len(bs):
+            b0, b1 = bs[i - 1], bs[i]
+            w = (b - b0) / (b1 - b0)
+            vals = {k: _lerp(v[i - 1], v[i], w) for k, v in ser.q.items()}
+            provs = sorted({ser.row_prov[i - 1], ser.row_prov[i]})
+            return self._make(vals, "interpolated",
+                              f"{where}: interpolated between batch {b0} and {b1} "
+                              f"({'/'.join(provs)} rows)")
+        side = "above" if i == len(bs) else "below"
+        have = ", ".join(map(str, bs))
+        if len(bs) == 1:
+            how = ("proportional to batch from batch " if side == "above"
+                   else "held constant from batch ") + str(bs[0])
+        else:
+            pair = (bs[-2], bs[-1]) if side == "above" else (bs[0], bs[1])
+            how = f"linearly from batches {pair[0]} and {pair[1]}"
+        if not allow:
+            raise ExtrapolationError(
+                f"model {model!r} on device {device!r} ({phase}) is measured at batch {have} in "
+                f"{ser.path}; batch {b} is {side} that range. Pass allow_extrapolation=True (or "
+                f"set allow_extrapolation in the scenario) to extrapolate {how}, or measure "
+                f"batch {b}")
+        vals = {k: _extrapolate(bs, v, b) for k, v in ser.q.items()}
+        warn = (f"extrapolated {model!r} on {device!r} ({phase}) to batch {b}, {side} the "
+                f"measured batches {have} ({how})")
+        self.warnings.append(warn)
+        return self._make(vals, "extrapolated", f"{where}: extrapolated {how}", warn)
+
+    @staticmethod
+    def _make(vals: dict[str, float], prov: str, source: str,
+              warning: Optional[str] = None) -> Prediction:
+        q = {k: (None if _nan(v) else float(v)) for k, v in vals.items()}
+        med = q["median"]
+        if med is None or not med > 0:
+            raise PredictionError(f"{source}: no usable median")
+        # keep the quantiles ordered (interpolation keeps order; extrapolation might not)
+        p10 = min(q["p10"], med) if q["p10"] is not None else None
+        p90 = max(q["p90"], med) if q["p90"] is not None else None
+        p99 = q["p99"]
+        if p99 is not None:
+            p99 = max(p99, p90 if p90 is not None else med)
+        return Prediction(med, p10, p90, p99, prov, source, warning)
+
+    # -------------------------------------------------------------------------------- transfer
+
+    def _info(self, model: str, phase: str) -> Optional[_Info]:
+        key = (model, phase)
+        if key in self._infos:
+            return self._infos[key]
+        info = None
+        for name in (model, _base(model)):
+            mi = self.model_info.get(name)
+            if mi is not None:
+                if "flops" not in mi or "params" not in mi:
+                    raise TransferError(f"model_info[{name!r}] needs 'flops' and 'params'")
+                info = _Info(float(mi["flops"]), float(mi["params"]),
+                             float(mi.get("out_bytes", 0.0)), float(mi.get("input_bytes", 0.0)),
+                             f"model_info[{name!r}]")
+                if "param_bytes" in mi:
+                    info.params = float(mi["param_bytes"]) / BYTES_PER_PARAM
+                break
+        if info is None:
+            info = self._info_from_rows(model, phase) or self._info_from_rows(_base(model), phase)
+        self._infos[key] = info
+        return info
+
+    def _info_from_rows(self, model: str, phase: str) -> Optional[_Info]:
+        best = None
+        for dev in sorted(self.bundles):
+            for bnd in self.bundles[dev]:
+                t = bnd.table
+                rows = t[(t["model"] == model) & (t["phase"] == phase) & t["flops"].notna()
+                         & t["params"].notna()]
+                for _, r in rows.iterrows():
+                    rank = (int(r["batch"]) != 1, _RANK.get(r["provenance"], 3), int(r["batch"]))
+                    if best is None or rank < best[0]:
+                        best = (rank, r, bnd)
+        if best is None:
+            return None
+        _, r, bnd = best
+        b = int(r["batch"])
+        out = 0.0 if _nan(r["out_bytes"]) else float(r["out_bytes"]) / b
+        inp = 0.0
+        dims = _shape_dims(r["input_shape"])
+        if dims:
+            if b > 1 and len(dims) >= 2 and dims[0] == b:   # a shape written with its batch
+                dims = dims[1:]
+            inp = float(np.prod(dims)) * BYTES_PER_INPUT_ELEMENT
+        return _Info(float(r["flops"]) / b, float(r["params"]), out, inp,
+                     f"{bnd.path} ({bnd.device_id}, {model} batch {b})")
+
+    def _peaks(self, device: str) -> tuple[float, float]:
+        d = self.catalogue.get(device)
+        if d is None or not d.peak_flops or not d.mem_bandwidth:
+            raise TransferError(
+                f"cannot transfer to {device!r}: the catalogue has no peak FLOP/s and memory "
+                f"bandwidth for it; give them (devices.{device}.peak_flops / mem_bandwidth)")
+        return float(d.peak_flops), float(d.mem_bandwidth)
+
+    def _transfer_fit(self, device: str, phase: str, variant: str) -> _Transfer:
+        key = (device, phase, variant)
+        if key in self._transfers:
+            return self._transfers[key]
+        peak, bw = self._peaks(device)
+        pts = []   # (model, batch, c, m, t)
+        missing_info = []
+        for (m, p), ser in sorted(self._series.get(device, {}).items()):
+            if p != phase or _variant(m) != variant:
+                continue
+            info = self._info(m, phase)
+            if info is None:
+                missing_info.append(m)
+                continue
+            for b, t in zip(ser.batches, ser.q["median"]):
+                c, mm = info.cost(b, peak, bw)
+                if c > 0 and mm > 0 and t > 0:
+                    pts.append((m, b, c, mm, t, info.source))
+        if not pts:
+            var = f" of runtime variant '{VARIANT_SEP}{variant}'" if variant else ""
+            raise TransferError(
+                f"cannot transfer to {device!r} ({phase}): no anchor models{var} - models "
+                f"measured on {device!r} whose FLOPs and parameters are known"
+                + (f" (measured there but without FLOPs anywhere: {', '.join(missing_info)}; "
+                   f"profile them on the reference CPU or pass model_info)" if missing_info
+                   else f" (devices with bundles: {', '.join(self.devices()) or 'none'})"))
+        lc = np.log([p[2] for p in pts])
+        lm = np.log([p[3] for p in pts])
+        lt = np.log([p[4] for p in pts])
+        fit = _fit_roofline(lc, lm, lt)
+        anchors = []
+        for (m, b, c, mm, t, src) in pts:
+            pred = max(c / fit.eta, mm / fit.mu)
+            anchors.append({"model": m, "batch": b, "observed_s": t, "fitted_s": pred,
+                            "rel_err": pred / t - 1.0,
+                            "bound": "compute" if c / fit.eta >= mm / fit.mu else "memory",
+                            "compute_s_at_peak": c, "memory_s_at_peak": mm, "info": src})
+        names = sorted({p[0] for p in pts})
+        loo = None
+        if len(names) >= 2:
+            errs = {}
+            for name in names:
+                keep = np.array([p[0] != name for p in pts])
+                f2 = _fit_roofline(lc[keep], lm[keep], lt[keep])
+                for a in anchors:
+                    if a["model"] == name:
+                        pred = max(a["compute_s_at_peak"] / f2.eta, a["memory_s_at_peak"] / f2.mu)
+                        a["loo_s"] = pred
+                        a["loo_rel_err"] = pred / a["observed_s"] - 1.0
+                        errs.setdefault(name, []).append(abs(a["loo_rel_err"]))
+            allerr = np.array([e for v in errs.values() for e in v])
+            loo = {"median_abs_rel_err": float(np.median(allerr)),
+                   "mean_abs_rel_err": float(np.mean(allerr)),
+                   "max_abs_rel_err": float(np.max(allerr)),
+                   "per_model": {k: float(max(v)) for k, v in errs.items()}}
+        tr = _Transfer(device, phase, variant, fit, peak, bw, anchors, loo)
+        self._transfers[key] = tr
+        return tr
+
+    def _transferred(self, model: str, device: str, b: int, phase: str) -> Prediction:
+        info = self._info(model, phase)
+        if info is None:
+            where = sorted(d for d, s in self._series.items() if (model, phase) in s)
+            raise TransferError(
+                f"model {model!r} is not measured on {device!r} ({phase}) and its FLOPs and "
+                f"parameter count are unknown (no bundle row for it has flops and params; it is "
+                f"measured on: {', '.join(where) or 'no device'}); profile it on the reference "
+                f"CPU or pass model_info={{{model!r}: {{'flops': ..., 'params': ..., "
+                f"'out_bytes': ...}}}}")
+        tr = self._transfer_fit(device, phase, _variant(model))
+        c, m = info.cost(b, tr.peak, tr.bw)
+        tc, tm = c / tr.fit.eta, m / tr.fit.mu
+        t = max(tc, tm)
+        loo = (f"; leave-one-out median |error| {tr.loo['median_abs_rel_err']:.1%}, max "
+               f"{tr.loo['max_abs_rel_err']:.1%}" if tr.loo else "; a single anchor model: no "
+               "leave-one-out error")
+        nmod = len({a['model'] for a in tr.anchors})
+        src = (f"roofline transfer to {device!r} ({phase}): {'compute' if tc >= tm else 'memory'}"
+               f"-bound, eta={tr.fit.eta:.4g}{'' if tr.fit.eta_identified else ' (bound)'}, "
+               f"mu={tr.fit.mu:.4g}{'' if tr.fit.mu_identified else ' (bound)'} fitted on "
+               f"{nmod} anchor model(s){loo}; FLOPs/params from {info.source}")
+        return Prediction(t, None, None, None, "transferred", src)
+
+    def transfer_report(self, device: str, phase: str = "infer", variant: str = "") -> dict:
+        """The roofline fit for ``device``: efficiencies, anchors, residuals, leave-one-out error.
+
+        Keys: device, phase, variant, peak_flops, mem_bandwidth, eta, mu, eta_identified,
+        mu_identified, n_anchor_models, rms_log_residual, max_abs_rel_residual, anchors (one dict
+        per anchor row: model, batch, observed_s, fitted_s, rel_err, bound, loo_s, loo_rel_err,
+        info), loo (median/mean/max absolute relative error and per model; None with fewer than
+        two anchor models).
+        """
+        self._check_device(device)
+        tr = self._transfer_fit(device, phase, variant.lstrip(VARIANT_SEP))
+        res = np.array([math.log(a["fitted_s"] / a["observed_s"]) for a in tr.anchors])
+        return {"device": device, "phase": phase, "variant": tr.variant,
+                "peak_flops": tr.peak, "mem_bandwidth": tr.bw,
+                "eta": tr.fit.eta, "mu": tr.fit.mu,
+                "eta_identified": tr.fit.eta_identified, "mu_identified": tr.fit.mu_identified,
+                "n_anchor_models": len({a["model"] for a in tr.anchors}),
+                "rms_log_residual": float(np.sqrt(np.mean(res ** 2))),
+                "max_abs_rel_residual": float(max(abs(a["rel_err"]) for a in tr.anchors)),
+                "anchors": [dict(a) for a in tr.anchors],
+                "loo": None if tr.loo is None else dict(tr.loo)}
+
+    # -------------------------------------------------------------------------------- service
+
+    def service_model(self, model: str, device: str, phase: str = "infer", max_batch: int = 1,
+                      allow_extrapolation: bool = False, spread: str = "quantiles"
+                      ) -> "QuantileTable":
+        """A ServiceModel for batches 1..max_batch, one prediction per batch (a lookup table).
+
+        ``spread``: ``quantiles`` - inverse CDF through p10/median/p90/p99 (see QuantileTable);
+        ``lognormal`` - lognormal through median and p90; ``none`` - the median exactly.
+        The table's ``provenance`` maps batch -> provenance and ``sources`` batch -> source.
+        """
+        if int(max_batch) != max_batch or max_batch < 1:
+            raise ValueError(f"max_batch must be an integer >= 1, got {max_batch!r}")
+        preds = [self.predict(model, device, b, phase, allow_extrapolation)
+                 for b in range(1, int(max_batch) + 1)]
+        return QuantileTable(list(range(1, int(max_batch) + 1)),
+                             [p.median_s for p in preds], [p.p10_s for p in preds],
+                             [p.p90_s for p in preds], [p.p99_s for p in preds], spread=spread,
+                             provenance=[p.provenance for p in preds],
+                             sources=[p.source for p in preds],
+                             warnings=[p.warning for p in preds if p.warning])
+
+
+def _lerp(v0: float, v1: float, w: float) -> float:
+    if _nan(v0) or _nan(v1):
+        return float("nan")
+    return v0 + (v1 - v0) * w
+
+
+def _extrapolate(bs: list[int], vs: list[float], b: int) -> float:
+    if len(bs) == 1:
+        v = vs[0]
+        return v * b / bs[0] if b > bs[0] else v
+    if b > bs[-1]:
+        b0, b1, v0, v1 = bs[-2], bs[-1], vs[-2], vs[-1]
+        if _nan(v0) or _nan(v1):
+            return float("nan")
+        return max(v1 + (v1 - v0) * (b - b1) / (b1 - b0), v1)
+    b0, b1, v0, v1 = bs[0], bs[1], vs[0], vs[1]
+    if _nan(v0) or _nan(v1):
+        return float("nan")
+    return max(v0 + (v1 - v0) * (b - b0) / (b1 - b0), v0 * b / b0)
+
+
+# ------------------------------------------------------------------------------ quantile table
+
+_KNOT_P = (0.0, 0.1, 0.5, 0.9, 0.99)
+_LN10 = math.log(10.0)
+
+
+def _knots(med: float, p10: Optional[float], p90: Optional[float],
+           p99: Optional[float]) -> tuple[tuple[float, ...], float]:
+    """Quantile-function knots at p = 0, .1, .5, .9, .99 and the exponential tail scale above .99.
+
+    Missing quantiles are filled from a lognormal through the median and the nearest known one.
+    Below p10 the p10-median slope continues down to p = 0 (floored at half of p10); above p99
+    the tail is exponential with the p90-p99 log-slope, q(p) = p99 + s ln(0.01 / (1 - p)) with
+    s = (p99 - p90) / ln 10.
+    """
+    def sig(v: Optional[float], z: float, upper: bool) -> Optional[float]:
+        if v is None or v <= 0:
+            return None
+        return max(0.0, (math.log(v / med) if upper else math.log(med / v)) / z)
+
+    sigma_hi = sig(p90, _Z90, True)
+    if sigma_hi is None:
+        sigma_hi = sig(p99, _Z99, True)
+    sigma_lo = sig(p10, _Z90, False)
+    if sigma_hi is None:
+        sigma_hi = sigma_lo if sigma_lo is not None else 0.0
+    if sigma_lo is None:
+        sigma_lo = sigma_hi
+    if p10 is None:
+        p10 = med * math.exp(-_Z90 * sigma_lo)
+    if p90 is None:
+        p90 = med * math.exp(_Z90 * sigma_hi)
+    if p99 is None:
+        p99 = med * math.exp(_Z99 * sigma_hi)
+    q0 = max(p10 - 0.25 * (med - p10), 0.5 * p10)
+    vals = [q0, p10, med, p90, p99]
+    for i in range(1, len(vals)):          # keep the quantile function non-decreasing
+        vals[i] = max(vals[i], vals[i - 1])
+    return tuple(vals), (vals[4] - vals[3]) / _LN10
+
+
+class QuantileTable(ServiceModel):
+    """Per-batch service-time distributions given by quantiles (seconds).
+
+    ``spread='quantiles'``: inverse-CDF sampling through the piecewise-linear quantile function
+    with knots at p = 0, 0.1 (p10), 0.5 (median), 0.9 (p90), 0.99 (p99) and an exponential tail
+    above p99 (see :func:`_knots`); quantiles a batch lacks are filled from a lognormal through
+    the ones it has, and a batch with only a median is deterministic.
+    ``spread='lognormal'``: lognormal with the batch's median and p90 (sigma = ln(p90/median) /
+    z_0.9; p10 is used when p90 is missing). ``spread='none'``: the median exactly.
+    Batches between table entries interpolate every quantile linearly; outside, ``ValueError``.
+    """
+
+    SPREADS = ("quantiles", "lognormal", "none")
+
+    def __init__(self, batches: Sequence[int], median_s: Sequence[float],
+                 p10_s: Optional[Sequence[Optional[float]]] = None,
+                 p90_s: Optional[Sequence[Optional[float]]] = None,
+                 p99_s: Optional[Sequence[Optional[float]]] = None, spread: str = "quantiles",
+                 provenance: Optional[Sequence[str]] = None,
+                 sources: Optional[Sequence[str]] = None,
+                 warnings: Sequence[str] = ()) -> None:
+        if spread not in self.SPREADS:
+            raise ValueError(f"spread must be one of {', '.join(self.SPREADS)}, got {spread!r}")
+        n = len(batches)
+        if n == 0 or len(median_s) != n:
+            raise ValueError("batches and median_s must be non-empty and of equal length")
+        col = lambda xs: list(xs) if xs is not None else [None] * n  # noqa: E731
+        order = sorted(range(n), key=lambda i: batches[i])
+        self.batches = [int(batches[i]) for i in order]
+        if len(set(self.batches)) != n:
+            raise ValueError("repeated batch sizes")
+        m, a, b, c = (col(median_s), col(p10_s), col(p90_s), col(p99_s))
+        self.median = [float(m[i]) for i in order]
+        if not all(0 < v < math.inf for v in self.median):
+            raise ValueError("every median must be a finite number > 0")
+        clean = lambda v: None if v is None or v != v else float(v)  # noqa: E731
+        self.p10 = [clean(a[i]) for i in order]
+        self.p90 = [clean(b[i]) for i in order]
+        self.p99 = [clean(c[i]) for i in order]
+        self.spread = spread
+        prov, src = col(provenance), col(sources)
+        self.provenance: dict[int, Optional[str]] = {self.batches[k]: prov[i]
+                                                     for k, i in enumerate(order)}
+        self.sources: dict[int, Optional[str]] = {self.batches[k]: src[i]
+                                                  for k, i in enumerate(order)}
+        self.warnings = list(warnings)
+        self._cache: dict[int, tuple] = {}
+
+    # per-batch parameters ---------------------------------------------------------------
+    def _at(self, b: int) -> tuple[float, Optional[float], Optional[float], Optional[float]]:
+        bs = self.batches
+        i = bisect.bisect_left(bs, b)
+        if i < len(bs) and bs[i] == b:
+            return self.median[i], self.p10[i], self.p90[i], self.p99[i]
+        if i == 0 or i == len(bs):
+            raise ValueError(f"batch {b} outside the table's batches {bs[0]}..{bs[-1]}")
+        w = (b - bs[i - 1]) / (bs[i] - bs[i - 1])
+
+        def li(xs):
+            x0, x1 = xs[i - 1], xs[i]
+            return None if x0 is None or x1 is None else x0 + (x1 - x0) * w
+        return li(self.median), li(self.p10), li(self.p90), li(self.p99)
+
+    def _params(self, b: int) -> tuple:
+        hit = self._cache.get(b)
+        if hit is not None:
+            return hit
+        med, p10, p90, p99 = self._at(b)
+        if self.spread == "none" or (p10 is None and p90 is None and p99 is None):
+            hit = ("const", med)
+        elif self.spread == "lognormal":
+            if p90 is not None and p90 > 0:
+                sigma = max(0.0, math.log(p90 / med) / _Z90)
+            elif p10 is not None and p10 > 0:
+                sigma = max(0.0, math.log(med / p10) / _Z90)
+            else:
+                sigma = max(0.0, math.log(p99 / med) / _Z99)
+            hit = ("lognormal", med, sigma)
+        else:
+            vals, scale = _knots(med, p10, p90, p99)
+            hit = ("quantiles", vals, scale)
+        self._cache[b] = hit
+        return hit
+
+    def quantile(self, b: int, p: float) -> float:
+        """The batch-b service time at probability p in [0, 1)."""
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        prm = self._params(b)
+        if prm[0] == "const":
+            return prm[1]
+        if prm[0] == "lognormal":
+            from statistics import NormalDist
+            return prm[1] * math.exp(prm[2] * NormalDist().inv_cdf(p)) if p > 0 else 0.0
+        return _inverse(prm[1], prm[2], p)
+
+    def sample(self, b: int, stream: Stream) -> float:
+        prm = self._cache.get(b) or self._params(b)
+        kind = prm[0]
+        if kind == "const":
+            return prm[1]
+        if kind == "lognormal":
+            return prm[1] * math.exp(prm[2] * stream.normal()) if prm[2] > 0 else prm[1]
+        return _inverse(prm[1], prm[2], stream.uniform())
+
+    def mean(self, b: int = 1) -> float:
+        prm = self._params(b)
+        if prm[0] == "const":
+            return prm[1]
+        if prm[0] == "lognormal":
+            return prm[1] * math.exp(0.5 * prm[2] ** 2)
+        v, s = prm[1], prm[2]
+        area = sum((_KNOT_P[i + 1] - _KNOT_P[i]) * (v[i] + v[i + 1]) / 2 for i in range(4))
+        return area + (1.0 - _KNOT_P[4]) * (v[4] + s)
+
+    def max_batch(self) -> Optional[int]:
+        return self.batches[-1]
+
+    def __repr__(self) -> str:
+        provs = sorted({p for p in self.provenance.values() if p})
+        return (f"QuantileTable(batches {self.batches[0]}..{self.batches[-1]}, "
+                f"spread={self.spread!r}, provenance={'/'.join(provs) or '?'})")
+
+
+def _inverse(vals: tuple[float, ...], scale: float, u: float) -> float:
+    if u >= 0.99:
+        return vals[4] + scale * math.log(0.01 / max(1.0 - u, 1e-300))
+    if u < 0.1:
+        return vals[0] + (vals[1] - vals[0]) * (u / 0.1)
+    if u < 0.5:
+        return vals[1] + (vals[2] - vals[1]) * ((u - 0.1) / 0.4)
+    if u < 0.9:
+        return vals[2] + (vals[3] - vals[2]) * ((u - 0.5) / 0.4)
+    return vals[3] + (vals[4] - vals[3]) * ((u - 0.9) / 0.09)
