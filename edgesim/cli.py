@@ -49,6 +49,8 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         sim = Simulation(sf, seed).build().check()
     except (ScenarioError, UserError) as exc:
         _fail(exc)
+    for warning in sim.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if quiet or not sys.stderr.isatty():
         sim.run()
     else:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import Problem
 from ..hardware import service as svc
+from ..hardware.calibrated import calibrated_service, max_batch_on
 from ..hardware.catalogue import CATALOGUE, DeviceInfo
 from ..hardware.node import Node
 from ..policies import registry
@@ -126,6 +127,7 @@ def attach_services(sim) -> None:
     unknown = _unknown_devices(spec)
     device_names = {n.device for n in sim.nodes} - unknown
     models: dict[str, dict[str, svc.ServiceModel]] = {}
+    deferred: dict[str, tuple] = {}
     for model, per_dev in spec.service.items():
         models[model] = {}
         for dev, s in per_dev.items():
@@ -134,12 +136,26 @@ def attach_services(sim) -> None:
                 if not unknown:  # else the misspelt node device is the likely cause, reported
                     sim.problem(path, "no node uses this device", dev, sorted(device_names) + ["*"])
                 continue
-            m = _service_model(sim, model, dev, s, path)
+            if isinstance(s, S.Calibrated) and dev == "*":
+                deferred[model] = (s, path)     # one prediction per device that uses it
+                continue
+            if isinstance(s, S.Calibrated):
+                m = calibrated_service(sim, model, dev, s, path, max_batch_on(sim, dev))
+            else:
+                m = _service_model(sim, model, dev, s, path)
             if m is not None:
                 models[model][dev] = m
+            else:
+                sim.failed_models.add(model)
     for node in sim.nodes:
         for model, per_dev in models.items():
             m = per_dev.get(node.device, per_dev.get("*"))
+            if m is None and model in deferred and node.device not in unknown:
+                s, path = deferred[model]
+                m = per_dev[node.device] = calibrated_service(
+                    sim, model, node.device, s, path, max_batch_on(sim, node.device))
+                if m is None:
+                    sim.failed_models.add(model)
             if m is not None:
                 node.services[model] = m
     sim.models = models
@@ -153,7 +169,7 @@ def _candidates(sim, st, path: str) -> list:
                     sorted(spec.service))
     if st.node is None:
         cands = [n for n in sim.nodes if st.model in n.services]
-        if not cands and st.model in spec.service:
+        if not cands and st.model in spec.service and st.model not in sim.failed_models:
             sim.problem(f"{path}.node", "no node's device has service times for model "
                         f"{st.model!r}; name a node or add a service entry", None)
         return cands

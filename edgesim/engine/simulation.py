@@ -54,6 +54,8 @@ class Simulation:
         self.jobs: list = []
         self.job_groups: dict = {}
         self.bad_devices: set = set()
+        self.warnings: list[str] = []
+        self.failed_models: set = set()     # service entries that failed (reported once)
         self.sources: list = []
         self.next_id = 0
         self.generated = 0
@@ -273,4 +275,6 @@ class Simulation:
             summary["outages"] = {o.target: {"downs": o.downs, "downtime_s": o.downtime}
                                   for o in self.outages}
         summary["speedup"] = end / self.wall_time if self.wall_time > 0 else None
+        if self.warnings:
+            summary["warnings"] = list(self.warnings)
         return Result(self, summary)

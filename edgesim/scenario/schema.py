@@ -285,8 +285,32 @@ class Profile(Strict):
         "lognormal", description="lognormal through median and p90, or the median exactly")
 
 
-ServiceSpec = Annotated[Union[Constant, Exponential, Lognormal, Empirical, Profile],
+class Calibrated(Strict):
+    """Service times predicted from calibration bundles (profiles of real PyTorch kernels)."""
+
+    dist: Literal["calibrated"]
+    bundle: Optional[Union[str, list[str]]] = Field(
+        None, description="bundle folder(s); default: calibration.bundles")
+    device: Optional[str] = Field(None, description="device id in the bundles; default: the "
+                                                    "node's device")
+    model: Optional[str] = Field(None, description="model name in the bundles; default: the "
+                                                   "service key")
+    phase: Literal["infer", "train"] = "infer"
+    spread: Literal["quantiles", "lognormal", "none"] = Field(
+        "quantiles", description="inverse CDF through the measured quantiles, a lognormal "
+                                 "through median and p90, or the median exactly")
+    extrapolate: bool = Field(False, description="allow batches beyond the measured range "
+                                                 "(with a warning)")
+
+
+ServiceSpec = Annotated[Union[Constant, Exponential, Lognormal, Empirical, Profile, Calibrated],
                         Field(discriminator="dist")]
+
+
+class CalibrationSpec(Strict):
+    bundles: list[str] = Field(default_factory=list, description="bundle folders (or parents "
+                               "of bundle folders) relative to the scenario file, or names of "
+                               "bundled ones such as 'literature' or 'cpu-reference'")
 
 
 # --------------------------------------------------------------------------- the rest
@@ -348,8 +372,9 @@ class Scenario(Strict):
     cells: dict[str, CellSpec] = Field(default_factory=dict, description="Wi-Fi cells")
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     workload: WorkloadSpec
-    service: dict[str, dict[str, ServiceSpec]] = Field(
+    service: dict[str, Annotated[dict[str, ServiceSpec], Field(min_length=1)]] = Field(
         description="model -> device (or '*') -> service-time model")
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     failures: list[FailureSpec] = Field(default_factory=list)
     policy: PolicySpec = Field(default_factory=PolicySpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
