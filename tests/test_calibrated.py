@@ -8,10 +8,10 @@ import edgesim
 from edgesim.calibration.bundle import COLUMNS, load_bundle, write_bundle
 
 
-def scenario(device="jetson-nano", model="resnet18", max_batch=1, rate=1.0, **cal) -> dict:
+def scenario(node_device="jetson-nano", model="resnet18", max_batch=1, rate=1.0, **cal) -> dict:
     return {
         "name": "cal", "seed": 1, "duration": 50.0,
-        "nodes": {"cam": {"device": device, "max_batch": max_batch, "executors": 1}},
+        "nodes": {"cam": {"device": node_device, "max_batch": max_batch, "executors": 1}},
         "calibration": {"bundles": ["literature"]},
         "workload": {"sources": {"s": {"arrivals": {"process": "deterministic", "rate": rate},
                                        "job": "j"}},
@@ -48,7 +48,7 @@ def tiny_bundle(tmp_path):
 
 def test_interpolated_batch_and_refused_extrapolation(tiny_bundle):
     # The node is a generic cpu; its service times come from the bundle's device 'box'.
-    sc = scenario(device="cpu", model="net", max_batch=3, rate=30.0,
+    sc = scenario(node_device="cpu", model="net", max_batch=3, rate=30.0,
                   bundle=str(tiny_bundle), device="box")
     sc["nodes"]["cam"]["max_wait"] = 1.0
     df = edgesim.run(sc).requests
