@@ -38,8 +38,13 @@ class Problem:
             where += f":{self.line}"
         head = f"{where}: {self.path or '<top level>'}: "
         text = self.message
-        if self.has_value and _short(self.value) not in text:
-            text = f"{_short(self.value)}: {text}"
+        shown = _short(self.value)
+        # Skip the value only where the message already quotes it ("unknown key 'seeed'") or
+        # starts with it ("-5 is not a duration"); a bare number inside the message is likely
+        # a bound ("must be > 0.0"), not the value.
+        if self.has_value and not (text.startswith(shown) or (
+                isinstance(self.value, str) and shown in text)):
+            text = f"{shown}: {text}"
         if self.valid:
             hint = did_you_mean(self.value, self.valid)
             if hint is not None and "did you mean" not in text:

@@ -28,15 +28,18 @@ class ScenarioFile:
     def locate(self, problem: Problem) -> Problem:
         """Fill in the file and line of a problem from its key path."""
         if problem.file is None:
-            parts = tuple(int(p) if p.isdigit() else p for p in problem.path.split(".")) \
-                if problem.path else ()
+            # Compare paths as strings: a list index and a key spelt with digits ('3') both
+            # render as "3" in a problem's path.
+            parts = tuple(problem.path.split(".")) if problem.path else ()
+            origins = {tuple(map(str, k)): v for k, v in self.origins.items()}
+            lines = {tuple(map(str, k)): v for k, v in self.lines.items()}
             for n in range(len(parts), -1, -1):
-                origin = self.origins.get(parts[:n])
+                origin = origins.get(parts[:n])
                 if origin is not None:
                     problem.file = origin
                     break
-                if parts[:n] in self.lines:
-                    problem.file, problem.line = self.file, self.lines[parts[:n]]
+                if parts[:n] in lines:
+                    problem.file, problem.line = self.file, lines[parts[:n]]
                     break
             else:
                 problem.file = self.file

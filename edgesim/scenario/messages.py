@@ -38,6 +38,16 @@ def _union_member(tp: Any, tag: Any) -> Any:
     return None
 
 
+def _field(model: type[BaseModel], key: Any) -> Any:
+    """The field of ``model`` named ``key`` in a scenario file (its alias, if it has one)."""
+    if not isinstance(key, str):
+        return None
+    for name, field in model.model_fields.items():
+        if key == (field.alias or name) or key == name:
+            return field
+    return None
+
+
 def model_at(root: type[BaseModel], loc: tuple) -> Any:
     """The model class (or type) that validates the value found at ``loc``."""
     tp: Any = root
@@ -45,7 +55,7 @@ def model_at(root: type[BaseModel], loc: tuple) -> Any:
         tp = _unwrap(tp)
         origin = typing.get_origin(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = tp.model_fields.get(elem) if isinstance(elem, str) else None
+            field = _field(tp, elem)
             if field is None:
                 return None
             tp = field.annotation
@@ -89,6 +99,18 @@ def clean_loc(loc: tuple, data: Any) -> tuple:
     return tuple(out)
 
 
+def _tags(tp: Any, key: str) -> list[str]:
+    """The values a union's discriminator ``key`` may take, in declaration order."""
+    out: list[str] = []
+    if typing.get_origin(tp) is typing.Union:
+        for member in typing.get_args(tp):
+            member = _unwrap(member)
+            field = getattr(member, "model_fields", {}).get(key)
+            if field is not None:
+                out += [str(a) for a in typing.get_args(field.annotation)]
+    return out
+
+
 _OPS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
@@ -96,9 +118,15 @@ def _message(err: dict, root: type[BaseModel], loc: tuple) -> tuple[str, list[st
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
-        parent = model_at(root, loc[:-1])
-        valid = list(parent.model_fields) if isinstance(parent, type) and issubclass(
-            parent, BaseModel) else []
+        # Navigate pydantic's own location: it still holds the union tags ('onoff') that
+        # pick the model whose keys are valid here.
+        raw = tuple(e for e in err["loc"][:-1] if not (isinstance(e, str) and e.startswith(
+            ("function-", "tagged-union"))))
+        parent = model_at(root, raw)
+        if not (isinstance(parent, type) and issubclass(parent, BaseModel)):
+            parent = model_at(root, loc[:-1])
+        valid = [f.alias or n for n, f in parent.model_fields.items()] if isinstance(
+            parent, type) and issubclass(parent, BaseModel) else []
         return f"unknown key {loc[-1]!r}", valid
     if kind == "missing":
         return "required key is missing", []
@@ -106,7 +134,7 @@ def _message(err: dict, root: type[BaseModel], loc: tuple) -> tuple[str, list[st
         tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
         key = ctx.get("discriminator", "").strip("'")
         if kind == "union_tag_not_found":
-            return f"needs a {key!r} key", tags
+            return f"needs a {key!r} key", tags or _tags(model_at(root, loc), key)
         return f"unknown {key} {ctx.get('tag')!r}", tags
     if kind in ("literal_error", "enum"):
         return "not a valid choice", re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
@@ -126,8 +154,14 @@ def _message(err: dict, root: type[BaseModel], loc: tuple) -> tuple[str, list[st
     if kind in ("string_type",):
         return "must be a string", []
     if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length" if kind == "too_short" else "max_length")
+        if bound is not None and "actual_length" in ctx:
+            one, many = ("entry", "entries") if ctx.get("field_type") == "Dictionary" \
+                else ("item", "items")
+            return (f"must have at {'least' if kind == 'too_short' else 'most'} {bound} "
+                    f"{one if bound == 1 else many}, not {ctx['actual_length']}"), []
         return err["msg"].replace("Value", "value").replace("List", "list").replace(
-            "Dictionary", "mapping"), []
+            "Dictionary", "mapping").replace(" after validation", ""), []
     if kind.startswith("bool"):
         return "must be true or false", []
     return err["msg"][0].lower() + err["msg"][1:], []
@@ -150,8 +184,16 @@ def problems_from(exc: ValidationError, root: type[BaseModel], data: Any) -> lis
     seen: set = set()
     for err in exc.errors(include_url=False):
         loc = clean_loc(tuple(err["loc"]), data)
+        if err["type"] == "union_tag_invalid":
+            # Point at the tag itself ('process: poison'), so the value shown is the tag and
+            # "did you mean" can compare it with the valid tags.
+            tag_key = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+            if _value_at(data, loc + (tag_key,))[0]:
+                loc = loc + (tag_key,)
         message, valid = _message(err, root, loc)
         has, value = _value_at(data, loc)
+        if isinstance(value, dict) and err["type"] in ("value_error", "union_tag_not_found"):
+            has = False  # a whole mapping is noise; the message names the keys involved
         if err["type"] == "extra_forbidden":
             value, has = loc[-1], True
         key = (loc, message)

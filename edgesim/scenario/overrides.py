@@ -27,6 +27,15 @@ def parse_assignment(text: str) -> tuple[list, Any]:
     return path, value
 
 
+def _cannot(parent: Any, elem: Any) -> str:
+    """Why ``elem`` cannot be looked up in (or set on) ``parent``."""
+    if isinstance(parent, list):
+        if isinstance(elem, int):
+            return f"no item {elem}: the list has {len(parent)} item(s)"
+        return "this is a list: index it with a number"
+    return f"cannot set this key: its parent is {type(parent).__name__}, not a mapping"
+
+
 def apply_overrides(data: dict, assignments: Iterable[str]) -> tuple[dict, dict[tuple, str]]:
     """Return a copy of ``data`` with each assignment applied, and where each override came from."""
     out = copy.deepcopy(data)
@@ -44,16 +53,14 @@ def apply_overrides(data: dict, assignments: Iterable[str]) -> tuple[dict, dict[
             elif isinstance(cur, list) and isinstance(elem, int) and -len(cur) <= elem < len(cur):
                 cur = cur[elem]
             else:
-                raise ScenarioError([Problem(here, "cannot descend into this key: it is "
-                                             f"{type(cur).__name__}, not a mapping",
-                                             file=f"--set {text}")])
+                raise ScenarioError([Problem(here, _cannot(cur, elem), file=f"--set {text}")])
         last = path[-1]
         if isinstance(cur, dict):
             cur[str(last)] = value
         elif isinstance(cur, list) and isinstance(last, int) and -len(cur) <= last < len(cur):
             cur[last] = value
         else:
-            raise ScenarioError([Problem(".".join(map(str, path)), "cannot set this key: its "
-                                         f"parent is {type(cur).__name__}", file=f"--set {text}")])
+            raise ScenarioError([Problem(".".join(map(str, path)), _cannot(cur, last),
+                                         file=f"--set {text}")])
         origins[tuple(str(p) if not isinstance(p, int) else p for p in path)] = f"--set {text}"
     return out, origins

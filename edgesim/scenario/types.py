@@ -8,17 +8,22 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from .. import units
 
 
-def _wrap(parse: Callable[[Any], float]) -> Callable[[Any], float]:
+def _wrap(parse: Callable[[Any], float], what: str) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         # A UnitError is a ValueError, which pydantic reports with its message at the key path.
-        return parse(value)
+        try:
+            return parse(value)
+        except ValueError:
+            raise
+        except Exception as exc:  # a parser bug must still reach the user as a located problem
+            raise ValueError(f"{value!r} could not be read as {what}") from exc
     return check
 
 
 def _unit_type(parse: Callable[[Any], float], example: str, what: str) -> Any:
     return Annotated[
         float,
-        BeforeValidator(_wrap(parse)),
+        BeforeValidator(_wrap(parse, what)),
         PlainSerializer(lambda v: v, return_type=float),
         WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}],
                         "description": f"{what}, e.g. {example!r} (a bare number is SI)"}),

@@ -21,32 +21,55 @@ class _Builder:
         self.lines: dict[PathKey, int] = {}
         self.problems: list[Problem] = []
         self._scalar = yaml.constructor.SafeConstructor()
+        self._active: set[int] = set()   # nodes being built: an alias to one is a cycle
+
+    def _problem(self, path: PathKey, message: str, node: yaml.Node) -> None:
+        self.problems.append(Problem(".".join(map(str, path)), message, file=self.filename,
+                                     line=node.start_mark.line + 1))
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._active:
+            self._problem(path, "an alias refers to a mapping or list that contains it", node)
+            return None
+        self._active.add(id(node))
+        try:
+            return self._build(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _build(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict = {}
+            merged: dict = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    merged = self.build(value_node, path)
-                    if isinstance(merged, dict):
-                        for k, v in merged.items():
-                            out.setdefault(k, v)
+                    # `<<: *a` or `<<: [*a, *b]`: keys written here win, then earlier merges.
+                    sources = value_node.value if isinstance(value_node, yaml.SequenceNode) \
+                        else [value_node]
+                    for m in [self.build(n, path) for n in sources]:
+                        if isinstance(m, dict):
+                            for k, v in m.items():
+                                merged.setdefault(k, v)
+                        else:
+                            self._problem(path, "'<<' merges a mapping or a list of mappings, "
+                                          f"not {type(m).__name__}", key_node)
                     continue
-                key = self._scalar.construct_object(key_node, deep=True)
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    key = str(key)
-                if isinstance(key, bool) or not isinstance(key, str):
-                    key = str(key).lower() if isinstance(key, bool) else str(key)
+                # Keys are names: keep a scalar key as written, so that `on:`/`off:` (booleans
+                # to YAML 1.1) stay 'on'/'off' and `0x10:` stays '0x10'.
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                else:
+                    key = str(self._scalar.construct_object(key_node, deep=True))
                 child = path + (key,)
                 if key in out:
-                    self.problems.append(Problem(
-                        ".".join(map(str, child)), f"duplicate key {key!r} (first given on line "
-                        f"{self.lines.get(child, '?')})", file=self.filename,
-                        line=key_node.start_mark.line + 1))
+                    self._problem(child, f"duplicate key {key!r} (first given on line "
+                                  f"{self.lines.get(child, '?')})", key_node)
                     continue
                 self.lines[child] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, child)
+            for k, v in merged.items():
+                out.setdefault(k, v)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
@@ -60,6 +83,10 @@ def load_yaml(path: Path) -> tuple[Any, dict[PathKey, int]]:
     except OSError as exc:
         raise ScenarioError([Problem("", f"cannot read scenario file: {exc.strerror}",
                                      file=str(path))]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem("", f"not a text file (not UTF-8: byte {exc.start} is "
+                                     f"{exc.object[exc.start:exc.start + 1]!r})",
+                                     file=str(path))]) from None
     return parse_yaml(text, str(path))
 
 
@@ -71,10 +98,19 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[PathKey, int]]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError([Problem("", f"not valid YAML: {problem}", file=filename,
                                      line=mark.line + 1 if mark else None)]) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "not valid YAML: nested too deeply",
+                                     file=filename)]) from None
     if node is None:
         return {}, {}
     builder = _Builder(filename)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except yaml.YAMLError as exc:   # e.g. an unknown tag: !python/object
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([Problem("", f"not valid YAML: {problem}", file=filename,
+                                     line=mark.line + 1 if mark else None)]) from None
     if builder.problems:
         raise ScenarioError(builder.problems)
     return data, builder.lines
