@@ -14,9 +14,13 @@ ScenarioLike = Union[str, Path, Mapping[str, Any], ScenarioFile]
 def load(source: ScenarioLike, overrides: Iterable[str] = ()) -> ScenarioFile:
     """Read and validate a scenario file (or dict); ``overrides`` are 'key.path=value' strings."""
     if isinstance(source, ScenarioFile):
-        if overrides:
-            return read(source.data, overrides, base_dir=source.base_dir)
-        return source
+        overrides = list(overrides)
+        if not overrides:
+            return source
+        # Re-read from the file when there is one, so errors keep naming its lines.
+        if source.file != "<dict>" and Path(source.file).exists():
+            return read(source.file, overrides)
+        return read(source.data, overrides, base_dir=source.base_dir)
     return read(source, overrides)
 
 

@@ -36,7 +36,7 @@ def print_summary(s: dict, out: Path) -> None:
     from rich.table import Table
     t = Table(title=f"{s['scenario']} · policy {s['policy']} · seed {s['seed']}", show_header=False)
     t.add_column(style="bold")
-    t.add_column(justify="right")
+    t.add_column(justify="right", overflow="fold")
     r = s["requests"]
     t.add_row("requests", f"{r['generated']:,} generated, {r['completed']:,} completed, "
               f"{r['dropped']:,} dropped, {r['failed']:,} failed, {r['timed_out']:,} timed out")

@@ -108,6 +108,8 @@ def _unknown(kind: str, unit: str) -> str:
         core = unit[:-2] if per and unit.endswith("/s") else unit
         head = core[:-1] if core.endswith("b") else None  # the prefix before a lowercase 'b'
         p = {"": "", "k": "k", "K": "k", "m": "M", "M": "M", "g": "G", "G": "G", "t": "T", "T": "T"}
+        if core == "":
+            return f"unit '{unit}' says per second but not of what: write 'bit{per}' or 'B{per}'"
         if core in p or head in p:
             pre = p[core] if core in p else p[head]
             what = (f"{_PREFIX_NAMES[pre]} what?" if core in p

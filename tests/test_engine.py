@@ -168,3 +168,12 @@ def test_resolved_scenario_runs_from_anywhere(tmp_path):
     out = r.save(tmp_path / "run", plots=False)
     again = edgesim.run(edgesim.load(out / "scenario.resolved.yaml", ["duration=20s"]))
     assert again.summary["requests"]["completed"] > 0
+
+
+def test_mmpp_stuck_in_silent_states_ends_at_the_horizon():
+    # States 0 and 1 are silent and only lead to each other: no arrival ever, and no hang.
+    sc = station(CONST, duration=50.0)
+    sc["workload"]["sources"]["in"]["arrivals"] = {
+        "process": "mmpp", "rates": [0, 0, 5], "sojourn": [1, 1, 1],
+        "transitions": [[0, 1, 0], [1, 0, 0], [0.5, 0.5, 0]]}
+    assert edgesim.run(sc).summary["requests"]["generated"] == 0

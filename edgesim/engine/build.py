@@ -169,7 +169,8 @@ def _candidates(sim, st, path: str) -> list:
                     sorted(spec.service))
     if st.node is None:
         cands = [n for n in sim.nodes if st.model in n.services]
-        if not cands and st.model in spec.service and st.model not in sim.failed_models:
+        if not cands and st.model in spec.service and st.model not in sim.failed_models \
+                and not sim.bad_devices:
             sim.problem(f"{path}.node", "no node's device has service times for model "
                         f"{st.model!r}; name a node or add a service entry", None)
         return cands
@@ -261,9 +262,11 @@ def _arrivals(sim, a, stream, path: str):
         return arr.DeterministicArrivals(a.rate, a.offset)
     if isinstance(a, S.OnOff):
         return arr.ModulatedPoisson([a.rate, a.rate_off], [a.on, a.off], stream,
-                                    deterministic_periods=a.periods == "deterministic")
+                                    deterministic_periods=a.periods == "deterministic",
+                                    horizon=sim.spec.duration)
     if isinstance(a, S.MMPP):
-        return arr.ModulatedPoisson(a.rates, a.sojourn, stream, a.transitions)
+        return arr.ModulatedPoisson(a.rates, a.sojourn, stream, a.transitions,
+                                    horizon=sim.spec.duration)
     if isinstance(a, S.TraceArrivals):
         f = sim.file.path(a.file)
         if not f.exists():
@@ -276,6 +279,9 @@ def _arrivals(sim, a, stream, path: str):
             return None
         except OSError as exc:  # a folder, no permission, ...
             sim.problem(f"{path}.file", f"cannot read {f}: {exc.strerror}", a.file)
+            return None
+        if len(values) == 0:
+            sim.problem(f"{path}.file", f"{f}: the trace has no data rows", a.file)
             return None
         if not all(math.isfinite(v) for v in values):
             sim.problem(f"{path}.file", f"{f}: every value must be a finite number", a.file)

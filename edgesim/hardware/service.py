@@ -161,9 +161,19 @@ def read_profile(path: Path, model: str) -> ProfileTable:
     if not mine:
         have = sorted({r["model"] for r in rows})
         raise LookupError(f"{path}: no rows for model {model!r}; it has {', '.join(have)}")
-    batches = [int(r["batch"]) for r in mine]
+    def number(row: dict, col: str, cast=float):
+        line = rows.index(row) + 2          # the header is line 1 (comment lines aside)
+        try:
+            return cast(row[col])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: data row {line - 1}, column {col!r}: {row[col]!r} is not "
+                             f"{'a whole number' if cast is int else 'a number'}") from None
+
+    batches = [number(r, "batch", int) for r in mine]
     if len(set(batches)) != len(batches):
         raise ValueError(f"{path}: model {model!r} has repeated batch sizes")
-    med = [float(r["median_ms"]) / 1e3 for r in mine]
-    p90 = [float(r["p90_ms"]) / 1e3 for r in mine] if mine[0].get("p90_ms") else None
+    med = [number(r, "median_ms") / 1e3 for r in mine]
+    # Spread needs a p90 for every batch; with any missing the median is used exactly.
+    has_p90 = all((r.get("p90_ms") or "").strip() for r in mine)
+    p90 = [number(r, "p90_ms") / 1e3 for r in mine] if has_p90 else None
     return ProfileTable(batches, med, p90, source=str(path))

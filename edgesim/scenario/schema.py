@@ -66,7 +66,7 @@ class LinkSpec(Strict):
 
     ends: tuple[str, str]
     bandwidth: Bandwidth = Field(gt=0)
-    latency: Duration = Field(0.0, ge=0)
+    latency: Duration = Field(0.0, ge=0, le=1e6)
     up: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[0] to ends[1]")
     down: Optional[Bandwidth] = Field(None, gt=0, description="capacity from ends[1] to ends[0]")
     trace: Optional[TraceRef] = Field(None, description="capacity follows this trace (both "
@@ -87,7 +87,7 @@ class CellSpec(Strict):
     rates: dict[str, Bandwidth] = Field(default_factory=dict,
                                         description="per-station PHY rate overrides")
     payload: Size = Field(1500.0, gt=0, description="MAC payload per frame")
-    latency: Duration = Field(0.001, ge=0, description="station <-> AP latency")
+    latency: Duration = Field(0.001, ge=0, le=1e6, description="station <-> AP latency")
     trace: Optional[TraceRef] = Field(None, description="aggregate capacity follows this trace, "
                                                         "split among active stations as 'mode' says")
 

@@ -59,12 +59,15 @@ class ModulatedPoisson(Arrivals):
 
     def __init__(self, rates: Sequence[float], sojourn: Sequence[float], stream: Stream,
                  transitions: Optional[Sequence[Sequence[float]]] = None,
-                 deterministic_periods: bool = False) -> None:
+                 deterministic_periods: bool = False, horizon: float = INF) -> None:
         self.rates = list(rates)
         self.sojourn = list(sojourn)
         self.stream = stream
         self.transitions = [list(r) for r in transitions] if transitions else None
         self.fixed = deterministic_periods
+        # Past the horizon (the run's end) no arrival matters: stop there, so a chain stuck in
+        # zero-rate states cannot spin forever.
+        self.horizon = horizon
         self.state = 0
         self.state_end = self._period(0, 0.0)
 
@@ -92,6 +95,8 @@ class ModulatedPoisson(Arrivals):
             if cand < self.state_end:
                 return cand
             t = self.state_end
+            if t >= self.horizon:
+                return INF
             self.state = self._next_state()
             self.state_end = self._period(self.state, t)
 
