@@ -439,3 +439,9 @@ def test_numeric_and_bare_string_agree(v, kind):
 @pytest.mark.parametrize("x", [-0.0, "-0", "-0.0 s"])
 def test_negative_zero_is_zero(x):
     assert math.copysign(1.0, parse_duration(x)) == 1.0
+
+
+def test_per_second_without_a_quantity_is_explained():
+    from edgesim.units import UnitError, parse_bandwidth
+    with pytest.raises(UnitError, match="per second but not of what"):
+        parse_bandwidth("1/s")
