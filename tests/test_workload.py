@@ -127,3 +127,30 @@ def test_least_loaded_balances_heterogeneous_servers():
     assert 0.4 < counts["big0"] / counts.sum() < 0.7
     rr = dict(sc, policy={"name": "round-robin"})
     assert r.summary["latency_s"]["mean"] < edgesim.run(rr).summary["latency_s"]["mean"]
+
+
+def test_per_camera_columns_and_frame_bursts(tmp_path):
+    # Two cameras at 10 fps: ROI counts per frame, one column per camera.
+    f = tmp_path / "rois.csv"
+    f.write_text("frame,cam0,cam1\n0,2,0\n1,0,3\n2,1,1\n")
+    sc = station(FAST, duration=10.0)
+    sc["nodes"]["cam"] = {"count": 2, "role": "camera"}
+    sc["workload"]["sources"]["in"].update(at="cam", arrivals={
+        "process": "trace", "file": str(f), "format": "counts", "column": "@member",
+        "interval": "100ms", "spread": "burst"})
+    df = edgesim.run(sc).requests
+    got = {s: sorted(df[df.source == s].created.round(12)) for s in ("in.cam0", "in.cam1")}
+    assert got == {"in.cam0": [0.0, 0.0, 0.2], "in.cam1": [0.1, 0.1, 0.1, 0.2]}
+
+
+def test_origin_stage_runs_where_the_request_came_from():
+    sc = station(FAST, rate=5.0, duration=10.0, node={"count": 3})
+    sc["nodes"]["cam"] = {"count": 3, "role": "camera"}
+    sc["service"]["m"]["*"] = FAST
+    sc["workload"]["sources"]["in"]["at"] = "cam"
+    sc["workload"]["jobs"]["j"]["stages"] = [{"model": "m", "node": "@origin"},
+                                             {"model": "m", "node": "server"}]
+    sc["policy"] = {"name": "round-robin"}
+    df = edgesim.run(sc).requests
+    first = df.nodes.str.split(">").str[0]
+    assert (first == df.source.str.split(".").str[1]).all()

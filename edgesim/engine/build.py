@@ -174,6 +174,8 @@ def _candidates(sim, st, path: str) -> list:
             sim.problem(f"{path}.node", "no node's device has service times for model "
                         f"{st.model!r}; name a node or add a service entry", None)
         return cands
+    if st.node == "@origin":
+        return [n for n in sim.nodes if st.model in n.services] or []
     refs = [st.node] if isinstance(st.node, str) else st.node
     if not refs:
         sim.problem(f"{path}.node", "an empty list names no node; omit 'node' to let "
@@ -236,7 +238,8 @@ def build_jobs(sim) -> None:
     for name, job in spec.workload.jobs.items():
         path = f"workload.jobs.{name}"
         if job.stages is not None:
-            stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes)
+            stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes,
+                                at_origin=st.node == "@origin")
                       for i, st in enumerate(job.stages)]
             plans = [JobPlan(len(sim.jobs), name, stages, job.result_bytes, job.timeout)]
         else:
@@ -247,7 +250,8 @@ def build_jobs(sim) -> None:
                 label = trail[-1] if leaves.count(trail[-1]) == 1 else ">".join(trail)
                 stages = [StagePlan(job.dag[v].model,
                                     _candidates(sim, job.dag[v], f"{path}.dag.{v}"),
-                                    job.dag[v].bytes, vertex=v) for v in trail]
+                                    job.dag[v].bytes, vertex=v,
+                                    at_origin=job.dag[v].node == "@origin") for v in trail]
                 plans.append(JobPlan(len(sim.jobs) + k, f"{name}/{label}", stages,
                                      job.result_bytes, job.timeout, group=name, weight=prob))
         sim.jobs.extend(plans)
@@ -255,7 +259,7 @@ def build_jobs(sim) -> None:
     sim.job_by_name = {p.name: p for p in sim.jobs}
 
 
-def _arrivals(sim, a, stream, path: str):
+def _arrivals(sim, a, stream, path: str, member: Optional[str] = None):
     if isinstance(a, S.Poisson):
         return arr.PoissonArrivals(a.rate, stream)
     if isinstance(a, S.Deterministic):
@@ -272,8 +276,15 @@ def _arrivals(sim, a, stream, path: str):
         if not f.exists():
             sim.problem(f"{path}.file", f"file not found: {f}", a.file)
             return None
+        column = a.column
+        if column == "@member":
+            if member is None:
+                sim.problem(f"{path}.column", "'@member' needs a source placed 'at' a group",
+                            column)
+                return None
+            column = member
         try:
-            values = read_column(f, a.column)
+            values = read_column(f, column)
         except ValueError as exc:
             sim.problem(path, str(exc))
             return None
@@ -305,7 +316,8 @@ def build_sources(sim) -> None:
         for member, node in enumerate(members):
             label = name if node is None else f"{name}.{node.name}"
             stream = sim.streams(f"source:{label}")
-            process = _arrivals(sim, s.arrivals, stream, f"{path}.arrivals")
+            process = _arrivals(sim, s.arrivals, stream, f"{path}.arrivals",
+                                node.name if node is not None else None)
             if process is None:
                 continue
             branch = sim.streams(f"source:{label}:branch") if len(group.plans) > 1 else None

@@ -17,6 +17,7 @@ class StagePlan:
     candidates: list            # Node objects; one candidate means the placement is fixed
     nbytes: float
     vertex: Optional[str] = None    # the DAG vertex this stage runs, for DAG jobs
+    at_origin: bool = False         # runs on the node the request came from ('@origin')
 
 
 @dataclass

@@ -7,7 +7,7 @@ OUTCOMES = ("completed", "dropped", "failed", "timed_out")
 
 class Request:
     __slots__ = ("id", "src", "plan", "created", "stage", "model", "loc", "origin", "enq",
-                 "wait", "service", "started", "batch", "nbytes", "path", "prio", "warm")
+                 "wait", "service", "started", "batch", "nbytes", "path", "prio", "warm", "note")
 
     def __init__(self, rid: int, src: int, plan, created: float, origin: int, prio: int,
                  warm: bool) -> None:
@@ -28,3 +28,4 @@ class Request:
         self.path: list = []        # node indices visited
         self.prio = prio
         self.warm = warm            # created during warm-up
+        self.note = None            # scratch space for the policy (e.g. a partition decision)

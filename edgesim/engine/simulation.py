@@ -170,7 +170,10 @@ class Simulation:
             return
         st = plan.stages[i]
         cands = st.candidates
-        node = cands[0] if len(cands) == 1 else self.policy.place(req, i, cands)
+        if st.at_origin:
+            node = self.nodes[req.origin]
+        else:
+            node = cands[0] if len(cands) == 1 else self.policy.place(req, i, cands)
         req.model = st.model
         req.path.append(node.index)
         if st.nbytes and self.network is not None and req.loc >= 0 and req.loc != node.index:

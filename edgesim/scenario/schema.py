@@ -165,10 +165,14 @@ class TraceArrivals(Strict):
     file: str = Field(description="path relative to the scenario file")
     format: Literal["times", "counts"] = Field(
         "times", description="'times': one arrival time (s) per row; 'counts': arrivals per interval")
-    column: Optional[Union[str, int]] = Field(None, description="CSV column to read (name or index)")
-    interval: Duration = Field(1.0, gt=0, description="interval length for 'counts'")
-    spread: Literal["uniform", "even"] = Field(
-        "uniform", description="how counts are placed inside their interval")
+    column: Optional[Union[str, int]] = Field(
+        None, description="CSV column to read (name or index); '@member' gives each member of "
+                          "the source's group the column named after it (cam0, cam1, ...)")
+    interval: Duration = Field(1.0, gt=0, description="interval length for 'counts' (a frame "
+                                                      "interval, e.g. 100ms at 10 fps)")
+    spread: Literal["uniform", "even", "burst"] = Field(
+        "uniform", description="how counts are placed inside their interval: at random, evenly, "
+                               "or all at its start (the ROIs of one video frame)")
     scale: float = Field(1.0, gt=0, description="time scale for 'times', count scale for 'counts'")
     loop: bool = False
 
@@ -189,7 +193,8 @@ class SourceSpec(Strict):
 class StageSpec(Strict):
     model: str
     node: Optional[Union[str, list[str]]] = Field(
-        None, description="node, group, or list of them; omitted: any node serving the model")
+        None, description="node, group, or list of them; '@origin': the node the request came "
+                          "from; omitted: any node serving the model")
     bytes: Size = Field(0.0, ge=0, description="bytes moved to this stage from the previous place")
 
 
@@ -198,7 +203,8 @@ class VertexSpec(Strict):
 
     model: str
     node: Optional[Union[str, list[str]]] = Field(
-        None, description="node, group, or list of them; omitted: any node serving the model")
+        None, description="node, group, or list of them; '@origin': the node the request came "
+                          "from; omitted: any node serving the model")
     bytes: Size = Field(0.0, ge=0, description="bytes moved to this vertex from the previous place")
     next: dict[str, float] = Field(
         default_factory=dict, description="successor -> probability that a request takes it; "

@@ -154,7 +154,9 @@ def counts_to_times(counts: Sequence[float], interval: float, spread: str,
         if n <= 0:
             continue
         start = i * interval
-        if spread == "even":
+        if spread == "burst":
+            out.extend([start] * n)
+        elif spread == "even":
             out.extend(start + (k + 0.5) * interval / n for k in range(n))
         else:
             out.extend(sorted(start + stream.uniform() * interval for _ in range(n)))

@@ -1,7 +1,14 @@
-"""Read one numeric column from a small trace file (CSV or whitespace separated, optional header)."""
+"""Read numeric columns from a trace file (CSV or whitespace separated, optional header).
+
+A multi-camera trace has one column per camera; every member of a source group reads its own
+column, so the parsed table is cached per file (and modification time) instead of being parsed
+once per camera.
+"""
 from __future__ import annotations
 
+import os
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional, Union
 
@@ -10,8 +17,8 @@ import numpy as np
 _SPLIT = re.compile(r"[,\s;]+")
 
 
-def read_column(path: Path, column: Optional[Union[str, int]] = None) -> np.ndarray:
-    """The numbers in one column; '#' lines are comments; a first non-numeric row is a header."""
+@lru_cache(maxsize=16)
+def _table(path: str, _mtime: float) -> tuple[Optional[list[str]], list[list[str]], int]:
     rows: list[list[str]] = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -20,11 +27,22 @@ def read_column(path: Path, column: Optional[Union[str, int]] = None) -> np.ndar
                 rows.append([c for c in _SPLIT.split(line) if c != ""])
     if not rows:
         raise ValueError(f"{path}: no data rows")
-    header = None
     try:
         [float(c) for c in rows[0]]
+        return None, rows, 1
     except ValueError:
-        header, rows = rows[0], rows[1:]
+        return rows[0], rows[1:], 2
+
+
+def columns(path: Path) -> list[str]:
+    """The header's column names ([] when the file has no header row)."""
+    header, _rows, _first = _table(str(path), os.stat(path).st_mtime)
+    return list(header or [])
+
+
+def read_column(path: Path, column: Optional[Union[str, int]] = None) -> np.ndarray:
+    """The numbers in one column; '#' lines are comments; a first non-numeric row is a header."""
+    header, rows, first = _table(str(path), os.stat(path).st_mtime)
     if column is None:
         idx = 0
     elif isinstance(column, int):
@@ -35,7 +53,7 @@ def read_column(path: Path, column: Optional[Union[str, int]] = None) -> np.ndar
         raise ValueError(f"{path}: no column {column!r}; columns: "
                          f"{', '.join(header) if header else 'none named (no header row)'}")
     values = []
-    for lineno, row in enumerate(rows, start=2 if header else 1):
+    for lineno, row in enumerate(rows, start=first):
         if idx >= len(row):
             raise ValueError(f"{path}: data row {lineno} has no column {column!r}")
         try:
