@@ -177,3 +177,12 @@ def test_mmpp_stuck_in_silent_states_ends_at_the_horizon():
         "process": "mmpp", "rates": [0, 0, 5], "sojourn": [1, 1, 1],
         "transitions": [[0, 1, 0], [1, 0, 0], [0.5, 0.5, 0]]}
     assert edgesim.run(sc).summary["requests"]["generated"] == 0
+
+
+def test_inference_throughput_counts_every_stage():
+    sc = station({"dist": "constant", "time": 0.1}, rate=1.0, process="deterministic",
+                 duration=100.0, job={"stages": [{"model": "m", "node": "server"}] * 3})
+    s = edgesim.run(sc).summary
+    assert s["throughput_ips"]["avg"] == pytest.approx(1.0, abs=0.011)
+    assert s["inference_ips"]["avg"] == pytest.approx(3.0, abs=0.031)
+    assert s["inference_ips"]["median"] == 3.0
