@@ -83,7 +83,8 @@ class Simulation:
         if chosen is not None:
             cls, config = chosen
             ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec,
-                                self.sources)
+                                self.sources, self.network,
+                                lambda name: self.streams(f"policy:{name}"))
             self.policy = cls(config, ctx)
         self.phase = "built"
         return self

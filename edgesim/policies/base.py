@@ -46,12 +46,17 @@ class PolicyContext:
     """What a policy may use: the nodes, its own random stream, the monitor view, the clock."""
 
     def __init__(self, env, nodes: Sequence["Node"], stream, view: "MonitorView",
-                 scenario, sources: Sequence = ()) -> None:
+                 scenario, sources: Sequence = (), network=None, streams=None) -> None:
         self.env = env
         self.nodes = nodes
         #: The workload's sources by index (``req.src``); ``.member`` is a source's index
         #: within its group (camera i of a group-wide source), ``.origin`` its node index.
         self.sources = sources
+        #: The Network (None without links): policies send their own control messages with
+        #: ``network.send_batch(src, dst, [(nbytes, deliver, arg), ...])`` (batched RPCs).
+        self.network = network
+        #: Named random streams, for a policy that needs more than one (``streams("x")``).
+        self.streams = streams
         self.stream = stream
         self.view = view
         self.scenario = scenario
