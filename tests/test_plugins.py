@@ -32,7 +32,7 @@ def plugin_on_path(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text(
         "[edgesim.policies]\nalways-one = edgesim_testplug:AlwaysOne\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    saved = dict(registry._REGISTRY)
+    saved = dict(registry.available())
     monkeypatch.setattr(registry, "_plugins_loaded", False)
     yield
     registry._REGISTRY.clear()

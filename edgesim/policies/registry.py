@@ -10,6 +10,8 @@ from .base import Policy
 ENTRY_POINT_GROUP = "edgesim.policies"
 _REGISTRY: dict[str, type[Policy]] = {}
 _plugins_loaded = False
+#: Modules (under edgesim.policies) whose Policy subclasses are the built-in policies.
+BUILTIN_MODULES = ["baselines"]
 
 
 def register(cls: type[Policy]) -> type[Policy]:
@@ -28,7 +30,15 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from . import baselines  # noqa: F401  (registers the built-ins)
+    import importlib
+    for module in BUILTIN_MODULES:
+        # Register explicitly rather than rely on import side effects, so a cleared registry
+        # (tests, reloads) fills again.
+        mod = importlib.import_module(f"{__package__}.{module}")
+        for obj in vars(mod).values():
+            if isinstance(obj, type) and issubclass(obj, Policy) and obj.name and \
+                    obj.__module__.startswith(mod.__name__):
+                register(obj)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         cls = ep.load()
         if not (isinstance(cls, type) and issubclass(cls, Policy)):
