@@ -143,7 +143,7 @@ def test_reference_covers_the_schema():
 
 
 def test_docgen_notes_name_real_keys():
-    """Hand-written notes in edgesim/docgen.py must not outlive the keys they describe."""
+    """Hand-written notes in edgesim/docgen/ must not outlive the keys they describe."""
     assert docgen.stale_notes() == []
 
 

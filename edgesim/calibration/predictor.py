@@ -43,6 +43,10 @@ For a (model, device, batch, phase) the :class:`Predictor` answers, in this orde
    Transferred predictions carry a median only (no quantiles).
 
 Times in bundles are milliseconds; predictions are seconds. This module must not import torch.
+
+The roofline fit is in :mod:`edgesim.calibration.roofline` and the service-time distribution
+(:class:`QuantileTable`) in :mod:`edgesim.calibration.quantiles`; their public names are
+re-exported here.
 """
 from __future__ import annotations
 
@@ -55,19 +59,20 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..engine.rng import Stream
+# Stream and ServiceModel are unused here since QuantileTable moved to quantiles.py; they stay
+# importable from this module, as they were.
+from ..engine.rng import Stream  # noqa: F401
 from ..hardware.catalogue import CATALOGUE, DeviceInfo
-from ..hardware.service import ServiceModel
+from ..hardware.service import ServiceModel  # noqa: F401
 from .bundle import Bundle, load_bundles
+from .quantiles import QuantileTable
+from .roofline import BYTES_PER_PARAM, _Info, _Transfer, _fit_roofline
 
 __all__ = ["Prediction", "Predictor", "QuantileTable", "PredictionError", "ExtrapolationError",
            "TransferError", "PROVENANCES", "BYTES_PER_PARAM"]
 
 PROVENANCES = ("measured", "interpolated", "extrapolated", "transferred", "literature")
-BYTES_PER_PARAM = 4          # FP32 weights; a constant factor on bytes is absorbed by mu anyway
 BYTES_PER_INPUT_ELEMENT = 4
-_Z90 = 1.2815515655446004    # standard normal quantile at 0.9
-_Z99 = 2.3263478740408408    # ... at 0.99
 _RANK = {"measured": 0, "literature": 1, "transferred": 2}
 
 
@@ -155,91 +160,6 @@ def _series_from(rows: pd.DataFrame, path: str, threads: Optional[int]) -> _Seri
     q = {name: [v / 1e3 for v in g[col].astype(float)] for name, col in _QCOLS}
     return _Series([int(b) for b in g["batch"]], q, list(g["provenance"]), path,
                    _config_label(key[0], key[1] if key[1] else None))
-
-
-# ------------------------------------------------------------------------------ roofline fit
-
-@dataclass
-class _Fit:
-    eta: float
-    mu: float
-    eta_identified: bool
-    mu_identified: bool
-    sse: float
-
-
-def _fit_roofline(lc: np.ndarray, lm: np.ndarray, lt: np.ndarray) -> _Fit:
-    """Least squares in log space of lt ~ max(lc + a, lm + b); see the module docstring."""
-    n = len(lt)
-    s = lc - lm
-    order = np.argsort(-s, kind="stable")
-
-    def sse(a: float, b: float) -> float:
-        return float(np.sum((np.maximum(lc + a, lm + b) - lt) ** 2))
-
-    cands: list[tuple[float, int, float, float, bool, bool]] = []
-    for k in range(n + 1):
-        comp, mem = order[:k], order[k:]
-        if k == n:        # all compute-bound: b at its upper bound (mu at its lower bound)
-            a = float(np.mean(lt[comp] - lc[comp]))
-            b = a + float(np.min(s))
-            ident = (True, False)
-        elif k == 0:      # all memory-bound
-            b = float(np.mean(lt[mem] - lm[mem]))
-            a = b - float(np.max(s))
-            ident = (False, True)
-        else:
-            a = float(np.mean(lt[comp] - lc[comp]))
-            b = float(np.mean(lt[mem] - lm[mem]))
-            ident = (True, True)
-        # prefer: smaller error, then both identified, then more compute-bound anchors
-        cands.append((sse(a, b), -sum(ident), -k, a, b, *ident))
-    cands.sort(key=lambda c: (round(c[0], 15), c[1], c[2]))
-    err, _, _, a, b, _, _ = cands[0]
-    for _ in range(100):  # reclassify with the current (a, b) and refit, while it improves
-        comp = lc + a >= lm + b
-        if comp.all() or not comp.any():
-            break
-        a2 = float(np.mean(lt[comp] - lc[comp]))
-        b2 = float(np.mean(lt[~comp] - lm[~comp]))
-        e2 = sse(a2, b2)
-        if e2 >= err - 1e-15:
-            break
-        a, b, err = a2, b2, e2
-    # an efficiency is identified only if some anchor is strictly on its side of the ridge; an
-    # anchor exactly on the ridge only bounds the other one
-    gap = (lc + a) - (lm + b)
-    return _Fit(math.exp(-a), math.exp(-b), bool(np.any(gap > _RIDGE_TOL)),
-                bool(np.any(gap < -_RIDGE_TOL)), err)
-
-
-_RIDGE_TOL = 1e-9
-
-
-@dataclass
-class _Info:
-    flops: float             # per input
-    params: float
-    out_bytes: float         # per input
-    in_bytes: float          # per input
-    source: str
-
-    def cost(self, batch: int, peak: float, bw: float) -> tuple[float, float]:
-        c = batch * self.flops / peak
-        m = (self.params * BYTES_PER_PARAM + batch * (self.out_bytes + self.in_bytes)) / bw
-        return c, m
-
-
-@dataclass
-class _Transfer:
-    device: str
-    phase: str
-    variant: str
-    fit: _Fit
-    peak: float
-    bw: float
-    anchors: list[dict]
-    loo: Optional[dict]
 
 
 # ------------------------------------------------------------------------------ the predictor
@@ -596,180 +516,3 @@ def _extrapolate(bs: list[int], vs: list[float], b: int) -> float:
     if _nan(v0) or _nan(v1):
         return float("nan")
     return max(v0 + (v1 - v0) * (b - b0) / (b1 - b0), v0 * b / b0)
-
-
-# ------------------------------------------------------------------------------ quantile table
-
-_KNOT_P = (0.0, 0.1, 0.5, 0.9, 0.99)
-_LN10 = math.log(10.0)
-
-
-def _knots(med: float, p10: Optional[float], p90: Optional[float],
-           p99: Optional[float]) -> tuple[tuple[float, ...], float]:
-    """Quantile-function knots at p = 0, .1, .5, .9, .99 and the exponential tail scale above .99.
-
-    Missing quantiles are filled from a lognormal through the median and the nearest known one.
-    Below p10 the p10-median slope continues down to p = 0 (floored at half of p10); above p99
-    the tail is exponential with the p90-p99 log-slope, q(p) = p99 + s ln(0.01 / (1 - p)) with
-    s = (p99 - p90) / ln 10.
-    """
-    def sig(v: Optional[float], z: float, upper: bool) -> Optional[float]:
-        if v is None or v <= 0:
-            return None
-        return max(0.0, (math.log(v / med) if upper else math.log(med / v)) / z)
-
-    sigma_hi = sig(p90, _Z90, True)
-    if sigma_hi is None:
-        sigma_hi = sig(p99, _Z99, True)
-    sigma_lo = sig(p10, _Z90, False)
-    if sigma_hi is None:
-        sigma_hi = sigma_lo if sigma_lo is not None else 0.0
-    if sigma_lo is None:
-        sigma_lo = sigma_hi
-    if p10 is None:
-        p10 = med * math.exp(-_Z90 * sigma_lo)
-    if p90 is None:
-        p90 = med * math.exp(_Z90 * sigma_hi)
-    if p99 is None:
-        p99 = med * math.exp(_Z99 * sigma_hi)
-    q0 = max(p10 - 0.25 * (med - p10), 0.5 * p10)
-    vals = [q0, p10, med, p90, p99]
-    for i in range(1, len(vals)):          # keep the quantile function non-decreasing
-        vals[i] = max(vals[i], vals[i - 1])
-    return tuple(vals), (vals[4] - vals[3]) / _LN10
-
-
-class QuantileTable(ServiceModel):
-    """Per-batch service-time distributions given by quantiles (seconds).
-
-    ``spread='quantiles'``: inverse-CDF sampling through the piecewise-linear quantile function
-    with knots at p = 0, 0.1 (p10), 0.5 (median), 0.9 (p90), 0.99 (p99) and an exponential tail
-    above p99 (see :func:`_knots`); quantiles a batch lacks are filled from a lognormal through
-    the ones it has, and a batch with only a median is deterministic.
-    ``spread='lognormal'``: lognormal with the batch's median and p90 (sigma = ln(p90/median) /
-    z_0.9; p10 is used when p90 is missing). ``spread='none'``: the median exactly.
-    Batches between table entries interpolate every quantile linearly; outside, ``ValueError``.
-    """
-
-    SPREADS = ("quantiles", "lognormal", "none")
-
-    def __init__(self, batches: Sequence[int], median_s: Sequence[float],
-                 p10_s: Optional[Sequence[Optional[float]]] = None,
-                 p90_s: Optional[Sequence[Optional[float]]] = None,
-                 p99_s: Optional[Sequence[Optional[float]]] = None, spread: str = "quantiles",
-                 provenance: Optional[Sequence[str]] = None,
-                 sources: Optional[Sequence[str]] = None,
-                 warnings: Sequence[str] = ()) -> None:
-        if spread not in self.SPREADS:
-            raise ValueError(f"spread must be one of {', '.join(self.SPREADS)}, got {spread!r}")
-        n = len(batches)
-        if n == 0 or len(median_s) != n:
-            raise ValueError("batches and median_s must be non-empty and of equal length")
-        col = lambda xs: list(xs) if xs is not None else [None] * n  # noqa: E731
-        order = sorted(range(n), key=lambda i: batches[i])
-        self.batches = [int(batches[i]) for i in order]
-        if len(set(self.batches)) != n:
-            raise ValueError("repeated batch sizes")
-        m, a, b, c = (col(median_s), col(p10_s), col(p90_s), col(p99_s))
-        self.median = [float(m[i]) for i in order]
-        if not all(0 < v < math.inf for v in self.median):
-            raise ValueError("every median must be a finite number > 0")
-        clean = lambda v: None if v is None or v != v else float(v)  # noqa: E731
-        self.p10 = [clean(a[i]) for i in order]
-        self.p90 = [clean(b[i]) for i in order]
-        self.p99 = [clean(c[i]) for i in order]
-        self.spread = spread
-        prov, src = col(provenance), col(sources)
-        self.provenance: dict[int, Optional[str]] = {self.batches[k]: prov[i]
-                                                     for k, i in enumerate(order)}
-        self.sources: dict[int, Optional[str]] = {self.batches[k]: src[i]
-                                                  for k, i in enumerate(order)}
-        self.warnings = list(warnings)
-        self._cache: dict[int, tuple] = {}
-
-    # per-batch parameters ---------------------------------------------------------------
-    def _at(self, b: int) -> tuple[float, Optional[float], Optional[float], Optional[float]]:
-        bs = self.batches
-        i = bisect.bisect_left(bs, b)
-        if i < len(bs) and bs[i] == b:
-            return self.median[i], self.p10[i], self.p90[i], self.p99[i]
-        if i == 0 or i == len(bs):
-            raise ValueError(f"batch {b} outside the table's batches {bs[0]}..{bs[-1]}")
-        w = (b - bs[i - 1]) / (bs[i] - bs[i - 1])
-
-        def li(xs):
-            x0, x1 = xs[i - 1], xs[i]
-            return None if x0 is None or x1 is None else x0 + (x1 - x0) * w
-        return li(self.median), li(self.p10), li(self.p90), li(self.p99)
-
-    def _params(self, b: int) -> tuple:
-        hit = self._cache.get(b)
-        if hit is not None:
-            return hit
-        med, p10, p90, p99 = self._at(b)
-        if self.spread == "none" or (p10 is None and p90 is None and p99 is None):
-            hit = ("const", med)
-        elif self.spread == "lognormal":
-            if p90 is not None and p90 > 0:
-                sigma = max(0.0, math.log(p90 / med) / _Z90)
-            elif p10 is not None and p10 > 0:
-                sigma = max(0.0, math.log(med / p10) / _Z90)
-            else:
-                sigma = max(0.0, math.log(p99 / med) / _Z99)
-            hit = ("lognormal", med, sigma)
-        else:
-            vals, scale = _knots(med, p10, p90, p99)
-            hit = ("quantiles", vals, scale)
-        self._cache[b] = hit
-        return hit
-
-    def quantile(self, b: int, p: float) -> float:
-        """The batch-b service time at probability p in [0, 1)."""
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"p must be in [0, 1), got {p!r}")
-        prm = self._params(b)
-        if prm[0] == "const":
-            return prm[1]
-        if prm[0] == "lognormal":
-            from statistics import NormalDist
-            return prm[1] * math.exp(prm[2] * NormalDist().inv_cdf(p)) if p > 0 else 0.0
-        return _inverse(prm[1], prm[2], p)
-
-    def sample(self, b: int, stream: Stream) -> float:
-        prm = self._cache.get(b) or self._params(b)
-        kind = prm[0]
-        if kind == "const":
-            return prm[1]
-        if kind == "lognormal":
-            return prm[1] * math.exp(prm[2] * stream.normal()) if prm[2] > 0 else prm[1]
-        return _inverse(prm[1], prm[2], stream.uniform())
-
-    def mean(self, b: int = 1) -> float:
-        prm = self._params(b)
-        if prm[0] == "const":
-            return prm[1]
-        if prm[0] == "lognormal":
-            return prm[1] * math.exp(0.5 * prm[2] ** 2)
-        v, s = prm[1], prm[2]
-        area = sum((_KNOT_P[i + 1] - _KNOT_P[i]) * (v[i] + v[i + 1]) / 2 for i in range(4))
-        return area + (1.0 - _KNOT_P[4]) * (v[4] + s)
-
-    def max_batch(self) -> Optional[int]:
-        return self.batches[-1]
-
-    def __repr__(self) -> str:
-        provs = sorted({p for p in self.provenance.values() if p})
-        return (f"QuantileTable(batches {self.batches[0]}..{self.batches[-1]}, "
-                f"spread={self.spread!r}, provenance={'/'.join(provs) or '?'})")
-
-
-def _inverse(vals: tuple[float, ...], scale: float, u: float) -> float:
-    if u >= 0.99:
-        return vals[4] + scale * math.log(0.01 / max(1.0 - u, 1e-300))
-    if u < 0.1:
-        return vals[0] + (vals[1] - vals[0]) * (u / 0.1)
-    if u < 0.5:
-        return vals[1] + (vals[2] - vals[1]) * ((u - 0.1) / 0.4)
-    if u < 0.9:
-        return vals[2] + (vals[3] - vals[2]) * ((u - 0.5) / 0.4)
-    return vals[3] + (vals[4] - vals[3]) * ((u - 0.9) / 0.09)
