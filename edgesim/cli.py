@@ -109,9 +109,12 @@ def policies() -> None:
         click.echo(f"{name:<14}  {cls.description}")
 
 
+from .cli_calibrate import calibrate as _calibrate, testbed as _testbed  # noqa: E402
 from .cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
 
 main.add_command(_trace)
+main.add_command(_calibrate)
+main.add_command(_testbed)
 
 
 if __name__ == "__main__":  # pragma: no cover
