@@ -11,7 +11,7 @@ ENTRY_POINT_GROUP = "edgesim.policies"
 _REGISTRY: dict[str, type[Policy]] = {}
 _plugins_loaded = False
 #: Modules (under edgesim.policies) whose Policy subclasses are the built-in policies.
-BUILTIN_MODULES = ["baselines"]
+BUILTIN_MODULES = ["baselines", "distream"]
 
 
 def register(cls: type[Policy]) -> type[Policy]:
