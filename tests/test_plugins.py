@@ -49,3 +49,10 @@ def test_entry_point_policy_is_found_and_configured(plugin_on_path):
     sc["policy"]["params"] = {"membr": 2}
     with pytest.raises(edgesim.ScenarioError, match=r"policy\.params\.membr: unknown key"):
         edgesim.run(sc)
+
+
+def test_policy_that_rejects_the_scenario_is_a_scenario_error():
+    sc = station({"dist": "constant", "time": 0.01}, rate=1.0, duration=5.0)
+    sc["policy"] = {"name": "distream", "params": {"cameras": "camz"}}
+    with pytest.raises(edgesim.ScenarioError, match=r"policy\.params.*'camz'"):
+        edgesim.run(sc)

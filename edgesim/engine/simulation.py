@@ -85,7 +85,12 @@ class Simulation:
             ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec,
                                 self.sources, self.network,
                                 lambda name: self.streams(f"policy:{name}"))
-            self.policy = cls(config, ctx)
+            try:
+                self.policy = cls(config, ctx)
+            except ValueError as exc:
+                # A policy that cannot work with this scenario (e.g. names a group that does
+                # not exist) says why; that is a scenario problem, not a crash.
+                self.problem("policy.params", str(exc))
         self.phase = "built"
         return self
 
