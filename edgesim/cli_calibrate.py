@@ -1,5 +1,6 @@
 """`edgesim calibrate` (profile PyTorch models into a bundle, check a bundle on held-out batch
-sizes) and `edgesim testbed` (a real mini-deployment on this machine against its simulation).
+sizes, merge bundles of one device, transfer to a device nobody measured) and `edgesim testbed`
+(a real mini-deployment on this machine against its simulation).
 
 Importing this module does not import torch: every torch-using import is inside a command.
 """
@@ -178,7 +179,8 @@ def calibrate(ctx: click.Context, device: str, models: Optional[str], batch_text
                           "--batch", ",".join(map(str, sorted(set(batches)))), "--threads",
                           str(threads), "--phase", ",".join(dict.fromkeys(phases)),
                           "--min-run-time", repr(min_run_time)]
-                         + (["--malloc", malloc] if device == "cpu" else []) + ["--out", out_text])
+                         + (["--malloc", malloc] if device == "cpu" else [])
+                         + (["--device-id", device_id] if device_id else []) + ["--out", out_text])
     import warnings as _w
     with _w.catch_warnings(record=True) as caught, _Bar(_interactive(quiet), "profiling") as bar:
         _w.simplefilter("always", RuntimeWarning)
@@ -311,6 +313,167 @@ def _print_check(res: dict, markdown: bool) -> None:
         click.echo(summary)
     for n in res["notes"]:
         click.echo(f"note: {n}")
+
+
+@calibrate.command("merge", context_settings=_CTX)
+@click.argument("bundles", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="the merged bundle folder")
+@click.option("--on-duplicate", type=click.Choice(["error", "first", "last"]), default="error",
+              show_default=True, help="a row (model, phase, batch, input shape, threads) in two "
+              "bundles: an error, or keep the first / last bundle's")
+@click.option("--fill-kernels/--no-fill-kernels", default=True, show_default=True,
+              help="fill empty 'kernels' cells (bundles profiled before the column existed) from "
+              "zoo.describe; needs PyTorch, skipped with a warning without it")
+@click.option("--force", is_flag=True, help="replace an existing bundle at --out")
+@click.option("-q", "--quiet", is_flag=True, help="no summary")
+def merge(bundles: tuple, out: str, on_duplicate: str, fill_kernels: bool, force: bool,
+          quiet: bool) -> None:
+    """Merge BUNDLE... (all of one device id) into one bundle at --out.
+
+    \b
+    edgesim calibrate merge /tmp/cal/a /tmp/cal/b /tmp/cal/c --out calibration/cpu-reference
+
+    Rows, extra columns and raw samples are concatenated; fingerprints are compared and every
+    difference is printed as a warning; meta.command lists each source bundle's command, then
+    this one. Different device ids or provenances are an error (exit status 2).
+    """
+    from .calibration.bundle import BundleError, load_bundle, write_bundle
+    from .calibration.merge import fill_kernels as fill, merge_bundles
+    target = Path(out)
+    if (target / "meta.json").exists() and not force:
+        _die(f"{target} already holds a bundle; pass --force to replace it")
+    if any(Path(b).resolve() == target.resolve() for b in bundles):
+        _die(f"--out {out} is one of the bundles being merged; write the merge elsewhere")
+    command = shlex.join(["edgesim", "calibrate", "merge", *bundles, "--out", out]
+                         + (["--on-duplicate", on_duplicate] if on_duplicate != "error" else [])
+                         + ([] if fill_kernels else ["--no-fill-kernels"]))
+    try:
+        loaded = [load_bundle(b) for b in bundles]
+        meta, table, samples, warns = merge_bundles(loaded, command, on_duplicate)
+    except BundleError as exc:
+        _die(str(exc))
+    for w in warns:
+        _warn(w)
+    if fill_kernels:
+        col = table["kernels"] if "kernels" in table.columns else None
+        empty = col is None or any(str(v).strip() in ("", "nan", "None", "<NA>") for v in col)
+        if empty:
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                _warn(f"rows without a kernel count stay empty: filling them needs PyTorch "
+                      f"({_INSTALL})")
+            else:
+                from .calibration import zoo
+                table, filled, failed = fill(table, zoo.describe)
+                if filled:
+                    meta["notes"] += (f" The 'kernels' column of {', '.join(filled)} (rows profiled "
+                                      f"before the profiler wrote it) was filled by the merge from "
+                                      f"zoo.describe, the function the profiler uses.")
+                if failed:
+                    _warn(f"no kernel count for {', '.join(failed)} (not zoo models?)")
+    try:
+        b = write_bundle(target, meta, table, samples)
+    except (BundleError, OSError) as exc:
+        _die(f"could not write the bundle: {exc}")
+    if not quiet:
+        click.echo(f"{target}: {len(b.table)} rows of {b.device_id!r} from {len(loaded)} bundle(s)"
+                   f"{', with samples' if samples is not None else ''}")
+
+
+@calibrate.command("transfer", context_settings=_CTX)
+@click.option("--reference", "reference", multiple=True, required=True,
+              type=click.Path(file_okay=False), help="bundle(s) with the models' FLOPs, bytes and "
+              "kernel counts (the profiler's reference bundle); repeatable")
+@click.option("--anchors", "anchors", multiple=True, required=True, type=click.Path(file_okay=False),
+              help="bundle(s), or a folder of bundles, holding --like's measurements; repeatable")
+@click.option("--to", "target", required=True, help="catalogue device to write a bundle for")
+@click.option("--like", required=True, help="measured device whose fitted efficiencies and "
+              "per-kernel time --to borrows (the same family)")
+@click.option("--models", required=True, metavar="A,B,C", help="models (as in the reference bundle)")
+@click.option("--batch", "batch_text", default="1,2,4,8,16,32", show_default=True, metavar="B1,B2,..")
+@click.option("--phase", type=click.Choice(["infer", "train"]), default="infer", show_default=True)
+@click.option("--no-overhead", is_flag=True, help="the two-parameter roofline (no K x tau term)")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="bundle folder to write")
+@click.option("--force", is_flag=True, help="replace an existing bundle at --out")
+@click.option("--json", "as_json", is_flag=True, help="print the fit report as JSON")
+@click.option("-q", "--quiet", is_flag=True, help="no table")
+def transfer(reference: tuple, anchors: tuple, target: str, like: str, models: str, batch_text: str,
+             phase: str, no_overhead: bool, out: str, force: bool, as_json: bool,
+             quiet: bool) -> None:
+    """Write a bundle (provenance transferred) for --to, a device with no measurement.
+
+    \b
+    edgesim calibrate transfer --reference calibration/cpu-reference \\
+        --anchors calibration/literature --to jetson-tx1 --like jetson-nano \\
+        --models roi_object,roi_color --batch 1,2,4,8,16,32 --out calibration/transferred/jetson-tx1
+
+    t = max(b F / (eta P), bytes / (mu W)) + K tau: F, bytes, K from --reference; eta, mu, tau
+    fitted on the models --like measured in --anchors that --reference also has (leave-one-out
+    error in meta.notes); P, W the catalogue peaks of --to. Does not need PyTorch.
+    """
+    from .calibration.bundle import BundleError, load_bundles, write_bundle
+    from .calibration.predictor import PredictionError, Predictor
+    from .calibration.transfer import build_transferred, transfer_summary
+    from .hardware.catalogue import CATALOGUE
+    batches = _ints("--batch", batch_text)
+    names = _names(models)
+    if not names:
+        raise click.BadParameter("give at least one model", param_hint="--models")
+    for dev, opt in ((target, "--to"), (like, "--like")):
+        if dev not in CATALOGUE:
+            import difflib
+            close = difflib.get_close_matches(dev, list(CATALOGUE), n=1)
+            raise click.BadParameter(f"{dev!r} is not in the device catalogue"
+                                     + (f" (did you mean {close[0]!r}?)" if close else ""),
+                                     param_hint=opt)
+    dest = Path(out)
+    if (dest / "meta.json").exists() and not force:
+        _die(f"{dest} already holds a bundle; pass --force to replace it")
+    command = shlex.join(["edgesim", "calibrate", "transfer"]
+                         + [x for r in reference for x in ("--reference", r)]
+                         + [x for a in anchors for x in ("--anchors", a)]
+                         + ["--to", target, "--like", like, "--models", ",".join(names), "--batch",
+                            ",".join(map(str, sorted(set(batches)))), "--phase", phase]
+                         + (["--no-overhead"] if no_overhead else []) + ["--out", out])
+    try:
+        loaded = load_bundles([*reference, *anchors])
+    except BundleError as exc:
+        _die(str(exc))
+    if like not in loaded:
+        _die(f"--like {like!r}: no bundle of that device under {', '.join(anchors)} (found: "
+             f"{', '.join(sorted(loaded)) or 'none'})")
+    pred = Predictor(loaded, efficiency_from={target: like}, overhead=not no_overhead)
+    try:
+        meta, table, reports = build_transferred(pred, target, like, names, batches, phase,
+                                                 reference=list(reference), anchors=list(anchors),
+                                                 command=command)
+        b = write_bundle(dest, meta, table)
+    except (PredictionError, BundleError, OSError, ValueError) as exc:
+        _die(str(exc))
+    if as_json:
+        click.echo(json.dumps({v or "eager": r for v, r in reports.items()}, indent=2, default=str))
+        return
+    if quiet:
+        return
+    for v, rep in reports.items():
+        loo = rep["loo"] or {}
+        fit = (f"eta={rep['eta']:.4g} mu={rep['mu']:.4g} tau={rep['tau'] * 1e6:.4g} us/kernel"
+               if rep["model"] == "roofline+overhead" else
+               f"eta={rep['eta']:.4g} mu={rep['mu']:.4g} (two-parameter roofline"
+               + (f": {rep['fallback']}" if rep["fallback"] else "") + ")")
+        click.echo(f"{target} <- {like}{' +' + v if v else ''}: {fit}; {rep['n_anchor_models']} "
+                   f"anchor model(s), leave-one-out median |error| "
+                   f"{loo.get('median_abs_rel_err', float('nan')):.1%}, max "
+                   f"{loo.get('max_abs_rel_err', float('nan')):.1%}")
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=f"{dest}: {len(b.table)} transferred rows")
+    for col in ("model", "batch", "median ms", "bound", "compute ms", "memory ms", "overhead ms"):
+        t.add_column(col, justify="left" if col in ("model", "bound") else "right", no_wrap=True)
+    for row in transfer_summary(b.table):
+        t.add_row(*row)
+    Console().print(t)
 
 
 # ============================================================================================

@@ -419,7 +419,7 @@ def test_decision_is_taken_once_and_kept_in_the_note():
 
 
 def test_unknown_group_and_missing_torch_are_reported():
-    with pytest.raises(ValueError, match="unknown node or group 'cams'"):
+    with pytest.raises(edgesim.ScenarioError, match="unknown node or group 'cams'"):
         edgesim.simulation(cameras_scenario("distream", params={"cameras": "cams"}))
     with pytest.raises(edgesim.ScenarioError, match="predictor"):
         edgesim.simulation(cameras_scenario("distream", params={"predictor": "arima"}))

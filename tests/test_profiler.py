@@ -76,10 +76,12 @@ def test_importing_the_cli_module_does_not_import_torch():
 def test_profile_schema_and_order():
     pytest.importorskip("torch")
     from edgesim.calibration.bundle import COLUMNS as BUNDLE_COLUMNS
-    from edgesim.calibration.profiler import COLUMNS, SAMPLE_COLUMNS, profile
+    from edgesim.calibration.profiler import COLUMNS, EXTRA_COLUMNS, SAMPLE_COLUMNS, profile
     table, samples = profile([TINY, "lstm2@4"], device="cpu", batches=[2, 1], threads=1,
                              phases=["infer"], min_run_time=FAST, malloc="default")
-    assert list(table.columns) == COLUMNS == list(BUNDLE_COLUMNS)
+    # The bundle's columns, then the profiler's extra kernel count (kept by bundle readers).
+    assert COLUMNS == list(BUNDLE_COLUMNS) and EXTRA_COLUMNS == ["kernels"]
+    assert list(table.columns) == COLUMNS + EXTRA_COLUMNS
     assert list(samples.columns) == SAMPLE_COLUMNS
     assert list(zip(table["model"], table["batch"])) == [(TINY, 1), (TINY, 2), ("lstm2@4", 1),
                                                          ("lstm2@4", 2)]
@@ -172,7 +174,7 @@ def test_calibrate_writes_a_bundle_that_loads_back(tmp_path, monkeypatch):
     assert len(b1.load_samples()) == int(b1.table["n"].sum())
     header = (tmp_path / "calibration/tiny/latency.csv").read_text().splitlines()[0]
     assert header == ("model,phase,batch,input_shape,threads,n,median_ms,p10_ms,p90_ms,p99_ms,"
-                      "mean_ms,std_ms,flops,params,out_bytes,peak_mem_mb,provenance")
+                      "mean_ms,std_ms,flops,params,out_bytes,peak_mem_mb,provenance,kernels")
 
     # A second run refuses to overwrite without --force; with it, the stable keys are identical.
     again = runner.invoke(_calibrate(), args)

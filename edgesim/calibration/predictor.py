@@ -13,34 +13,63 @@ For a (model, device, batch, phase) the :class:`Predictor` answers, in this orde
    Without permission it raises :class:`ExtrapolationError`, which names the measured batches.
    Every extrapolated answer carries a warning string (``Prediction.warning``), also kept in
    ``Predictor.warnings``;
-4. **transferred** - when the device has no row at all for the model, by a roofline model::
+4. **transferred** - when the device has no row at all for the model, by a roofline model with
+   a per-kernel overhead::
 
        t_D(M, b) = max( b * F_M / (eta_D * P_D),  (params_M * 4 + b * (out_M + in_M)) / (mu_D * W_D) )
+                   + K_M * tau_D
 
    with F_M the model's FLOPs per input, params_M its parameter count (4 bytes each, FP32),
-   out_M / in_M its output and input bytes per input, P_D the catalogue's **FP32** peak FLOP/s
-   and W_D its memory bandwidth (bytes/s). The efficiencies eta_D, mu_D are fitted per device,
-   phase and runtime variant (the ``+trt`` suffix of a model key, e.g. ``resnet18+trt``) on
-   *anchor* models: models measured on the target device whose FLOPs and parameters are known -
-   from ``model_info`` or from any bundle row that has them (typically the cpu-reference bundle
-   written by the profiler; a row's ``flops``/``out_bytes`` cover its whole batch, so per-input values are
-   taken from batch-1 rows, or divided by the batch).
+   out_M / in_M its output and input bytes per input, K_M the compute kernels one forward pass
+   launches (``zoo.describe()["kernels"]``, written by the profiler as the extra column
+   ``kernels``; it does not grow with the batch), P_D the catalogue's **FP32** peak FLOP/s and
+   W_D its memory bandwidth (bytes/s). The efficiencies eta_D, mu_D and the time per kernel
+   tau_D >= 0 (launch plus framework dispatch: what makes MobileNetV2, 0.6 GFLOP, take 15.4 ms
+   under PyTorch eager on a Jetson AGX Xavier where ResNet-18, 3.6 GFLOP, takes 7.3 ms) are
+   fitted per device, phase and runtime variant (the ``+trt`` suffix of a model key, e.g.
+   ``resnet18+trt``) on *anchor* models: models measured on the target device whose FLOPs and
+   parameters are known - from ``model_info`` or from any bundle row that has them (typically
+   the cpu-reference bundle written by the profiler; a row's ``flops``/``out_bytes`` cover its
+   whole batch, so per-input values are taken from batch-1 rows, or divided by the batch).
 
-   **Fit.** In log space the model is ``log t = max(log c + a, log m + b)`` with
-   ``c = bF/P``, ``m = bytes/W``, ``a = -log eta``, ``b = -log mu``. For any (a, b) the anchors
-   split by their intensity ``s = log c - log m`` into compute-bound (high s) and memory-bound
-   ones, so there are only n+1 possible splits; for each, the least-squares a and b are the
-   means of ``log t - log c`` over the compute-bound and of ``log t - log m`` over the
-   memory-bound anchors. The split with the smallest true squared log error wins (then refined by
-   reclassifying until stable). On noise-free roofline data with at least one anchor on each
-   side of the ridge this recovers eta and mu exactly. When every anchor is compute-bound, mu is
-   not identifiable: the fit reports its lower bound (the least intense anchor sits on the ridge)
-   and uses it, which makes memory-bound predictions pessimistic; likewise for eta.
-   :meth:`Predictor.transfer_report` gives eta, mu, the per-anchor fitted residuals and the
-   leave-one-model-out error (refit without the model, predict it). The roofline has no fixed
-   per-call overhead term: where launch overhead dominates (small models under PyTorch eager on
-   a GPU) the leave-one-out error says so, and the prediction should not be trusted.
-   Transferred predictions carry a median only (no quantiles).
+   **Fit with overhead** (:func:`edgesim.calibration.roofline.fit_transfer`). For a split of
+   the anchors into compute-bound and memory-bound ones (by intensity ``F / bytes``: n+1
+   candidate splits) the model is linear in (1/eta, 1/mu, tau); each split is solved by
+   non-negative least squares on relative errors, refined by Gauss-Newton steps on the log
+   errors, and scored by the squared log error of the true max-model; the best split wins (then
+   reclassified until stable). A split needs a design of full column rank: at least as many
+   anchor points as parameters (two or three), with kernel counts and intensities that tell them
+   apart. On noise-free data of this form it recovers eta, mu and tau exactly. ``dof`` in the
+   report is anchor points minus parameters: 0 means the anchors are fitted exactly and only the
+   leave-one-out error says anything about accuracy.
+
+   **Fallback.** Where tau cannot be identified - an anchor without a kernel count, or too few
+   anchor points - the two-parameter roofline (tau = 0) is fitted instead, and the report's
+   ``fallback`` and every transferred prediction's source say why. ``Predictor(overhead=False)``
+   always uses it. In log space it is ``log t = max(log c + a, log m + b)`` with ``c = bF/P``,
+   ``m = bytes/W``, ``a = -log eta``, ``b = -log mu``; for each of the n+1 splits the
+   least-squares a and b are the means of ``log t - log c`` over the compute-bound and of
+   ``log t - log m`` over the memory-bound anchors; the split with the smallest true squared log
+   error wins (then refined by reclassifying until stable).
+
+   In both fits, when every anchor is compute-bound, mu is not identifiable: the fit reports its
+   lower bound (the least intense anchor sits on the ridge) and uses it, which makes
+   memory-bound predictions pessimistic; likewise for eta. :meth:`Predictor.transfer_report`
+   gives eta, mu, tau, the per-anchor fitted residuals and the leave-one-model-out error (refit
+   without the model, predict it), for the model used and, under ``roofline``, for the
+   two-parameter fit on the same anchors. A model without a kernel count is predicted with the
+   two-parameter fit (with a warning). Transferred predictions carry a median only (no
+   quantiles).
+
+   **efficiency_from.** A device with no measurement at all (``Predictor(...,
+   efficiency_from={"jetson-tx1": "jetson-nano"})``) borrows the fitted (eta, mu, tau) of a
+   measured device of the same family and applies them to its own catalogue peaks:
+   ``t = max(bF / (eta_S P_D), bytes / (mu_S W_D)) + K tau_S``. It assumes the target reaches
+   the same fraction of its peaks and spends the same time per kernel as the source; the
+   prediction's source names the chain (the FLOPs' bundle, the anchor device and its bundles,
+   the target's peaks). A device that has anchors of its own (for that phase and variant) uses
+   its own fit; efficiency_from is for the others. :mod:`edgesim.calibration.transfer` writes
+   such predictions as bundles (``edgesim calibrate transfer``).
 
 Times in bundles are milliseconds; predictions are seconds. This module must not import torch.
 
@@ -66,7 +95,7 @@ from ..hardware.catalogue import CATALOGUE, DeviceInfo
 from ..hardware.service import ServiceModel  # noqa: F401
 from .bundle import Bundle, load_bundles
 from .quantiles import QuantileTable
-from .roofline import BYTES_PER_PARAM, _Info, _Transfer, _fit_roofline
+from .roofline import BYTES_PER_PARAM, _Fit, _Info, _Transfer, fit_transfer
 
 __all__ = ["Prediction", "Predictor", "QuantileTable", "PredictionError", "ExtrapolationError",
            "TransferError", "PROVENANCES", "BYTES_PER_PARAM"]
@@ -187,13 +216,25 @@ def _suggest(name: str, have: Iterable[str]) -> str:
 
 
 class Predictor:
-    """Predicts batch service times from bundles (see the module docstring for the order)."""
+    """Predicts batch service times from bundles (see the module docstring for the order).
+
+    ``bundles``: device id -> its bundles; ``catalogue``: device peaks for transfer (default:
+    the built-in catalogue); ``model_info``: FLOPs, params, out/input bytes and ``kernels`` of
+    models no bundle row describes; ``threads``: prefer rows measured with this many threads;
+    ``efficiency_from``: target device -> measured device whose fitted (eta, mu, tau) a device
+    without anchors borrows; ``overhead``: fit the per-kernel term (False: the two-parameter
+    roofline).
+    """
 
     def __init__(self, bundles: Mapping[str, Sequence[Bundle]],
                  catalogue: Optional[Mapping[str, DeviceInfo]] = None,
                  model_info: Optional[Mapping[str, Mapping[str, float]]] = None,
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None,
+                 efficiency_from: Optional[Mapping[str, str]] = None,
+                 overhead: bool = True) -> None:
         self.bundles = {d: list(bs) for d, bs in bundles.items()}
+        self.efficiency_from = dict(efficiency_from or {})
+        self.overhead = bool(overhead)
         self.catalogue = dict(CATALOGUE if catalogue is None else catalogue)
         self.model_info = {k: dict(v) for k, v in (model_info or {}).items()}
         self.threads = threads
@@ -330,6 +371,11 @@ class Predictor:
                              f"model_info[{name!r}]")
                 if "param_bytes" in mi:
                     info.params = float(mi["param_bytes"]) / BYTES_PER_PARAM
+                if mi.get("kernels") is not None:
+                    info.kernels = float(mi["kernels"])
+                else:   # the kernel count may still come from a bundle row
+                    rows = self._info_from_rows(name, phase)
+                    info.kernels = rows.kernels if rows is not None else None
                 break
         if info is None:
             info = self._info_from_rows(model, phase) or self._info_from_rows(_base(model), phase)
@@ -338,11 +384,18 @@ class Predictor:
 
     def _info_from_rows(self, model: str, phase: str) -> Optional[_Info]:
         best = None
+        kernels: Optional[tuple[tuple, float]] = None
         for dev in sorted(self.bundles):
             for bnd in self.bundles[dev]:
                 t = bnd.table
-                rows = t[(t["model"] == model) & (t["phase"] == phase) & t["flops"].notna()
-                         & t["params"].notna()]
+                mine = t[(t["model"] == model) & (t["phase"] == phase)]
+                if "kernels" in t.columns:           # an extra column (text), see the profiler
+                    for _, r in mine.iterrows():
+                        k = _kernels_cell(r["kernels"])
+                        rank = (_RANK.get(r["provenance"], 3), int(r["batch"]))
+                        if k is not None and (kernels is None or rank < kernels[0]):
+                            kernels = (rank, k)
+                rows = mine[mine["flops"].notna() & mine["params"].notna()]
                 for _, r in rows.iterrows():
                     rank = (int(r["batch"]) != 1, _RANK.get(r["provenance"], 3), int(r["batch"]))
                     if best is None or rank < best[0]:
@@ -359,7 +412,8 @@ class Predictor:
                 dims = dims[1:]
             inp = float(np.prod(dims)) * BYTES_PER_INPUT_ELEMENT
         return _Info(float(r["flops"]) / b, float(r["params"]), out, inp,
-                     f"{bnd.path} ({bnd.device_id}, {model} batch {b})")
+                     f"{bnd.path} ({bnd.device_id}, {model} batch {b})",
+                     None if kernels is None else kernels[1])
 
     def _peaks(self, device: str) -> tuple[float, float]:
         d = self.catalogue.get(device)
@@ -369,12 +423,31 @@ class Predictor:
                 f"bandwidth for it; give them (devices.{device}.peak_flops / mem_bandwidth)")
         return float(d.peak_flops), float(d.mem_bandwidth)
 
+    def _has_anchors(self, device: str, phase: str, variant: str) -> bool:
+        return any(p == phase and _variant(m) == variant and self._info(m, phase) is not None
+                   for (m, p) in self._series.get(device, {}))
+
+    def _transfer_for(self, device: str, phase: str, variant: str) -> tuple[_Transfer, Optional[str]]:
+        """The fit that transfers to ``device``: its own, or that of its efficiency_from device."""
+        src = self.efficiency_from.get(device)
+        if src is not None and not self._has_anchors(device, phase, variant):
+            if src not in self._series:
+                raise TransferError(
+                    f"efficiency_from maps {device!r} to {src!r}, which has no bundle"
+                    + _suggest(src, self._series))
+            try:
+                return self._transfer_fit(src, phase, variant), src
+            except TransferError as exc:
+                raise TransferError(f"cannot transfer to {device!r} ({phase}) with the fit of "
+                                    f"{src!r} (efficiency_from): {exc}") from None
+        return self._transfer_fit(device, phase, variant), None
+
     def _transfer_fit(self, device: str, phase: str, variant: str) -> _Transfer:
         key = (device, phase, variant)
         if key in self._transfers:
             return self._transfers[key]
         peak, bw = self._peaks(device)
-        pts = []   # (model, batch, c, m, t)
+        pts = []   # (model, batch, c, m, k, t, source)
         missing_info = []
         for (m, p), ser in sorted(self._series.get(device, {}).items()):
             if p != phase or _variant(m) != variant:
@@ -386,7 +459,7 @@ class Predictor:
             for b, t in zip(ser.batches, ser.q["median"]):
                 c, mm = info.cost(b, peak, bw)
                 if c > 0 and mm > 0 and t > 0:
-                    pts.append((m, b, c, mm, t, info.source))
+                    pts.append((m, b, c, mm, info.kernels, t, info.source))
         if not pts:
             var = f" of runtime variant '{VARIANT_SEP}{variant}'" if variant else ""
             raise TransferError(
@@ -395,36 +468,17 @@ class Predictor:
                 + (f" (measured there but without FLOPs anywhere: {', '.join(missing_info)}; "
                    f"profile them on the reference CPU or pass model_info)" if missing_info
                    else f" (devices with bundles: {', '.join(self.devices()) or 'none'})"))
-        lc = np.log([p[2] for p in pts])
-        lm = np.log([p[3] for p in pts])
-        lt = np.log([p[4] for p in pts])
-        fit = _fit_roofline(lc, lm, lt)
-        anchors = []
-        for (m, b, c, mm, t, src) in pts:
-            pred = max(c / fit.eta, mm / fit.mu)
-            anchors.append({"model": m, "batch": b, "observed_s": t, "fitted_s": pred,
-                            "rel_err": pred / t - 1.0,
-                            "bound": "compute" if c / fit.eta >= mm / fit.mu else "memory",
-                            "compute_s_at_peak": c, "memory_s_at_peak": mm, "info": src})
-        names = sorted({p[0] for p in pts})
-        loo = None
-        if len(names) >= 2:
-            errs = {}
-            for name in names:
-                keep = np.array([p[0] != name for p in pts])
-                f2 = _fit_roofline(lc[keep], lm[keep], lt[keep])
-                for a in anchors:
-                    if a["model"] == name:
-                        pred = max(a["compute_s_at_peak"] / f2.eta, a["memory_s_at_peak"] / f2.mu)
-                        a["loo_s"] = pred
-                        a["loo_rel_err"] = pred / a["observed_s"] - 1.0
-                        errs.setdefault(name, []).append(abs(a["loo_rel_err"]))
-            allerr = np.array([e for v in errs.values() for e in v])
-            loo = {"median_abs_rel_err": float(np.median(allerr)),
-                   "mean_abs_rel_err": float(np.mean(allerr)),
-                   "max_abs_rel_err": float(np.max(allerr)),
-                   "per_model": {k: float(max(v)) for k, v in errs.items()}}
-        tr = _Transfer(device, phase, variant, fit, peak, bw, anchors, loo)
+        fit, anchors, loo = _fit_with_loo(pts, self.overhead)
+        # the two-parameter roofline on the same anchors, for comparison (and for models
+        # without a kernel count)
+        fit2, anchors2, loo2 = _fit_with_loo(pts, False) if fit.overhead else (fit, anchors, loo)
+        for a, a2 in zip(anchors, anchors2):
+            a["roofline_fitted_s"] = a2["fitted_s"]
+            if "loo_s" in a2:
+                a["roofline_loo_rel_err"] = a2["loo_rel_err"]
+        paths = sorted({ser.path for (m, p), ser in self._series.get(device, {}).items()
+                        if p == phase and _variant(m) == variant})
+        tr = _Transfer(device, phase, variant, fit, peak, bw, anchors, loo, fit2, loo2, paths)
         self._transfers[key] = tr
         return tr
 
@@ -438,41 +492,76 @@ class Predictor:
                 f"measured on: {', '.join(where) or 'no device'}); profile it on the reference "
                 f"CPU or pass model_info={{{model!r}: {{'flops': ..., 'params': ..., "
                 f"'out_bytes': ...}}}}")
-        tr = self._transfer_fit(device, phase, _variant(model))
-        c, m = info.cost(b, tr.peak, tr.bw)
-        tc, tm = c / tr.fit.eta, m / tr.fit.mu
-        t = max(tc, tm)
-        loo = (f"; leave-one-out median |error| {tr.loo['median_abs_rel_err']:.1%}, max "
-               f"{tr.loo['max_abs_rel_err']:.1%}" if tr.loo else "; a single anchor model: no "
-               "leave-one-out error")
+        tr, src = self._transfer_for(device, phase, _variant(model))
+        peak, bw = self._peaks(device)
+        fit, loo, warning = tr.fit, tr.loo, None
+        if fit.overhead and info.kernels is None:
+            fit, loo = tr.fit2, tr.loo2
+            warning = (f"{model!r} has no kernel count (no 'kernels' in its reference rows): "
+                       f"predicted with the two-parameter roofline, without launch overhead")
+            self.warnings.append(warning)
+        c, m = info.cost(b, peak, bw)
+        tc, tm = c / fit.eta, m / fit.mu
+        t = fit.time(c, m, info.kernels)
+        loo_txt = (f"; leave-one-out median |error| {loo['median_abs_rel_err']:.1%}, max "
+                   f"{loo['max_abs_rel_err']:.1%}" if loo else "; a single anchor model: no "
+                   "leave-one-out error")
         nmod = len({a['model'] for a in tr.anchors})
-        src = (f"roofline transfer to {device!r} ({phase}): {'compute' if tc >= tm else 'memory'}"
-               f"-bound, eta={tr.fit.eta:.4g}{'' if tr.fit.eta_identified else ' (bound)'}, "
-               f"mu={tr.fit.mu:.4g}{'' if tr.fit.mu_identified else ' (bound)'} fitted on "
-               f"{nmod} anchor model(s){loo}; FLOPs/params from {info.source}")
-        return Prediction(t, None, None, None, "transferred", src)
+        params = (f"eta={fit.eta:.4g}{'' if fit.eta_identified else ' (bound)'}, "
+                  f"mu={fit.mu:.4g}{'' if fit.mu_identified else ' (bound)'}")
+        if fit.overhead:
+            params += (f", tau={fit.tau * 1e6:.4g} us/kernel x {info.kernels:.0f} kernels "
+                       f"= {fit.tau * info.kernels * 1e3:.4g} ms")
+        elif fit.fallback:
+            params += f" (two-parameter roofline: {fit.fallback})"
+        where = f"{device!r} ({phase})"
+        if src is not None:
+            fitted = (f"fitted on {nmod} anchor model(s) of {src!r} ({', '.join(tr.paths)}) and "
+                      f"applied to {device!r}'s catalogue peaks ({peak / 1e12:.4g} TFLOP/s, "
+                      f"{bw / 1e9:.4g} GB/s) - efficiency_from assumes {device!r} reaches the "
+                      f"same fraction of its peaks and the same time per kernel as {src!r}")
+        else:
+            fitted = f"fitted on {nmod} anchor model(s)"
+        srctext = (f"{fit.model} transfer to {where}: {'compute' if tc >= tm else 'memory'}"
+                   f"-bound, {params} {fitted}{loo_txt}; FLOPs/params"
+                   f"{'/kernels' if fit.overhead else ''} from {info.source}")
+        return Prediction(t, None, None, None, "transferred", srctext, warning)
 
     def transfer_report(self, device: str, phase: str = "infer", variant: str = "") -> dict:
-        """The roofline fit for ``device``: efficiencies, anchors, residuals, leave-one-out error.
+        """The transfer fit for ``device``: efficiencies, overhead, anchors, leave-one-out error.
 
-        Keys: device, phase, variant, peak_flops, mem_bandwidth, eta, mu, eta_identified,
-        mu_identified, n_anchor_models, rms_log_residual, max_abs_rel_residual, anchors (one dict
-        per anchor row: model, batch, observed_s, fitted_s, rel_err, bound, loo_s, loo_rel_err,
-        info), loo (median/mean/max absolute relative error and per model; None with fewer than
-        two anchor models).
+        Keys: device, phase, variant, efficiency_from (the device whose fit is used, or None when
+        ``device`` has anchors of its own), fitted_on, peak_flops, mem_bandwidth (of ``device``),
+        model (``roofline+overhead`` or ``roofline``), eta, mu, tau (seconds per kernel; 0 for the
+        roofline), eta_identified, mu_identified, fallback (why tau was not fitted, where the
+        predictor asked for it; None otherwise), dof (anchor points minus parameters of the
+        three-parameter fit), n_anchor_models, rms_log_residual, max_abs_rel_residual, anchors
+        (one dict per anchor row: model, batch, observed_s, fitted_s, rel_err, bound,
+        overhead_s, kernels, loo_s, loo_rel_err, loo_model, roofline_fitted_s,
+        roofline_loo_rel_err, info), loo (median/mean/max absolute relative error, per model,
+        and ``fallback_folds``: models whose leave-one-out refit fell back to the roofline; None
+        with fewer than two anchor models) and, for comparison, ``roofline`` (eta, mu, loo of
+        the two-parameter fit on the same anchors).
         """
         self._check_device(device)
-        tr = self._transfer_fit(device, phase, variant.lstrip(VARIANT_SEP))
+        tr, src = self._transfer_for(device, phase, variant.lstrip(VARIANT_SEP))
+        peak, bw = self._peaks(device)
         res = np.array([math.log(a["fitted_s"] / a["observed_s"]) for a in tr.anchors])
         return {"device": device, "phase": phase, "variant": tr.variant,
-                "peak_flops": tr.peak, "mem_bandwidth": tr.bw,
-                "eta": tr.fit.eta, "mu": tr.fit.mu,
+                "efficiency_from": src, "fitted_on": tr.device, "bundles": list(tr.paths),
+                "peak_flops": peak, "mem_bandwidth": bw,
+                "model": tr.fit.model, "eta": tr.fit.eta, "mu": tr.fit.mu, "tau": tr.fit.tau,
                 "eta_identified": tr.fit.eta_identified, "mu_identified": tr.fit.mu_identified,
+                "fallback": tr.fit.fallback, "dof": tr.fit.dof,
                 "n_anchor_models": len({a["model"] for a in tr.anchors}),
                 "rms_log_residual": float(np.sqrt(np.mean(res ** 2))),
                 "max_abs_rel_residual": float(max(abs(a["rel_err"]) for a in tr.anchors)),
                 "anchors": [dict(a) for a in tr.anchors],
-                "loo": None if tr.loo is None else dict(tr.loo)}
+                "loo": None if tr.loo is None else dict(tr.loo),
+                "roofline": {"eta": tr.fit2.eta, "mu": tr.fit2.mu,
+                             "eta_identified": tr.fit2.eta_identified,
+                             "mu_identified": tr.fit2.mu_identified,
+                             "loo": None if tr.loo2 is None else dict(tr.loo2)}}
 
     # -------------------------------------------------------------------------------- service
 
@@ -516,3 +605,56 @@ def _extrapolate(bs: list[int], vs: list[float], b: int) -> float:
     if _nan(v0) or _nan(v1):
         return float("nan")
     return max(v0 + (v1 - v0) * (b - b0) / (b1 - b0), v0 * b / b0)
+
+
+def _kernels_cell(v: Any) -> Optional[float]:
+    """A ``kernels`` cell (text in an extra column) as a number; None when empty or not a count."""
+    if v is None or v is pd.NA:
+        return None
+    try:
+        k = float(v)
+    except (TypeError, ValueError):
+        return None
+    return k if math.isfinite(k) and k >= 0 else None
+
+
+def _fit_with_loo(pts: list, overhead: bool) -> tuple[_Fit, list[dict], Optional[dict]]:
+    """Fit on anchor points (model, batch, c, m, k, t, source); residuals and leave-one-model-out."""
+    c = np.array([p[2] for p in pts])
+    m = np.array([p[3] for p in pts])
+    k = [p[4] for p in pts]
+    t = np.array([p[5] for p in pts])
+    fit = fit_transfer(c, m, k, t, overhead)
+    anchors = []
+    for (name, b, ci, mi, ki, ti, src) in pts:
+        pred = fit.time(ci, mi, ki)
+        anchors.append({"model": name, "batch": b, "observed_s": ti, "fitted_s": pred,
+                        "rel_err": pred / ti - 1.0,
+                        "bound": "compute" if ci / fit.eta >= mi / fit.mu else "memory",
+                        "overhead_s": (ki or 0.0) * fit.tau if fit.overhead else 0.0,
+                        "kernels": ki, "compute_s_at_peak": ci, "memory_s_at_peak": mi,
+                        "info": src})
+    names = sorted({p[0] for p in pts})
+    if len(names) < 2:
+        return fit, anchors, None
+    errs: dict[str, list[float]] = {}
+    fell_back = []
+    for name in names:
+        keep = np.array([p[0] != name for p in pts])
+        f2 = fit_transfer(c[keep], m[keep], [x for x, kp in zip(k, keep) if kp], t[keep], overhead)
+        if overhead and not f2.overhead:
+            fell_back.append(name)
+        for a in anchors:
+            if a["model"] == name:
+                pred = f2.time(a["compute_s_at_peak"], a["memory_s_at_peak"], a["kernels"])
+                a["loo_s"] = pred
+                a["loo_rel_err"] = pred / a["observed_s"] - 1.0
+                a["loo_model"] = f2.model
+                errs.setdefault(name, []).append(abs(a["loo_rel_err"]))
+    allerr = np.array([e for v in errs.values() for e in v])
+    loo = {"median_abs_rel_err": float(np.median(allerr)),
+           "mean_abs_rel_err": float(np.mean(allerr)),
+           "max_abs_rel_err": float(np.max(allerr)),
+           "per_model": {n: float(max(v)) for n, v in errs.items()},
+           "fallback_folds": fell_back}
+    return fit, anchors, loo

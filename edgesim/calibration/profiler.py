@@ -2,8 +2,10 @@
 
 ``profile(models, device, batches, threads, phases, min_run_time)`` returns two DataFrames:
 
-* ``table``: the columns of a bundle's ``latency.csv`` (:data:`COLUMNS`), in the order the models
-  were given, phases in the order given, batches ascending;
+* ``table``: the columns of a bundle's ``latency.csv`` (:data:`COLUMNS`) followed by the extra
+  column ``kernels`` (:data:`EXTRA_COLUMNS`: compute kernels one forward pass launches, from
+  ``zoo.describe``; the predictor's roofline transfer uses it for its per-kernel overhead term),
+  in the order the models were given, phases in the order given, batches ascending;
 * ``samples``: ``model, phase, batch, sample_ms``, every timed sample in the order it was taken.
 
 How a cell is timed
@@ -65,11 +67,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "SAMPLE_COLUMNS", "PHASES", "profile", "resolve_device", "ProfileError",
-           "canonical_names", "configure_malloc", "MALLOC_MODES"]
+__all__ = ["COLUMNS", "EXTRA_COLUMNS", "SAMPLE_COLUMNS", "PHASES", "profile", "resolve_device",
+           "ProfileError", "canonical_names", "configure_malloc", "MALLOC_MODES"]
 
 COLUMNS = ["model", "phase", "batch", "input_shape", "threads", "n", "median_ms", "p10_ms", "p90_ms",
            "p99_ms", "mean_ms", "std_ms", "flops", "params", "out_bytes", "peak_mem_mb", "provenance"]
+# written after ``provenance`` (a bundle keeps extra trailing columns as text)
+EXTRA_COLUMNS = ["kernels"]
 SAMPLE_COLUMNS = ["model", "phase", "batch", "sample_ms"]
 PHASES = ("infer", "train")
 
@@ -322,10 +326,13 @@ def _stats(samples_s: Sequence[float]) -> dict:
 def _describe(zoo, name: str, batch: int) -> dict:
     try:
         d = zoo.describe(name, batch)
-        return {k: d.get(k) for k in ("flops", "params", "out_bytes")}
+        out = {k: d.get(k) for k in ("flops", "params", "out_bytes")}
+        k = d.get("kernels")
+        out["kernels"] = int(k) if k is not None else None    # a zoo without kernel counts: empty
+        return out
     except Exception as exc:  # a FLOP counter that cannot follow a model must not stop a run
         warnings.warn(f"zoo.describe({name!r}, {batch}) failed: {exc}", RuntimeWarning, stacklevel=3)
-        return {"flops": math.nan, "params": math.nan, "out_bytes": math.nan}
+        return {"flops": math.nan, "params": math.nan, "out_bytes": math.nan, "kernels": None}
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,9 +458,10 @@ def profile(models: Sequence[str], device: str = "cpu",
         torch.set_num_threads(old_threads)
     if progress:
         progress(done, total, "done")
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS + EXTRA_COLUMNS)
     for col in ("batch", "threads", "n"):
         table[col] = table[col].astype("int64")
+    table["kernels"] = table["kernels"].astype(object)    # ints, None where unknown
     table.attrs["skipped"] = skipped
     table.attrs["device"] = device
     table.attrs["malloc"] = malloc_applied
