@@ -186,3 +186,17 @@ def test_inference_throughput_counts_every_stage():
     assert s["throughput_ips"]["avg"] == pytest.approx(1.0, abs=0.011)
     assert s["inference_ips"]["avg"] == pytest.approx(3.0, abs=0.031)
     assert s["inference_ips"]["median"] == 3.0
+
+
+def test_device_mix_in_member_order():
+    sc = station(CONST, duration=5.0, node={"count": 4,
+                                            "device": {"jetson-tx1": 3, "jetson-tx2": 1}})
+    sc["service"]["m"] = {"*": CONST}
+    sim = edgesim.simulation(sc)
+    assert [n.device for n in sim.nodes] == ["jetson-tx1"] * 3 + ["jetson-tx2"]
+    sc["service"]["m"] = {"jetson-tx1": CONST, "jetson-tx2": {"dist": "constant", "time": 0.5}}
+    sim = edgesim.simulation(sc)
+    assert sim.nodes[3].services["m"].mean() == 0.5 and sim.nodes[0].services["m"].mean() == 1.0
+    bad = station(CONST, duration=5.0, node={"count": 4, "device": {"jetson-tx1": 3}})
+    with pytest.raises(edgesim.ScenarioError, match="the mix has 3 members but count is 4"):
+        edgesim.simulation(bad)

@@ -39,19 +39,38 @@ def resolve_devices(sim) -> dict[str, DeviceInfo]:
     return out
 
 
+def _member_devices(sim, group: str, g, devices: dict[str, DeviceInfo]) -> list[DeviceInfo]:
+    """One DeviceInfo per member: the group's device, or its mix expanded in member order."""
+    mix = {g.device: g.count} if isinstance(g.device, str) else dict(g.device)
+    path = f"nodes.{group}.device"
+    if sum(mix.values()) != g.count:
+        sim.problem(path, f"the mix has {sum(mix.values())} members but count is {g.count}",
+                    mix)
+    out: list[DeviceInfo] = []
+    for name, n in mix.items():
+        dev = devices.get(name)
+        if dev is None:
+            sim.problem(path if isinstance(g.device, str) else f"{path}.{name}",
+                        "unknown device", name, sorted(devices))
+            sim.bad_devices.add(name)
+            dev = DeviceInfo(name, "cpu")
+        if n < 0:
+            sim.problem(f"{path}.{name}", "a member count must be >= 0", n)
+        out.extend([dev] * max(n, 0))
+    while len(out) < g.count:       # a short mix was reported; keep building to find more
+        out.append(out[-1] if out else DeviceInfo("cpu", "cpu"))
+    return out[:g.count]
+
+
 def build_nodes(sim, devices: dict[str, DeviceInfo]) -> None:
     spec = sim.spec
     for group, g in spec.nodes.items():
         if group in spec.switches:
             sim.problem(f"nodes.{group}", "a node group and a switch share this name", group)
-        dev = devices.get(g.device)
-        if dev is None:
-            sim.problem(f"nodes.{group}.device", "unknown device", g.device, sorted(devices))
-            sim.bad_devices.add(g.device)
-            dev = DeviceInfo(g.device, "cpu")
+        member_devices = _member_devices(sim, group, g, devices)
         names = member_names(group, g.count)
         sim.groups[group] = []
-        for name in names:
+        for name, dev in zip(names, member_devices):
             if name in sim.node_by_name or name in spec.nodes and name != group:
                 sim.problem(f"nodes.{group}", f"member name {name!r} collides with another node",
                             group)
@@ -118,7 +137,10 @@ def _service_model(sim, model: str, device: str, spec, path: str) -> Optional[sv
 def _unknown_devices(spec) -> set[str]:
     """Device names nodes use that are neither in the catalogue nor defined in the scenario
     (already reported at nodes.<group>.device)."""
-    return {g.device for g in spec.nodes.values()} - set(CATALOGUE) - set(spec.devices)
+    used = set()
+    for g in spec.nodes.values():
+        used |= {g.device} if isinstance(g.device, str) else set(g.device)
+    return used - set(CATALOGUE) - set(spec.devices)
 
 
 def attach_services(sim) -> None:

@@ -41,7 +41,9 @@ class NodeSpec(Strict):
 
     count: int = Field(1, ge=1, le=100_000)
     role: Role = "server"
-    device: str = "cpu"
+    device: Union[str, dict[str, int]] = Field(
+        "cpu", description="device of every member, or a mix in member order, e.g. "
+                           "{jetson-tx1: 18, jetson-tx2: 6} (counts sum to 'count')")
     executors: Optional[int] = Field(None, ge=1, description="default: the device's executors")
     queue: Literal["fifo", "lifo", "priority"] = "fifo"
     capacity: Optional[int] = Field(None, ge=0, description="waiting room; arrivals beyond are dropped")
