@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from ..errors import Problem, ScenarioError
 from .messages import problems_from
 from .overrides import apply_overrides
+from .extends import resolve_extends
 from .schema import Scenario
 from .yamlpos import load_yaml
 
@@ -23,7 +24,9 @@ class ScenarioFile:
     file: str
     base_dir: Path
     lines: dict[tuple, int] = field(default_factory=dict)
-    origins: dict[tuple, str] = field(default_factory=dict)
+    #: Where keys that are not in this file came from: '--set ...' for overrides, or
+    #: (file, line) for keys inherited through `extends`.
+    origins: dict[tuple, object] = field(default_factory=dict)
 
     def locate(self, problem: Problem) -> Problem:
         """Fill in the file and line of a problem from its key path."""
@@ -35,6 +38,9 @@ class ScenarioFile:
             lines = {tuple(map(str, k)): v for k, v in self.lines.items()}
             for n in range(len(parts), -1, -1):
                 origin = origins.get(parts[:n])
+                if isinstance(origin, tuple):
+                    problem.file, problem.line = origin
+                    break
                 if origin is not None:
                     problem.file = origin
                     break
@@ -69,7 +75,12 @@ def read(source: Union[str, Path, Mapping[str, Any]], overrides: Iterable[str] =
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a mapping of keys to values, got "
                                      f"{type(data).__name__}", file=file, line=1)])
+    inherited: dict = {}
+    if "extends" in data:
+        here = Path(file) if file != "<dict>" else base / "<dict>"
+        data, lines, inherited = resolve_extends(data, lines, here)
     data, origins = apply_overrides(data, overrides)
+    origins = {**inherited, **origins}
     shell = ScenarioFile(spec=None, data=data, file=file, base_dir=base, lines=lines,  # type: ignore
                          origins=origins)
     try:
