@@ -200,3 +200,17 @@ def test_real_trace_transfer_time_matches_numpy(rel, fmt, size):
     expected = _numpy_delivery(np.asarray(tr.times), np.asarray(tr.bps), tr.duration, 3.7,
                                size * 8) - 3.7
     assert lat == pytest.approx(expected + 1e-9, rel=1e-9)
+
+
+def test_connection_in_order_with_batching():
+    # 5 messages of 1 MB queued at t = 0 on one connection: one in flight at a time, each
+    # 1 s alone on 8 Mbit/s; with batching (rpc_batch 2) they leave in pairs.
+    sc = two_hosts(1_000_000.0, sends=5, rate=1e6, network={"max_in_flight": 1})
+    done = sorted(edgesim.run(sc).requests.latency)
+    # (arrivals are 1 us apart, hence the tolerance)
+    assert done == pytest.approx([1.0 + k for k in range(5)], abs=1e-5)
+    sc["network"] = {"max_in_flight": 1, "batch_messages": True, "rpc_batch": 2,
+                     "header_bytes": 0}
+    done = sorted(edgesim.run(sc).requests.latency)
+    # first message alone (it found the connection free), then pairs of 2 MB, then the last
+    assert done == pytest.approx([1.0, 3.0, 3.0, 5.0, 5.0], abs=1e-5)

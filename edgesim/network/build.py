@@ -132,7 +132,8 @@ def build_network(sim) -> Optional[Network]:
     net = spec.network
     return Network(sim.env, topo, flows, [n.name for n in sim.nodes], alias, manager,
                    window=net.flow_window, overhead=net.rpc_overhead, header=net.header_bytes,
-                   batch=net.rpc_batch, record=net.transfers)
+                   batch=net.rpc_batch, record=net.transfers,
+                   max_in_flight=net.max_in_flight, batch_messages=net.batch_messages)
 
 
 class TraceFollower:

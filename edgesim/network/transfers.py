@@ -7,6 +7,7 @@ over up to `rpc_batch` small messages, as Distream batches its RPCs (its Table 1
 from __future__ import annotations
 
 from array import array
+from collections import deque
 from typing import Callable, Optional, Sequence
 
 from ..engine.clock import COMPLETION, call_in
@@ -20,7 +21,8 @@ class Network:
 
     def __init__(self, env, topology: Topology, flows: FlowNetwork, node_names: list[str],
                  alias: dict[str, str], cells: Optional[CellManager], *, window: float | None,
-                 overhead: float, header: float, batch: int, record: bool) -> None:
+                 overhead: float, header: float, batch: int, record: bool,
+                 max_in_flight: Optional[int] = None, batch_messages: bool = False) -> None:
         self.env = env
         self.topology = topology
         self.flows = flows
@@ -38,6 +40,9 @@ class Network:
         self.failed = 0
         self.log = TransferLog() if record else None
         self.traced: dict[str, list] = {}     # channel -> trace followers, set by start_traces
+        self.max_in_flight = max_in_flight
+        self.batch_messages = batch_messages
+        self._conns: dict[tuple[int, int], _Connection] = {}
 
     def route(self, src: int, dst: int) -> tuple[list[str], Optional[float]]:
         """The channels from node ``src`` to node ``dst`` and the flow's rate cap (window/RTT)."""
@@ -55,7 +60,23 @@ class Network:
 
     def transfer(self, src: int, dst: int, nbytes: float, deliver: Callable, arg) -> None:
         """Move ``nbytes`` from node ``src`` to node ``dst`` as one message, then ``deliver(arg)``."""
-        self._send(src, dst, nbytes + self.header, ((deliver, arg),))
+        if self.max_in_flight is None:
+            self._send(src, dst, nbytes + self.header, ((deliver, arg),))
+            return
+        conn = self._conns.get((src, dst))
+        if conn is None:
+            conn = self._conns[(src, dst)] = _Connection()
+        conn.waiting.append((nbytes, deliver, arg))
+        self._pump(src, dst, conn)
+
+    def _pump(self, src: int, dst: int, conn: "_Connection") -> None:
+        """Start waiting messages while the connection has room, in order (batched if asked)."""
+        while conn.waiting and conn.in_flight < self.max_in_flight:
+            take = self.batch if self.batch_messages else 1
+            items = [conn.waiting.popleft() for _ in range(min(take, len(conn.waiting)))]
+            conn.in_flight += 1
+            size = sum(n for n, _d, _a in items) + self.header
+            self._send(src, dst, size, tuple((d, a) for _n, d, a in items), conn)
 
     def send_batch(self, src: int, dst: int, items: Sequence[tuple[float, Callable, object]]) -> None:
         """Several messages to one destination, ``rpc_batch`` per RPC: one overhead and one
@@ -65,20 +86,21 @@ class Network:
             size = sum(n for n, _d, _a in chunk) + self.header
             self._send(src, dst, size, tuple((d, a) for _n, d, a in chunk))
 
-    def _send(self, src: int, dst: int, size: float, targets: tuple) -> None:
+    def _send(self, src: int, dst: int, size: float, targets: tuple, conn=None) -> None:
         self.transfers += 1
         self.bytes += size
+        item = (src, dst, size, targets, conn)
         if self.overhead > 0.0:
-            call_in(self.env, self.overhead, COMPLETION, self._start, (src, dst, size, targets))
+            call_in(self.env, self.overhead, COMPLETION, self._start, item)
         else:
-            self._start((src, dst, size, targets))
+            self._start(item)
 
     def _start(self, item) -> None:
-        src, dst, size, targets = item
+        src, dst, size, targets, conn = item
         route, cap = self.route(src, dst)
         if self.cells is not None:
             self.cells.starting(route)
-        tag = (targets, src, dst, self.env.now)
+        tag = (targets, src, dst, self.env.now, conn)
         self.flows.start_flow(route, size, self._delivered, cap_bps=cap, on_fail=self._failed,
                               tag=tag)
         if self.traced:
@@ -87,19 +109,36 @@ class Network:
                     follower.wake()
 
     def _delivered(self, flow: Flow) -> None:
-        targets, src, dst, t0 = flow.tag
+        targets, src, dst, t0, conn = flow.tag
         if self.log is not None:
             self.log.add(src, dst, flow.size, t0, self.env.now, 0)
+        self._release(src, dst, conn)
         for deliver, arg in targets:
             deliver(arg)
 
     def _failed(self, flow: Flow) -> None:
-        targets, src, dst, t0 = flow.tag
+        targets, src, dst, t0, conn = flow.tag
         self.failed += 1
         if self.log is not None:
             self.log.add(src, dst, flow.size, t0, self.env.now, 1)
+        self._release(src, dst, conn)
         for _deliver, arg in targets:
             self.on_fail(arg)
+
+    def _release(self, src: int, dst: int, conn) -> None:
+        if conn is not None:
+            conn.in_flight -= 1
+            self._pump(src, dst, conn)
+
+
+class _Connection:
+    """Messages from one node to another that wait for room on the connection, in order."""
+
+    __slots__ = ("waiting", "in_flight")
+
+    def __init__(self) -> None:
+        self.waiting: deque = deque()
+        self.in_flight = 0
 
 
 class TransferLog:

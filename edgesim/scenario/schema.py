@@ -108,6 +108,13 @@ class NetworkSpec(Strict):
                                                           "(Distream measured 2.1 ms)")
     header_bytes: Size = Field(0.0, ge=0, description="bytes added to each message")
     rpc_batch: int = Field(20, ge=1, description="messages that may share one RPC overhead")
+    max_in_flight: Optional[int] = Field(
+        None, ge=1, description="messages one connection (source node -> destination node) "
+                                "carries at once; the rest wait in order. Default: unlimited, "
+                                "every transfer is its own concurrent flow")
+    batch_messages: bool = Field(False, description="with max_in_flight: messages waiting on a "
+                                 "connection leave together, up to rpc_batch per RPC (one "
+                                 "overhead and one header each)")
     on_outage: Literal["pause", "fail"] = Field("pause", description="flows on a link that "
                                                 "goes down wait and resume, or fail")
     transfers: bool = Field(False, description="record every transfer in transfers.parquet")
