@@ -22,6 +22,7 @@ TEST = ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel
         "scipy>=1.10"]
 CALIBRATE = ["torch==2.13.0"]
 DASK = ["dask[distributed]>=2023.1"]
+VIDEO = ["opencv-python-headless>=4.8"]
 
 setup(
     name="edgesim",
@@ -39,8 +40,9 @@ setup(
     extras_require={
         "calibrate": CALIBRATE,
         "dask": DASK,
-        "test": TEST,
-        "all": CALIBRATE + DASK + TEST,
+        "video": VIDEO,
+        "test": TEST + VIDEO,
+        "all": CALIBRATE + DASK + VIDEO + TEST,
     },
     entry_points={"console_scripts": ["edgesim=edgesim.cli:main"]},
 )

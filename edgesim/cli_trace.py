@@ -22,7 +22,7 @@ def _read(path: str, fmt: str, column: Optional[str]):
 
 @click.group()
 def trace() -> None:
-    """Bandwidth traces: import to the canonical format, show statistics and a plot."""
+    """Traces: bandwidth (import, show) and camera workloads (from-video, generate)."""
 
 
 @trace.command("import")
@@ -61,3 +61,10 @@ def show(file: str, fmt: str, column: Optional[str], plot_path: Optional[str],
     from .analysis.traceplot import plot_trace
     plot_trace(tr, target, title=Path(file).name)
     click.echo(f"plot: {target}")
+
+
+# Camera workload traces (ROIs per frame) live in cli_video.py; OpenCV is imported only when run.
+from .cli_video import from_video as _from_video, generate as _generate  # noqa: E402
+
+trace.add_command(_from_video)
+trace.add_command(_generate)
