@@ -18,17 +18,7 @@ from edgesim.policies.distream import partition as part
 from edgesim.policies.distream import predictor as pred
 from edgesim.workload.arrivals import PoissonArrivals
 
-FIG_1_1 = {  # Distream's attribute-recognition DAG (Fig. 1.1), as in tests/test_dag.py
-    "object": {"model": "obj", "next": {"color": 0.5, "behavior": 0.3, "other": 0.2}},
-    "color": {"model": "color", "next": {"type": 1.0}},
-    "type": {"model": "type", "next": {"make": 1.0}},
-    "make": {"model": "make"},
-    "behavior": {"model": "behavior", "next": {"gender": 1.0}},
-    "gender": {"model": "gender"},
-    "other": {"model": "other"},
-}
-TIMES = {"obj": 0.010, "color": 0.002, "type": 0.003, "make": 0.004, "behavior": 0.005,
-         "gender": 0.006, "other": 0.007}
+from tests.test_dag import FIG_1_1, TIMES  # noqa: E402  (the same Fig. 1.1 DAG)
 Z99 = 2.576
 
 

@@ -20,10 +20,11 @@ import datetime as _dt
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from types import MappingProxyType
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..metrics.atomic import write_text_atomic
 
 import numpy as np
 
@@ -501,18 +502,7 @@ def write_canonical(trace: BandwidthTrace, path: PathLike, *, source_format: str
     ]
     lines = [f"# {k}: {v}\n" for k, v in head] + [CANONICAL_HEADER + "\n"]
     lines += [f"{t!r},{b!r}\n" for t, b in zip(trace.times.tolist(), trace.bps.tolist())]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, "".join(lines))
     return path
 
 

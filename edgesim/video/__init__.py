@@ -12,10 +12,10 @@ functions that read or write video, so ``import edgesim`` (and this package) nev
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping, Union
+
+from ..metrics.atomic import write_text_atomic
 
 __all__ = ["write_trace", "read_header"]
 
@@ -52,16 +52,7 @@ def write_trace(df, path: Union[str, Path], header: Mapping[str, object],
         columns.append([format(v, spec) for v in values] if spec else [str(v) for v in values])
     lines.extend(",".join(row) + "\n" for row in zip(*columns))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.writelines(lines)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, "".join(lines))
     return path
 
 
