@@ -153,7 +153,8 @@ def _rows_for(rows: list[dict], csv_path: Path) -> tuple[list[dict], list[dict]]
 def _display(path: Path) -> str:
     """A path for the record: relative to the repo root where possible (never this machine's)."""
     try:
-        return Path(os.path.relpath(path.resolve(), REPO_ROOT)).as_posix()
+        # abspath, not resolve(): a shared folder reached through a link keeps its own name
+        return Path(os.path.relpath(os.path.abspath(path), REPO_ROOT)).as_posix()
     except ValueError:
         return path.name
 
