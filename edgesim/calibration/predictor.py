@@ -95,7 +95,9 @@ from ..hardware.catalogue import CATALOGUE, DeviceInfo
 from ..hardware.service import ServiceModel  # noqa: F401
 from .bundle import Bundle, load_bundles
 from .quantiles import QuantileTable
-from .roofline import BYTES_PER_PARAM, _Fit, _Info, _Transfer, fit_transfer
+from .roofline import BYTES_PER_PARAM, _Fit, _Info, _Transfer, _fit_with_loo, fit_transfer  # noqa: F401
+from .series import (_QCOLS, _Series, _config_label, _per_input_shapes,  # noqa: F401
+                     _series_from, _shape_dims)
 
 __all__ = ["Prediction", "Predictor", "QuantileTable", "PredictionError", "ExtrapolationError",
            "TransferError", "PROVENANCES", "BYTES_PER_PARAM"]
@@ -128,67 +130,6 @@ class Prediction:
     provenance: str          # measured | interpolated | extrapolated | transferred | literature
     source: str              # bundle path + how
     warning: Optional[str] = None
-
-
-# ------------------------------------------------------------------------------ per-model series
-
-@dataclass
-class _Series:
-    """One model's rows on one device and phase, sorted by batch (times in seconds)."""
-
-    batches: list[int]
-    q: dict[str, list[float]]            # "median", "p10", "p90", "p99" -> values (nan: unknown)
-    row_prov: list[str]
-    path: str
-    config: str                          # e.g. "threads=2, input 3x224x224"
-
-
-_QCOLS = (("median", "median_ms"), ("p10", "p10_ms"), ("p90", "p90_ms"), ("p99", "p99_ms"))
-
-
-def _config_label(shape: str, threads: Any) -> str:
-    parts = []
-    if threads is not pd.NA and threads is not None and not (isinstance(threads, float)
-                                                             and math.isnan(threads)):
-        parts.append(f"threads={int(threads)}")
-    if shape:
-        parts.append(f"input {shape}")
-    return ", ".join(parts)
-
-
-def _shape_dims(shape: str) -> list[int]:
-    return [int(x) for x in shape.split("x")] if shape else []
-
-
-def _per_input_shapes(rows: pd.DataFrame) -> list[str]:
-    """The rows' input shapes without the batch dimension.
-
-    The contract writes per-input shapes (``3x224x224``); a writer that includes the batch
-    dimension (``4x3x224x224`` at batch 4) is recognised when every row's first dimension equals
-    its batch and either two batch sizes show it or the batch is 1 (where both read the same).
-    """
-    shapes, batches = list(rows["input_shape"]), [int(b) for b in rows["batch"]]
-    dims = [_shape_dims(s) for s in shapes]
-    with_batch = all(len(d) >= 2 and d[0] == b for d, b in zip(dims, batches) if d) and any(dims)
-    if with_batch and (len(set(batches)) >= 2 or set(batches) == {1}):
-        return ["x".join(map(str, d[1:])) if d else "" for d in dims]
-    return shapes
-
-
-def _series_from(rows: pd.DataFrame, path: str, threads: Optional[int]) -> _Series:
-    """Pick one configuration (input shape, threads) of a model's rows and build its series."""
-    rows = rows.copy()
-    rows["_thr"] = rows["threads"].fillna(0).astype("int64")
-    rows["_shape"] = _per_input_shapes(rows)
-    groups = {k: g for k, g in rows.groupby(["_shape", "_thr"], sort=True)}
-    if threads is not None:
-        groups = {k: g for k, g in groups.items() if k[1] == threads} or groups
-    # most batch sizes first, then most threads, then the shape name (deterministic)
-    key = sorted(groups, key=lambda k: (-len(groups[k]), -k[1], k[0]))[0]
-    g = groups[key].sort_values("batch")
-    q = {name: [v / 1e3 for v in g[col].astype(float)] for name, col in _QCOLS}
-    return _Series([int(b) for b in g["batch"]], q, list(g["provenance"]), path,
-                   _config_label(key[0], key[1] if key[1] else None))
 
 
 # ------------------------------------------------------------------------------ the predictor
@@ -616,45 +557,3 @@ def _kernels_cell(v: Any) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return k if math.isfinite(k) and k >= 0 else None
-
-
-def _fit_with_loo(pts: list, overhead: bool) -> tuple[_Fit, list[dict], Optional[dict]]:
-    """Fit on anchor points (model, batch, c, m, k, t, source); residuals and leave-one-model-out."""
-    c = np.array([p[2] for p in pts])
-    m = np.array([p[3] for p in pts])
-    k = [p[4] for p in pts]
-    t = np.array([p[5] for p in pts])
-    fit = fit_transfer(c, m, k, t, overhead)
-    anchors = []
-    for (name, b, ci, mi, ki, ti, src) in pts:
-        pred = fit.time(ci, mi, ki)
-        anchors.append({"model": name, "batch": b, "observed_s": ti, "fitted_s": pred,
-                        "rel_err": pred / ti - 1.0,
-                        "bound": "compute" if ci / fit.eta >= mi / fit.mu else "memory",
-                        "overhead_s": (ki or 0.0) * fit.tau if fit.overhead else 0.0,
-                        "kernels": ki, "compute_s_at_peak": ci, "memory_s_at_peak": mi,
-                        "info": src})
-    names = sorted({p[0] for p in pts})
-    if len(names) < 2:
-        return fit, anchors, None
-    errs: dict[str, list[float]] = {}
-    fell_back = []
-    for name in names:
-        keep = np.array([p[0] != name for p in pts])
-        f2 = fit_transfer(c[keep], m[keep], [x for x, kp in zip(k, keep) if kp], t[keep], overhead)
-        if overhead and not f2.overhead:
-            fell_back.append(name)
-        for a in anchors:
-            if a["model"] == name:
-                pred = f2.time(a["compute_s_at_peak"], a["memory_s_at_peak"], a["kernels"])
-                a["loo_s"] = pred
-                a["loo_rel_err"] = pred / a["observed_s"] - 1.0
-                a["loo_model"] = f2.model
-                errs.setdefault(name, []).append(abs(a["loo_rel_err"]))
-    allerr = np.array([e for v in errs.values() for e in v])
-    loo = {"median_abs_rel_err": float(np.median(allerr)),
-           "mean_abs_rel_err": float(np.mean(allerr)),
-           "max_abs_rel_err": float(np.max(allerr)),
-           "per_model": {n: float(max(v)) for n, v in errs.items()},
-           "fallback_folds": fell_back}
-    return fit, anchors, loo

@@ -271,3 +271,45 @@ class _Transfer:
     fit2: Optional[_Fit] = None      # the two-parameter roofline on the same anchors
     loo2: Optional[dict] = None
     paths: tuple = ()                # the bundles the anchors' times came from
+
+
+def _fit_with_loo(pts: list, overhead: bool) -> tuple[_Fit, list[dict], Optional[dict]]:
+    """Fit on anchor points (model, batch, c, m, k, t, source); residuals and leave-one-model-out."""
+    c = np.array([p[2] for p in pts])
+    m = np.array([p[3] for p in pts])
+    k = [p[4] for p in pts]
+    t = np.array([p[5] for p in pts])
+    fit = fit_transfer(c, m, k, t, overhead)
+    anchors = []
+    for (name, b, ci, mi, ki, ti, src) in pts:
+        pred = fit.time(ci, mi, ki)
+        anchors.append({"model": name, "batch": b, "observed_s": ti, "fitted_s": pred,
+                        "rel_err": pred / ti - 1.0,
+                        "bound": "compute" if ci / fit.eta >= mi / fit.mu else "memory",
+                        "overhead_s": (ki or 0.0) * fit.tau if fit.overhead else 0.0,
+                        "kernels": ki, "compute_s_at_peak": ci, "memory_s_at_peak": mi,
+                        "info": src})
+    names = sorted({p[0] for p in pts})
+    if len(names) < 2:
+        return fit, anchors, None
+    errs: dict[str, list[float]] = {}
+    fell_back = []
+    for name in names:
+        keep = np.array([p[0] != name for p in pts])
+        f2 = fit_transfer(c[keep], m[keep], [x for x, kp in zip(k, keep) if kp], t[keep], overhead)
+        if overhead and not f2.overhead:
+            fell_back.append(name)
+        for a in anchors:
+            if a["model"] == name:
+                pred = f2.time(a["compute_s_at_peak"], a["memory_s_at_peak"], a["kernels"])
+                a["loo_s"] = pred
+                a["loo_rel_err"] = pred / a["observed_s"] - 1.0
+                a["loo_model"] = f2.model
+                errs.setdefault(name, []).append(abs(a["loo_rel_err"]))
+    allerr = np.array([e for v in errs.values() for e in v])
+    loo = {"median_abs_rel_err": float(np.median(allerr)),
+           "mean_abs_rel_err": float(np.mean(allerr)),
+           "max_abs_rel_err": float(np.max(allerr)),
+           "per_model": {n: float(max(v)) for n, v in errs.items()},
+           "fallback_folds": fell_back}
+    return fit, anchors, loo

@@ -40,12 +40,14 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+# check_bundle and its helpers live in check.py; they stay importable from here.
+from .check import CHECK_TARGET_PCT, _load, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
+
 __all__ = ["TARGETS", "ServiceSource", "bundle_service", "run_real", "simulate", "latency_stats",
            "run_testbed", "check_bundle", "midpoints", "interpolate", "twin_scenario"]
 
 # Acceptance targets, |sim - real| / real in percent.
 TARGETS = {"mean": 10.0, "p95": 15.0, "throughput": 5.0}
-CHECK_TARGET_PCT = 10.0
 
 Progress = Callable[[str], None]
 
@@ -116,12 +118,6 @@ def bundle_service(bundle, model: str, threads: Optional[int] = None) -> Service
                         threads=None if _nan(row["threads"]) else int(row["threads"]))
     src.kind = src.service_spec()["dist"]
     return src
-
-
-def bundle_malloc(bundle) -> str:
-    """The malloc mode a bundle was profiled with ("stable" or "default")."""
-    prof = ((bundle.meta.get("fingerprint") or {}).get("profiler") or {})
-    return "stable" if str(prof.get("malloc", "default")).startswith("stable") else "default"
 
 
 def _nan(v) -> bool:
@@ -574,81 +570,3 @@ def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequ
                          "sim_requests": sim_n, "threads": threads, "seed": seed, "warmup": warmup,
                          "timeout_s": timeout_s, "cores": cores, "replay": replay, "malloc": malloc},
             "rows": rows, "pass": all(r["pass"] for r in rows)}
-
-
-# ============================================================================================
-# calibrate check: held-out batch sizes
-
-
-def midpoints(batches: Sequence[int]) -> list:
-    """Integer midpoints strictly between consecutive measured sizes (1,2,4,8 -> 3,6)."""
-    bs = sorted(set(int(b) for b in batches))
-    return [(a + b) // 2 for a, b in zip(bs, bs[1:]) if b - a >= 2]
-
-
-def interpolate(bundle, model: str, phase: str, batch: int, threads: Optional[int] = None) -> Optional[float]:
-    """The predictor's median (ms) at ``batch`` from ``bundle`` alone (None outside its range).
-
-    :class:`edgesim.calibration.predictor.Predictor` on this one bundle: the measured row, or
-    linear interpolation between the two neighbouring measured batch sizes (no extrapolation).
-    """
-    from .predictor import ExtrapolationError, Predictor
-    pred = Predictor({bundle.device_id: [bundle]}, threads=threads)
-    try:
-        return pred.predict(model, bundle.device_id, int(batch), phase).median_s * 1e3
-    except ExtrapolationError:
-        return None
-
-
-def _load(bundle):
-    from .bundle import Bundle, load_bundle
-    return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-
-
-def check_bundle(bundle, batches: Optional[Sequence[int]] = None, models: Optional[Sequence[str]] = None,
-                 phases: Sequence[str] = ("infer",), min_run_time: Optional[float] = None,
-                 target_pct: float = CHECK_TARGET_PCT, progress=None) -> dict:
-    """Profile held-out batch sizes with the bundle's settings and compare with interpolation."""
-    from .profiler import profile
-    b = _load(bundle)
-    t = b.table
-    fp = b.meta.get("fingerprint") or {}
-    settings = fp.get("profiler") or {}
-    device = settings.get("device") or fp.get("device") or "cpu"
-    mrt = float(min_run_time or settings.get("min_run_time") or 0.2)
-    have = list(dict.fromkeys(t["model"]))
-    models = list(dict.fromkeys(models)) if models else have
-    missing = [m for m in models if m not in have]
-    if missing:
-        raise LookupError(f"{b.path}: no rows for model(s) {', '.join(missing)}; it has {', '.join(have)}")
-    rows, notes = [], []
-    for m in models:
-        for ph in phases:
-            sel = t[(t["model"] == m) & (t["phase"] == ph)]
-            if sel.empty:
-                notes.append(f"{m} {ph}: not in the bundle")
-                continue
-            thr = sel["threads"].dropna()
-            threads = int(thr.iloc[0]) if len(thr) else None
-            measured_bs = sorted(set(int(x) for x in sel["batch"]))
-            held = sorted(set(int(x) for x in batches)) if batches else midpoints(measured_bs)
-            held = [x for x in held if x not in measured_bs]
-            if not held:
-                notes.append(f"{m} {ph}: no held-out batch size (measured {measured_bs})")
-                continue
-            table, _ = profile([m], device=device, batches=held, threads=threads, phases=[ph],
-                               min_run_time=mrt, progress=progress, malloc=bundle_malloc(b))
-            for _, r in table.iterrows():
-                pred = interpolate(b, m, ph, int(r["batch"]), threads)
-                meas = float(r["median_ms"])
-                err = None if pred is None else 100.0 * (pred - meas) / meas
-                rows.append({"model": m, "phase": ph, "batch": int(r["batch"]), "threads": threads,
-                             "predicted_ms": pred, "measured_ms": meas, "error_pct": err,
-                             "measured_p10_ms": float(r["p10_ms"]), "measured_p90_ms": float(r["p90_ms"]),
-                             "n": int(r["n"])})
-    errs = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None]
-    mape = float(np.mean(errs)) if errs else None
-    return {"bundle": str(b.path), "device_id": b.device_id, "device": device,
-            "min_run_time": mrt, "rows": rows, "mape_pct": mape, "target_pct": target_pct,
-            "pass": mape is not None and mape <= target_pct, "notes": notes,
-            "predictor": "Predictor.predict: linear interpolation between measured batch sizes"}
