@@ -60,3 +60,32 @@ class PolicyContext:
         self.stream = stream
         self.view = view
         self.scenario = scenario
+
+
+class LeastLoadedPicker:
+    """Picks the candidate with the fewest (queued + in service) requests per executor in the
+    monitor view, counting what it sent itself since the last report so a burst does not all go
+    to the node that looked idlest; ties go to the first candidate."""
+
+    def __init__(self, view: "MonitorView", count_own: bool = True) -> None:
+        self.view = view
+        self.count_own = count_own
+        self._sent: dict[int, int] = {}
+        self._version = -1
+
+    def pick(self, candidates: Sequence["Node"]) -> "Node":
+        view = self.view
+        if view.version != self._version:
+            self._version = view.version
+            self._sent.clear()
+        best, best_load = candidates[0], float("inf")
+        for node in candidates:
+            i = node.index
+            load = view.queue[i] + view.busy[i]
+            if self.count_own:
+                load += self._sent.get(i, 0)
+            load /= node.executors
+            if view.up[i] and load < best_load:
+                best, best_load = node, load
+        self._sent[best.index] = self._sent.get(best.index, 0) + 1
+        return best

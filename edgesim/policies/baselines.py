@@ -5,7 +5,7 @@ from typing import Sequence
 
 from pydantic import Field
 
-from .base import Policy, PolicyConfig
+from .base import LeastLoadedPicker, Policy, PolicyConfig
 from .registry import register
 
 
@@ -66,22 +66,7 @@ class LeastLoaded(Policy):
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
-        self._sent: dict[int, int] = {}
-        self._version = -1
+        self._picker = LeastLoadedPicker(ctx.view, config.count_own)
 
     def place(self, req, stage: int, candidates: Sequence):
-        view = self.ctx.view
-        if view.version != self._version:
-            self._version = view.version
-            self._sent.clear()
-        best, best_load = candidates[0], float("inf")
-        for node in candidates:
-            i = node.index
-            load = view.queue[i] + view.busy[i]
-            if self.config.count_own:
-                load += self._sent.get(i, 0)
-            load /= node.executors
-            if view.up[i] and load < best_load:
-                best, best_load = node, load
-        self._sent[best.index] = self._sent.get(best.index, 0) + 1
-        return best
+        return self._picker.pick(candidates)

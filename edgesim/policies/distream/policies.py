@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from ...engine.clock import CONTROL, call_in
 from ...scenario.types import Duration, Size
-from ..base import Policy, PolicyConfig
+from ..base import LeastLoadedPicker, Policy, PolicyConfig
 from ..registry import register
 from . import balancer as bal
 from . import controller as ctl
@@ -117,8 +117,7 @@ class _VideoPolicy(Policy):
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
         self._ready = False
-        self._sent: dict[int, int] = {}
-        self._version = -1
+        self._picker = LeastLoadedPicker(ctx.view)
         self._sets: dict[int, frozenset] = {}
         known = {n.group for n in ctx.nodes} | {n.name for n in ctx.nodes}
         for key in ("cameras", "edge"):
@@ -154,18 +153,7 @@ class _VideoPolicy(Policy):
         return s
 
     def _least_loaded(self, nodes: Sequence):
-        view = self.ctx.view
-        if view.version != self._version:
-            self._version = view.version
-            self._sent.clear()
-        best, best_load = nodes[0], float("inf")
-        for node in nodes:
-            i = node.index
-            load = (view.queue[i] + view.busy[i] + self._sent.get(i, 0)) / node.executors
-            if view.up[i] and load < best_load:
-                best, best_load = node, load
-        self._sent[best.index] = self._sent.get(best.index, 0) + 1
-        return best
+        return self._picker.pick(nodes)
 
     def _edge(self, cands: Sequence):
         edge = [n for n in cands if n.index in self.edge_set]
