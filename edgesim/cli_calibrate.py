@@ -400,3 +400,43 @@ def transfer(reference: tuple, anchors: tuple, target: str, like: str, models: s
         t.add_row(*row)
     Console().print(t)
 
+
+
+@calibrate.command("anchor", context_settings=_CTX)
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False))
+@click.option("--models", required=True, metavar="A,B,C", help="models the throughput is of")
+@click.option("--throughput", required=True, type=click.FloatRange(min=0, min_open=True),
+              help="sustained items per second the device reaches on those models")
+@click.option("--batch", required=True, type=click.IntRange(min=1), help="batch size of that "
+              "throughput (the deployment's batch)")
+@click.option("--phase", type=click.Choice(["infer", "train"]), default="infer", show_default=True)
+@click.option("--source", "source", default="", help="where the throughput comes from (stored)")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="bundle folder to write")
+@click.option("--force", is_flag=True, help="replace an existing bundle at --out")
+def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, source: str,
+           out: str, force: bool) -> None:
+    """Rescale BUNDLE's times of --models by one factor so that their mean throughput at --batch
+    equals --throughput (a published figure); the curves' shape stays the bundle's.
+
+    \b
+    edgesim calibrate anchor calibration/transferred/jetson-tx1 --models roi_object,roi_color \\
+        --throughput 42.5 --batch 8 --source "Distream Fig. 1.4 + Table 1.5" \\
+        --out calibration/distream-anchored/jetson-tx1
+    """
+    from .calibration.anchor import anchored
+    from .calibration.bundle import BundleError, load_bundle, write_bundle
+    names = _names(models)
+    dest = Path(out)
+    if (dest / "meta.json").exists() and not force:
+        _die(f"{dest} already holds a bundle; pass --force to replace it")
+    command = shlex.join(["edgesim", "calibrate", "anchor", bundle, "--models", ",".join(names),
+                          "--throughput", f"{throughput:g}", "--batch", str(batch), "--phase",
+                          phase, "--source", source, "--out", out])
+    try:
+        meta, table, factor = anchored(load_bundle(bundle), names, batch, throughput, phase,
+                                       source=source, command=command)
+        write_bundle(dest, meta, table)
+    except (BundleError, OSError, ValueError) as exc:
+        _die(str(exc))
+    click.echo(f"wrote {dest}: {len(table)} rows, times x {factor:.4g} "
+               f"({throughput:g} items/s at batch {batch})")

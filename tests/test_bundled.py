@@ -18,9 +18,11 @@ def test_bundled_scenarios_are_found():
 def test_bundled_scenario_runs_and_obeys_littles_law(name):
     path, description = BUNDLED[name]
     assert description, f"{name} has no description"
-    # The Distream family simulates a compressed day; its own policy costs ~25 s a run, so the
-    # bookkeeping check uses the static partition (the whole day, so the backlog drains).
-    overrides = ["policy.name=videoedge-l"] if name.startswith("distream/") else []
+    # The Distream family runs its system near capacity and its own policy costs ~40 s a run,
+    # so the bookkeeping check uses the static partition with the trace scaled by 0.6, not
+    # 1.94 (the backlog then drains and nothing is left in flight to bias L against lambda W).
+    overrides = (["policy.name=videoedge-l", "workload.sources.rois.arrivals.scale=0.6"]
+                 if name.startswith("distream/") else [])
     s = edgesim.run(edgesim.load(path, overrides)).summary
     assert s["requests"]["completed"] > 0
     little = s["littles_law"]

@@ -10,13 +10,42 @@ CAMPUS = "scenarios/distream/campus.yaml"
 
 
 def test_campus_golden_summary():
-    s = edgesim.run(edgesim.load(CAMPUS, ["duration=240s"])).summary
-    assert s["requests"] == {"generated": 18815, "completed": 16605, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 2210, "warmup": 31}
-    assert s["inference_ips"]["avg"] == pytest.approx(230.8, rel=1e-12)
-    assert s["latency_s"]["mean"] == pytest.approx(1.9829669232362968, rel=1e-9)
-    assert s["latency_s"]["p99"] == pytest.approx(17.83240452302424, rel=1e-9)
-    assert s["slo_miss_rate"] == pytest.approx(0.1943992773261066, rel=1e-9)
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
+    assert s["requests"] == {"generated": 19613, "completed": 19368, "dropped": 0, "failed": 0,
+                             "timed_out": 0, "in_flight": 245, "warmup": 2509,
+                             "in_flight_past_slo": 0}
+    assert s["inference_ips"]["avg"] == pytest.approx(924.9666666666667, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(0.7308979062095027, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(2.0963709345588826, rel=1e-9)
+    assert s["slo_miss_rate"] == pytest.approx(0.00020652622883106156, rel=1e-9)
+
+
+POLICIES = ["camera-only", "centralized", "videoedge-l", "distream-l", "distream-p", "distream"]
+
+
+@pytest.fixture(scope="module")
+def campus_by_policy():
+    """Five simulated minutes of campus.yaml (07:00-09:30 of the campus day, the morning rise)
+    under every policy, one seed: the arrivals are identical across policies (common random
+    numbers), so the differences are the policies'."""
+    return {p: edgesim.run(edgesim.load(CAMPUS, ["duration=300s", f"policy.name={p}"])).summary
+            for p in POLICIES}
+
+
+def test_campus_policy_ordering(campus_by_policy):
+    ips = {p: s["inference_ips"]["avg"] for p, s in campus_by_policy.items()}
+    miss = {p: s["slo_miss_rate"] for p, s in campus_by_policy.items()}
+    # Throughput (Tables 1.2, 1.4): Distream >= VideoEdge-L >= Camera-Only.
+    assert ips["distream"] >= ips["videoedge-l"] >= ips["camera-only"]
+    assert ips["distream"] > 1.2 * ips["videoedge-l"] and ips["videoedge-l"] > 1.5 * ips["camera-only"]
+    # SLO miss (Fig. 1.12): Distream far below every baseline, and each ablation (Table 1.4)
+    # below the best baseline.
+    best_baseline = min(miss[p] for p in ("camera-only", "centralized", "videoedge-l"))
+    assert miss["distream"] < 0.25 * best_baseline
+    assert max(miss["distream-l"], miss["distream-p"]) < best_baseline
+    # Not asserted, and documented in docs/guides/distream.md: the paper's Distream also beats
+    # both ablations; here Distream-L (static cut) misses less than Distream, because the
+    # adaptation controller's partition points swing with the 0.5 s measurements.
 
 
 @pytest.mark.parametrize("policy", ["camera-only", "centralized"])
@@ -31,10 +60,21 @@ def test_extreme_placements(policy):
         assert paths.str.split(">").apply(lambda p: all(n.startswith("edge") for n in p)).all()
 
 
-def test_scaling_variants_serve_more_with_more_cameras():
-    ips = {}
-    for n in (6, 24):
-        s = edgesim.run(edgesim.load(f"scenarios/distream/scaling-{n}.yaml",
-                                     ["duration=300s", "policy.name=videoedge-l"])).summary
-        ips[n] = s["inference_ips"]["avg"]
-    assert ips[24] > 2 * ips[6]
+def _offered_inferences(path: str, cameras: int, start: float, end: float) -> float:
+    """ROIs the trace offers the first ``cameras`` cameras in [start, end)."""
+    import pandas as pd
+    df = pd.read_csv(path, comment="#")
+    rows = df[(df.time_s >= start) & (df.time_s < end)]
+    return rows[[f"cam{k}" for k in range(cameras)]].to_numpy().sum()
+
+
+def test_scaling_6_to_24_cameras_is_linear_in_the_offered_load(campus_by_policy):
+    """Fig. 1.15: from 6 cameras + 1 GPU to 24 + 4, Distream's throughput grows 3.95x in the
+    paper. Here the ratio is the trace's: Distream-L serves what each size is offered, so the
+    measured IPS ratio equals the offered-load ratio of the 24 vs the first 6 cameras."""
+    s6 = edgesim.run(edgesim.load("scenarios/distream/scaling-6.yaml",
+                                  ["duration=300s", "policy.name=distream-l"])).summary
+    ratio = campus_by_policy["distream-l"]["inference_ips"]["avg"] / s6["inference_ips"]["avg"]
+    trace = "traces/rois/campus-24-day.csv"
+    offered = _offered_inferences(trace, 24, 30, 300) / _offered_inferences(trace, 6, 30, 300)
+    assert ratio == pytest.approx(offered, rel=0.05)

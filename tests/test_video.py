@@ -257,7 +257,8 @@ def _header_command(path: Path) -> list[str]:
     return shlex.split(read_header(path)["command"])[1:]
 
 
-@pytest.mark.parametrize("name", ["campus-24.csv", "traffic-6.csv"])
+@pytest.mark.parametrize("name", ["campus-24.csv", "traffic-6.csv", "campus-24-day.csv",
+                                  "traffic-6-day.csv"])
 def test_bundled_synthetic_traces_regenerate_exactly(tmp_path, name):
     argv = _header_command(ROIS / name)
     assert argv[:2] == ["trace", "generate"]

@@ -120,6 +120,13 @@ class Simulation:
             call_at(env, self.warmup, SAMPLE, self._end_warmup)
         self._next_sample_at = self.warmup + self.interval
         call_at(env, self._next_sample_at, SAMPLE, self._sample)
+        # Requests still in flight at the end that were created before end - SLO have missed
+        # it already; counting them needs how many had been created by then.
+        slo = spec.metrics.slo
+        self.slo_deadline = self.duration - slo if slo is not None else None
+        self.generated_by_deadline = None
+        if self.slo_deadline is not None and self.slo_deadline > self.warmup:
+            call_at(env, self.slo_deadline, SAMPLE, self._snap_deadline)
         if self.policy is not None and type(self.policy).uses_monitor:
             self._report_every = spec.policy.report_interval
             call_at(env, 0.0, CONTROL, self._report)
@@ -147,6 +154,9 @@ class Simulation:
         self.wall_time = time.perf_counter() - wall
         self.phase = "ran"
         return self
+
+    def _snap_deadline(self, _arg=None) -> None:
+        self.generated_by_deadline = self.generated_measured
 
     # ------------------------------------------------------------------ request flow
     def request_started(self, req: Request) -> None:
@@ -274,6 +284,8 @@ class Simulation:
             window=self.spec.metrics.window, slo=self.spec.metrics.slo,
             generated=self.generated, generated_measured=self.generated_measured,
             in_flight=self.in_system, system_area=self.sys_area, node_names=self.node_names,
+            overdue=None if self.stopped_early else (self.slo_deadline,
+                                                     self.generated_by_deadline),
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,

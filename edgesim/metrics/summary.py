@@ -24,8 +24,11 @@ def _round(x):
 
 def summarize(rec, samples, *, start: float, end: float, window: float, slo: Optional[float],
               generated: int, generated_measured: int, in_flight: int, system_area: float,
-              node_names, node_executors, busy_area, ) -> dict:
-    """Statistics over the measurement period [start, end): requests created after warm-up."""
+              node_names, node_executors, busy_area, overdue=None) -> dict:
+    """Statistics over the measurement period [start, end): requests created after warm-up.
+
+    ``overdue`` is ``(deadline, generated_by_deadline)``: the measured requests created by
+    ``end - slo``; those of them without a row are still in flight older than the SLO."""
     n = len(rec)
     outcome = np.frombuffer(rec.outcome, dtype=np.int8) if n else np.zeros(0, np.int8)
     warm = np.frombuffer(rec.warm, dtype=np.int8).astype(bool) if n else np.zeros(0, bool)
@@ -65,10 +68,16 @@ def summarize(rec, samples, *, start: float, end: float, window: float, slo: Opt
         "warmup": int(generated - generated_measured),
     }
     ended = int(measured.sum())
+    late_in_flight = 0
+    if slo is not None and overdue is not None and overdue[1] is not None:
+        late_in_flight = max(0, int(overdue[1]) - int((measured & (created <= overdue[0])).sum()))
+        counts["in_flight_past_slo"] = late_in_flight
     miss = None
-    if slo is not None and ended:
-        # A request that never completed missed its SLO as surely as a slow one.
-        miss = float(((latency > slo).sum() + (ended - counts["completed"])) / ended)
+    if slo is not None and ended + late_in_flight:
+        # A request that never completed missed its SLO as surely as a slow one, and so has
+        # one still queued at the end that is already older than the SLO.
+        miss = float(((latency > slo).sum() + (ended - counts["completed"]) + late_in_flight)
+                     / (ended + late_in_flight))
 
     util = {}
     for name, execs, area in zip(node_names, node_executors, busy_area):

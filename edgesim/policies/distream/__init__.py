@@ -49,9 +49,10 @@ Units and modelling choices, where the paper leaves them open:
   w_hat_i the predicted new ROIs over ``horizon`` (1 s, as §1.4's LSTM) times the expected
   inferences per ROI.
 * Capacities come from the service models, not from catalogue FLOP/s: C = executors / (expected
-  mean time of one ROI's DAG on the device), at batch 1 for the balancer's normalisation and for
-  VideoEdge-L; the controller uses the time per request at the node's ``max_batch`` (its
-  saturated capacity) and takes a measured throughput when it is higher.
+  mean time of one ROI's DAG on the device, per request in a batch of the node's ``max_batch``):
+  what the device sustains as deployed. The balancer's normalisation, VideoEdge-L's static point
+  and the controller all use it (the controller takes a measured throughput when higher).
+  Batch-1 capacities would misstate the camera/cluster ratio when batching pays off unequally.
 * Eq. 1.4d is applied as ``u_i / a_i`` (see `balancer`), so faster cameras receive more work.
 * The plan x_ij of the balancer becomes probabilities that camera i's *new* ROIs go to camera j
   (the simulator places requests as they arrive; queued ones are not moved); they stay in force
