@@ -194,7 +194,7 @@ def _print_capacity(res) -> None:
 
 
 @click.command()
-@click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("sweep_dir", type=click.Path(file_okay=False))
 @click.option("--x", "x", required=True, metavar="KEY", help="an axis of the sweep")
 @click.option("--y", "y", required=True, metavar="METRIC", help="a summary metric, e.g. "
                                                                 "latency_s.p99")

@@ -102,3 +102,28 @@ def test_bundled_sweep_by_name(tmp_path):
             "--set", "duration=300s", "--set", "warmup=30s", "--workers", "1", "-q")
     assert r.exit_code == 0, r.output
     assert "8 runs (8 executed" in r.output
+
+
+def test_studies_guide_commands_and_sweep_files_are_real(tmp_path):
+    """docs/guides/studies.md: every `edgesim` line parses with real options, every ```yaml
+    block is a valid sweep file, and the first one is the bundled mmc-sweep."""
+    import yaml
+
+    from edgesim.study import read_sweep
+    from tests.test_docs import _SHELL, _assert_parses, blocks, edgesim_lines
+
+    guide = REPO / "docs" / "guides" / "studies.md"
+    commands = sweeps_found = 0
+    for lang, body, line in blocks(guide):
+        if lang in _SHELL:
+            for argv, _code, text in edgesim_lines(body.replace("\\\n", " ")):
+                _assert_parses(argv, f"studies.md:{line}: {text}")
+                commands += 1
+        elif lang == "yaml":
+            read_sweep(yaml.safe_load(body), base_dir=REPO / "scenarios" / "studies")
+            sweeps_found += 1
+    assert commands >= 8 and sweeps_found >= 2
+    first = yaml.safe_load(next(b for lang, b, _ in blocks(guide) if lang == "yaml"))
+    bundled = yaml.safe_load((REPO / "scenarios" / "studies" / "mmc-sweep.yaml").read_text())
+    assert {k: v for k, v in first.items() if k != "description"} == \
+        {k: v for k, v in bundled.items() if k != "description"}
