@@ -134,22 +134,25 @@ class _Explode(Policy):
         return candidates[0]
 
 
-def test_a_failed_run_is_reported_and_the_sweep_goes_on(tmp_path):
+@pytest.fixture
+def explode_policy():
+    """The policy above, registered for one test (in this process only: runs use --workers 1)."""
     registry.available()
     saved = dict(registry._REGISTRY)
     registry.register(_Explode)
-    try:
-        sweep = {
-            "base": str(REPO / "tests" / "data" / "multi.yaml"),
-            "replications": 2,
-            "set": {"policy": {"name": "test-explode"}},
-            "grid": {"policy.params.explode": [False, True]},
-        }
-        # In this process: the test's policy exists only here.
-        res = run_sweep(sweep, tmp_path, workers=1)
-    finally:
-        registry._REGISTRY.clear()
-        registry._REGISTRY.update(saved)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
+
+
+def test_a_failed_run_is_reported_and_the_sweep_goes_on(tmp_path, explode_policy):
+    sweep = {
+        "base": str(REPO / "tests" / "data" / "multi.yaml"),
+        "replications": 2,
+        "set": {"policy": {"name": "test-explode"}},
+        "grid": {"policy.params.explode": [False, True]},
+    }
+    res = run_sweep(sweep, tmp_path, workers=1)
     runs = res.runs
     assert list(runs.status) == ["ok", "ok", "failed", "failed"]
     assert res.failed == 2
@@ -162,3 +165,19 @@ def test_a_failed_run_is_reported_and_the_sweep_goes_on(tmp_path):
         assert "RuntimeError: boom at run time" in (d / "error.txt").read_text()
     summary = res.summary[res.summary.metric == "latency_s.mean"]
     assert list(summary.n) == [2, 0] and list(summary.failed) == [0, 2]
+
+
+def test_cli_reports_failed_runs_and_exits_1(tmp_path, explode_policy):
+    from click.testing import CliRunner
+
+    from edgesim.cli import main
+    path = tmp_path / "s.yaml"
+    path.write_text(f"base: {REPO / 'tests' / 'data' / 'multi.yaml'}\n"
+                    "set: {policy: {name: test-explode}}\n"
+                    "grid: {policy.params.explode: [false, true]}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["sweep", str(path), "-o", str(tmp_path / "o"),
+                                       "--workers", "1", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "failed: run " in result.output and "(configuration 1, replication 0): " \
+        "RuntimeError: boom at run time" in result.output
+    assert "2 runs (2 executed, 0 already done, 1 failed)" in result.output
