@@ -21,7 +21,7 @@ def _bundled(folder: str) -> list:
 TEST = ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "duckdb>=0.9",
         "scipy>=1.10"]
 CALIBRATE = ["torch==2.13.0"]
-DASK = ["dask[distributed]>=2023.1"]
+DASK = ["dask[distributed]==2026.8.0", "distributed==2026.8.0"]   # tested versions (sweeps)
 VIDEO = ["opencv-python-headless>=4.8"]
 
 setup(
@@ -41,7 +41,7 @@ setup(
         "calibrate": CALIBRATE,
         "dask": DASK,
         "video": VIDEO,
-        "test": TEST + VIDEO,
+        "test": TEST + VIDEO + DASK,
         "all": CALIBRATE + DASK + VIDEO + TEST,
     },
     entry_points={"console_scripts": ["edgesim=edgesim.cli:main"]},

@@ -17,8 +17,8 @@ def data_dir(kind: str) -> Optional[Path]:
     return installed if installed.is_dir() else None
 
 
-def scenarios() -> dict[str, tuple[Path, str]]:
-    """Bundled scenario name (path relative to scenarios/, no suffix) -> (file, description)."""
+def _bundled_yaml(sweeps: bool) -> dict[str, tuple[Path, str]]:
+    """Bundled YAML files (name -> (file, description)): scenarios, or sweep files (`base:`)."""
     root = data_dir("scenarios")
     out: dict[str, tuple[Path, str]] = {}
     if root is None:
@@ -30,15 +30,37 @@ def scenarios() -> dict[str, tuple[Path, str]]:
             desc = str(data.get("description", "")).strip().splitlines()[0] if isinstance(
                 data, dict) and data.get("description") else ""
         except (yaml.YAMLError, OSError, IndexError):
-            desc = "(unreadable)"
-        out[path.relative_to(root).with_suffix("").as_posix()] = (path, desc)
+            data, desc = None, "(unreadable)"
+        # A sweep file names its scenario in `base:` and has no nodes of its own.
+        is_sweep = isinstance(data, dict) and "base" in data and "nodes" not in data
+        if is_sweep == sweeps:
+            out[path.relative_to(root).with_suffix("").as_posix()] = (path, desc)
     return out
+
+
+def scenarios() -> dict[str, tuple[Path, str]]:
+    """Bundled scenario name (path relative to scenarios/, no suffix) -> (file, description)."""
+    return _bundled_yaml(sweeps=False)
+
+
+def sweeps() -> dict[str, tuple[Path, str]]:
+    """Bundled sweep files (`edgesim sweep`), named like scenarios."""
+    return _bundled_yaml(sweeps=True)
 
 
 def find_scenario(ref: str) -> Path:
     """A path as given if it exists, else a bundled scenario of that name."""
+    return _find(ref, scenarios)
+
+
+def find_sweep(ref: str) -> Path:
+    """A path as given if it exists, else a bundled sweep file of that name."""
+    return _find(ref, sweeps)
+
+
+def _find(ref: str, bundled) -> Path:
     p = Path(ref)
     if p.exists():
         return p
-    hit = scenarios().get(ref.removesuffix(".yaml"))
+    hit = bundled().get(ref.removesuffix(".yaml"))
     return hit[0] if hit else p

@@ -1,0 +1,109 @@
+"""`edgesim plot`: a metric of a sweep against one of its axes, with confidence bands.
+
+The means and Student-t intervals are recomputed from runs.parquet (at the sweep's confidence
+level), so any metric of the runs can be plotted, not only those kept in summary.parquet.
+Axes other than ``x`` and ``hue`` that vary are folded into the lines' labels, so no line ever
+averages over configurations. matplotlib is imported only here, without pyplot, and the PNG
+is written atomically, like the run plots (:mod:`edgesim.analysis.plots`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional, Union
+
+import pandas as pd
+
+from ..errors import UserError, did_you_mean
+from ..metrics.atomic import atomic_path
+from .tables import metric_columns
+from .tstats import mean_ci
+
+
+def load_sweep_dir(directory: Union[str, Path]) -> tuple[pd.DataFrame, dict]:
+    """(runs table, plan) of a sweep's output folder."""
+    d = Path(directory)
+    try:
+        plan = json.loads((d / "sweep.json").read_text(encoding="utf-8"))
+        runs = pd.read_parquet(d / "runs.parquet")
+    except FileNotFoundError:
+        raise UserError(f"{d} is not a finished sweep folder (needs sweep.json and "
+                        "runs.parquet: run `edgesim sweep` first)") from None
+    return runs, plan
+
+
+def _pick(name: Optional[str], valid: list, option: str) -> Optional[str]:
+    if name is None or name in valid:
+        return name
+    hint = did_you_mean(name, valid)
+    raise UserError(f"{option} {name!r} is not one of this sweep's "
+                    f"{'axes' if option != '--y' else 'metrics'}"
+                    + (f" (did you mean {hint!r}?)" if hint else "")
+                    + f"; valid: {', '.join(valid) if valid else '(none)'}")
+
+
+def curves(runs: pd.DataFrame, params: list, x: str, y: str, hue: Optional[str],
+           confidence: float) -> pd.DataFrame:
+    """One row per (line, x): label, x, n, mean and interval bounds of ``y`` over its runs."""
+    ok = runs[runs.status == "ok"]
+    others = [p for p in params if p not in (x, hue)]
+    group_by = ([hue] if hue else []) + [p for p in others if ok[p].nunique() > 1]
+    rows = []
+    for keys, g in (ok.groupby(group_by, sort=True, dropna=False) if group_by else [((), ok)]):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        label = ", ".join(f"{k}={v}" for k, v in zip(group_by, keys))
+        for xv, gx in g.groupby(x, sort=True):
+            n, mean, _std, half = mean_ci(gx[y].tolist(), confidence)
+            rows.append({"label": label, "x": xv, "n": n, "mean": mean,
+                         "low": None if half is None else mean - half,
+                         "high": None if half is None else mean + half})
+    return pd.DataFrame(rows, columns=["label", "x", "n", "mean", "low", "high"])
+
+
+def plot_sweep(directory: Union[str, Path], x: str, y: str, hue: Optional[str] = None,
+               out: Union[str, Path, None] = None, confidence: Optional[float] = None) -> Path:
+    """Draw ``y`` (a metric) against ``x`` (an axis), one line per ``hue`` value; return the PNG."""
+    runs, plan = load_sweep_dir(directory)
+    params = list(plan.get("params", []))
+    x = _pick(x, params, "--x")
+    hue = _pick(hue, [p for p in params if p != x], "--hue")
+    y = _pick(y, metric_columns(runs, params), "--y")
+    level = confidence or plan.get("confidence", 0.95)
+    data = curves(runs, params, x, y, hue, level)
+    if data.empty:
+        raise UserError(f"no finished run in {directory} has a value of {y}")
+    target = Path(out) if out else Path(directory) / "plots" / (
+        f"{y}-vs-{x}" + (f"-by-{hue}" if hue else "") + ".png").replace("/", "_")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6.4, 4.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    numeric = pd.api.types.is_numeric_dtype(runs[x])
+    categories = sorted(data.x.unique(), key=str) if not numeric else None
+    for label, g in data.groupby("label", sort=True):
+        xs = g.x.tolist() if numeric else [categories.index(v) for v in g.x]
+        line = ax.plot(xs, g["mean"], marker="o", label=label or None)[0]
+        band = g.dropna(subset=["low", "high"])
+        bx = band.x.tolist() if numeric else [categories.index(v) for v in band.x]
+        if numeric and len(band) > 1:
+            ax.fill_between(bx, band.low, band.high, color=line.get_color(), alpha=0.2,
+                            linewidth=0)
+        elif len(band):
+            ax.errorbar(bx, band["mean"], yerr=[band["mean"] - band.low, band.high - band["mean"]],
+                        fmt="none", ecolor=line.get_color(), capsize=4)
+    if categories is not None:
+        ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{plan.get('name', 'sweep')}: mean and {level:.0%} CI "
+                 f"({plan.get('replications', '?')} replications)", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    if data.label.nunique() > 1 or (data.label != "").any():
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=110)
+    return target
