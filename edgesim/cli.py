@@ -43,15 +43,16 @@ def main() -> None:
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         duration: Optional[str], no_plots: bool, quiet: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
-    from .engine.simulation import Simulation
+    from .api import simulation_class
     try:
         sf = _load(scenario, sets, duration)
-        sim = Simulation(sf, seed).build().check()
+        sim = simulation_class(sf)(sf, seed).build().check()
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     for warning in sim.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if quiet or not sys.stderr.isatty():
+    training = sf.spec.training is not None
+    if quiet or training or not sys.stderr.isatty():
         sim.run()
     else:
         from .report import progress_bar
@@ -62,8 +63,8 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     result.save(target, plots=not no_plots)
     if not quiet:
-        from .report import print_summary
-        print_summary(result.summary, target)
+        from .report import print_summary, print_training_summary
+        (print_training_summary if training else print_summary)(result.summary, target)
 
 
 @main.command()
@@ -71,12 +72,16 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
 def check(scenario: str, sets: tuple) -> None:
     """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
-    from .engine.simulation import Simulation
+    from .api import simulation_class
     try:
         sf = _load(scenario, sets)
-        sim = Simulation(sf).build().check()
+        sim = simulation_class(sf)(sf).build().check()
     except (ScenarioError, UserError) as exc:
         _fail(exc)
+    if sf.spec.training is not None:
+        click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, training system "
+                   f"{sim.system.name}, schedule {sim.system.spec.schedule})")
+        return
     click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, {len(sim.sources)} sources, "
                f"policy {sf.spec.policy.name})")
 
