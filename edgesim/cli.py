@@ -117,11 +117,13 @@ def policies() -> None:
 from .cli_calibrate import calibrate as _calibrate, testbed as _testbed  # noqa: E402
 from .cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
 from .cli_compare import compare as _compare  # noqa: E402
+from .cli_training import training as _training  # noqa: E402
 
 main.add_command(_trace)
 main.add_command(_calibrate)
 main.add_command(_testbed)
 main.add_command(_compare)
+main.add_command(_training)
 
 
 if __name__ == "__main__":  # pragma: no cover

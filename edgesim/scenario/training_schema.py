@@ -27,10 +27,12 @@ class TrainModelSpec(Strict):
     params: float = Field(gt=0, description="parameter count; a replica moves params x "
                                             "dtype_bytes bytes")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter (4: float32)")
-    step: ServiceSpec = Field(description="time of one training step (forward, backward, "
-                                          "update) of `batch` samples")
-    batch: int = Field(1, ge=1, description="batch size handed to the `step` model (matters for "
-                                            "calibrated profiles and batch_cost)")
+    step: ServiceSpec = Field(description="one training step (forward, backward, update), "
+                                          "asked for a batch of `batch`: as everywhere, a "
+                                          "constant's or lognormal's time is that of a batch of "
+                                          "one, scaled by its batch_cost")
+    batch: int = Field(1, ge=1, description="samples per step (1: `step` already gives the "
+                                            "whole step's time)")
     steps: int = Field(1, ge=1, description="steps in one round (one pass over the data); "
                                             "1 when `step` is already a whole round")
     label: Optional[ServiceSpec] = Field(
@@ -106,12 +108,15 @@ class GroupSpec(Strict):
     """Group-wise importance computation (§2.4.1)."""
 
     mode: Literal["adaptive", "fixed"] = Field(
-        "adaptive", description="'adaptive': as many importance batches as fit in the last "
-                                "aggregation time (§2.4.3); 'fixed': always `size`")
-    size: int = Field(ge=0, description="samples per group: the fixed size, and the first "
-                                        "iteration's in adaptive mode")
+        "adaptive", description="'adaptive': as many importance batches as fit in the device's "
+                                "last aggregation time (§2.4.3); 'fixed': always `size`")
+    size: int = Field(0, ge=0, description="samples per group in 'fixed' mode")
+    initial: int = Field(0, ge=0, description="'adaptive' mode: samples in the first "
+                                              "iteration's group, before any aggregation time "
+                                              "has been measured")
     batch: int = Field(ge=1, description="samples per importance forward batch")
-    forward: ServiceSpec = Field(description="time of one importance forward batch")
+    forward: ServiceSpec = Field(description="an importance forward pass, asked for a batch of "
+                                             "`batch` (a batch-1 time scaled by batch_cost)")
 
 
 class ReshardSpec(Strict):
@@ -154,8 +159,9 @@ class MercurySpec(Strict):
                                             "model looked up by `dist: calibrated` entries")
     params: float = Field(gt=0, description="parameter count of the model")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per gradient value")
-    step: ServiceSpec = Field(description="time of one gradient computation (T_cp)")
-    batch: int = Field(1, ge=1, description="batch size handed to the `step` model")
+    step: ServiceSpec = Field(description="one gradient computation (T_cp), asked for a batch "
+                                          "of `batch` (a batch-1 time scaled by batch_cost)")
+    batch: int = Field(1, ge=1, description="samples per gradient computation")
     samples: int = Field(ge=1, description="training samples in all; each device holds "
                                            "samples / K")
     iterations: int = Field(ge=1, le=1_000_000, description="iterations to simulate; totals "

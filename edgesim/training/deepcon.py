@@ -8,7 +8,7 @@
   is free; a task pulls the replicas, trains its model for one round and pushes it; the next
   round starts when every model has been pushed.
 * ``dmml-par`` (Alg. 2): asynchronous. Whenever a worker is idle it takes a model by
-  :func:`edgesim.training.allocation.pick_model`, pulls the latest replicas of all models
+  :func:`edgesim.training.allocation.allocate`, pulls the latest replicas of all models
   (Alg. 2 line 30), trains one round and pushes its model (line 44), until every model has
   ``rounds`` rounds.
 
@@ -25,7 +25,7 @@ from typing import Optional
 import simpy
 
 from ..engine.clock import CONTROL, call_in
-from .allocation import pick_model
+from .allocation import allocate
 from .devices import URGENT, Device, ScheduleLog, Transfers
 
 
@@ -189,14 +189,10 @@ class Dmml:
             finished(w, m)
 
         def dispatch(_arg=None) -> None:
-            # Alg. 2 lines 6-21: walk the workers in order; each idle one takes a model.
+            # Alg. 2 lines 6-21: every idle worker takes a model (allocation.allocate).
             state["queued"] = False
-            for w in range(len(self.workers)):
-                if not idle[w]:
-                    continue
-                m = pick_model(counts, running, rounds, last[w], self.affinity)
-                if m is None:
-                    continue
+            free = [w for w in range(len(self.workers)) if idle[w]]
+            for w, m in allocate(free, counts, running, rounds, last, self.affinity):
                 idle[w] = False
                 running[m] = True
                 env.process(run(w, m))

@@ -39,33 +39,37 @@ def plot_gantt(schedule: pd.DataFrame, summary: dict, path: Path) -> Path:
     row = {w: i for i, w in enumerate(workers)}
     models = list(schedule["model"].cat.categories)
     span = float(schedule["end"].max() - schedule["start"].min()) or 1.0
-    seen: set = set()
-    for rec in schedule.itertuples(index=False):
-        y = row[rec.worker]
-        width = rec.end - rec.start
-        if rec.kind == "train":
-            colour = f"C{models.index(rec.model) % 10}"
-            label = f"{rec.model}"
-        else:
-            colour = _KIND_COLOURS.get(rec.kind, "0.5")
-            label = rec.kind
-        tall = rec.resource == "compute"
+    df = schedule.assign(width=(schedule["end"] - schedule["start"]).clip(lower=span * 1e-4),
+                         label=[str(m) if k == "train" else str(k)
+                                for m, k in zip(schedule["model"], schedule["kind"])])
+    # One broken_barh per (row, label, lane): thousands of tasks draw in one call each group.
+    for (worker, label, resource), part in df.groupby(["worker", "label", "resource"],
+                                                      observed=True, sort=False):
+        colour = (f"C{models.index(label) % 10}" if label in models
+                  else _KIND_COLOURS.get(label, "0.5"))
+        tall = resource == "compute"
+        y = row[worker]
         bottom, height = (y - 0.35, 0.6) if tall else (y + 0.3, 0.12)
-        ax.broken_barh([(rec.start, max(width, span * 1e-4))], (bottom, height),
-                       facecolors=colour, edgecolor="k" if tall else "none", linewidth=0.3,
-                       label=None if label in seen else label)
-        seen.add(label)
-        if rec.kind == "train" and width > span / 40:
-            ax.text(rec.start + width / 2, y - 0.05,
-                    f"M{models.index(rec.model) + 1}.{rec.round}", ha="center", va="center",
-                    fontsize=7)
+        ax.broken_barh(list(zip(part["start"], part["width"])), (bottom, height),
+                       facecolors=colour, edgecolor="k" if tall else "none", linewidth=0.3)
+    trains = df[df["kind"] == "train"]
+    if len(trains) <= 60:
+        for rec in trains.itertuples(index=False):
+            if rec.width > span / 40:
+                ax.text(rec.start + rec.width / 2, row[rec.worker] - 0.05,
+                        f"M{models.index(rec.model) + 1}.{rec.round}", ha="center",
+                        va="center", fontsize=7)
+    from matplotlib.patches import Patch
+    labels = list(dict.fromkeys(df["label"]))
+    ax.legend(handles=[Patch(facecolor=f"C{models.index(lb) % 10}" if lb in models
+                             else _KIND_COLOURS.get(lb, "0.5"), label=lb) for lb in labels],
+              loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=6, fontsize=7,
+              frameon=False)
     ax.set_yticks(range(len(workers)))
     ax.set_yticklabels(workers)
     ax.invert_yaxis()
     ax.set_xlabel("time (s)")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=6, fontsize=7,
-              frameon=False)
     return _save(fig, path)
 
 

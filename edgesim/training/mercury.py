@@ -18,11 +18,12 @@ The schedules differ in what else happens (§2.3-2.4):
   forward batch at a time, so it yields to the next gradient computation between batches), and
   sends resharding samples while the first thread computes (it asks for the network interface
   at a lower priority, one message at a time, so resharding pauses when aggregation begins and
-  resumes when it ends: breakpoint-resume).
+  resumes when it ends: breakpoint-resume). A group the second thread has not finished when the
+  next one is due is abandoned (its remaining samples keep their older importance).
 
 Group size (§2.4.3): in ``adaptive`` mode, as many importance batches as fit in the device's
-last measured aggregation time (the first iteration uses ``group.size``), at most the device's
-whole local data set; in ``fixed`` mode always ``group.size``. Both importance-sampling
+last measured aggregation time (the first iteration uses ``group.initial``), at most the
+device's whole local data set; in ``fixed`` mode always ``group.size``. Both importance-sampling
 schedules use the same rule, so they do the same work and differ only in how it is scheduled.
 """
 from __future__ import annotations
@@ -58,7 +59,9 @@ class Mercury:
         self.imp_batches_max = math.ceil(self.local / g.batch)
         # per-device state
         self.est_cm: list[Optional[float]] = [None] * k     # last measured aggregation time
-        self.imp_backlog = [0] * k          # importance samples waiting (bacc)
+        self.imp_backlog = [0] * k          # importance samples of the current group left (bacc)
+        self.imp_done = 0                   # importance samples computed, all devices
+        self.imp_dropped = 0                # samples of groups abandoned unfinished (bacc)
         self.rs_backlog = [0.0] * k         # resharding bytes waiting (bacc)
         self._wake_imp = [env.event() for _ in range(k)]
         self._wake_rs = [env.event() for _ in range(k)]
@@ -114,9 +117,12 @@ class Mercury:
                 self.log.add(self.lane[dev.name], 0, "compute", t0, env.now, t)
             if self.schedule == "bacc":
                 # Thread 1 yields the compute resource to thread 2 for the group's importance.
+                # A group still unfinished from the last iteration is abandoned: its samples keep
+                # their older importance, and stale work never piles up.
                 g = self._group_size(k)
                 self.groups.append(g)
-                self.imp_backlog[k] += g
+                self.imp_dropped += self.imp_backlog[k]
+                self.imp_backlog[k] = g
                 self._wake(self._wake_imp, k)
             with dev.nic.request(priority=URGENT) as req:
                 yield req
@@ -134,8 +140,10 @@ class Mercury:
     def _group_size(self, k: int) -> int:
         g = self.spec.group
         dev = self.devices[k]
-        if g.mode == "fixed" or self.est_cm[k] is None:
+        if g.mode == "fixed":
             return min(g.size, self.local)
+        if self.est_cm[k] is None:
+            return min(g.initial, self.local)
         per_batch = self.forward[dev.node.device].mean(g.batch)
         n = min(int(self.est_cm[k] // per_batch), self.imp_batches_max)
         return min(n * g.batch, self.local)
@@ -155,6 +163,7 @@ class Mercury:
             yield env.timeout(d)
             dev.busy += d
             self.t_is[k] += d
+            self.imp_done += g
             self.log.add(self.lane[dev.name], 0, "importance", t0, env.now, t)
 
     def _importance_thread(self, k: int):
@@ -170,7 +179,9 @@ class Mercury:
                 yield env.timeout(d)
                 dev.busy += d
                 self.t_is[k] += d
-                self.imp_backlog[k] = max(0, self.imp_backlog[k] - self.spec.group.batch)
+                n = min(self.imp_backlog[k], self.spec.group.batch)
+                self.imp_backlog[k] -= n
+                self.imp_done += n
                 self.log.add(self.lane[dev.name], 0, "importance", t0, env.now, -1)
 
     # ------------------------------------------------------------------ resharding

@@ -125,7 +125,10 @@ def mercury_summary(sim, system) -> dict:
         "group_min": min(run.groups) if run.groups else None,
         "group_max": max(run.groups) if run.groups else None,
         "local_samples": run.local,
-        "importance_backlog": sum(run.imp_backlog),
+        # Importance samples computed per device and iteration, and those of groups abandoned
+        # unfinished (bacc: the group did not fit in the time the second thread had).
+        "importance_per_iteration": run.imp_done / (k * len(iters)) if iters else None,
+        "importance_abandoned": run.imp_dropped + sum(run.imp_backlog),
         "reshard_asked_bytes": run.reshard_asked,
         "reshard_sent_bytes": run.reshard_sent,
         "compute_utilisation": _utilisation(system.devices, span),
