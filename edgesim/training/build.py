@@ -133,8 +133,10 @@ class MercurySystem:
         self.log = ScheduleLog(names, [spec.model])
         self.lane = {n: i for i, n in enumerate(names)}
         self.tx = Transfers(sim.env, sim.network)
+        # Without devices (an unknown group, reported) there is nothing to build.
         self.runner = Mercury(sim.env, self.devices, spec, spec.schedule, step or {},
-                              forward or {}, streams, self.tx, self.log, self.lane)
+                              forward or {}, streams, self.tx, self.log,
+                              self.lane) if self.devices else None
 
     def routes(self) -> list[tuple]:
         return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices
