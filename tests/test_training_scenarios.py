@@ -3,6 +3,8 @@ runs and checks them, and mistakes in a `training:` section are located problems
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -119,3 +121,40 @@ def test_training_scenario_errors_name_the_file_and_line(tmp_path):
         scenarios()["mercury/bacc"][0]))
     text = _problems(f)
     assert f"{f}:5: training.mercury.devices: 'tx2': unknown node or group" in text
+
+
+# ------------------------------------------------------------------------ the guides
+
+GUIDES = [Path(__file__).resolve().parents[1] / "docs" / "guides" / n
+          for n in ("deepcon.md", "mercury.md")]
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_guide_commands_parse_and_links_resolve(guide):
+    """Every `edgesim` line of the guides names a real (sub)command with real options and a
+    bundled scenario, and every link to another document resolves."""
+    import click
+
+    from tests.test_docs import _slug, blocks, edgesim_lines
+    found = 0
+    for lang, body, line in blocks(guide):
+        if lang != "bash":
+            continue
+        for argv, _code, text in edgesim_lines(body):
+            found += 1
+            cmd, args = main, list(argv)
+            while isinstance(cmd, click.Group):
+                name, args = args[0], args[1:]
+                assert name in cmd.commands, f"{guide.name}:{line}: {text}"
+                cmd = cmd.commands[name]
+            cmd.make_context(cmd.name, list(args))
+            assert edgesim.load(scenarios()[args[0]][0]) is not None, text
+    assert found >= 3
+    text = guide.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", text):
+        assert (guide.parent / target).exists(), f"{guide.name}: broken link {target}"
+    for target, anchor in re.findall(r"\]\(([^)#\s]*\.md)?#([^)]+)\)", text):
+        other = (guide.parent / target).read_text(encoding="utf-8") if target else text
+        heads = {_slug(h) for h in re.findall(r"^#+ (.+)$", other, re.M)}
+        ids = set(re.findall(r'<a id="([^"]+)"></a>', other))
+        assert anchor in heads | ids, f"{guide.name}: broken anchor {target}#{anchor}"

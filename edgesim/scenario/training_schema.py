@@ -107,13 +107,17 @@ class DeepconSpec(Strict):
 class GroupSpec(Strict):
     """Group-wise importance computation (§2.4.1)."""
 
+    groups: int = Field(10, ge=1, description="D: a device's data is split into D groups of "
+                                              "equal size (§2.4.1); one group's importance is "
+                                              "recomputed per iteration")
     mode: Literal["adaptive", "fixed"] = Field(
-        "adaptive", description="'adaptive': as many importance batches as fit in the device's "
-                                "last aggregation time (§2.4.3); 'fixed': always `size`")
-    size: int = Field(0, ge=0, description="samples per group in 'fixed' mode")
-    initial: int = Field(0, ge=0, description="'adaptive' mode: samples in the first "
-                                              "iteration's group, before any aggregation time "
-                                              "has been measured")
+        "adaptive", description="bacc: 'adaptive' sizes each group to as many importance "
+                                "batches as fit in the device's last aggregation time "
+                                "(§2.4.3); 'fixed' keeps the D equal groups. The sequential "
+                                "pipeline always uses the D groups")
+    initial: int = Field(0, ge=0, description="'adaptive': samples in the first iteration's "
+                                              "group, before any aggregation time has been "
+                                              "measured")
     batch: int = Field(ge=1, description="samples per importance forward batch")
     forward: ServiceSpec = Field(description="an importance forward pass, asked for a batch of "
                                              "`batch` (a batch-1 time scaled by batch_cost)")

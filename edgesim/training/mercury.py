@@ -21,10 +21,11 @@ The schedules differ in what else happens (§2.3-2.4):
   resumes when it ends: breakpoint-resume). A group the second thread has not finished when the
   next one is due is abandoned (its remaining samples keep their older importance).
 
-Group size (§2.4.3): in ``adaptive`` mode, as many importance batches as fit in the device's
-last measured aggregation time (the first iteration uses ``group.initial``), at most the
-device's whole local data set; in ``fixed`` mode always ``group.size``. Both importance-sampling
-schedules use the same rule, so they do the same work and differ only in how it is scheduled.
+Group size: the sequential pipeline splits a device's data into D equal groups and recomputes
+one per iteration (§2.4.1). BACC in ``adaptive`` mode (§2.4.3) instead sizes each group to as
+many importance batches as fit in the device's last measured aggregation time (its first
+iteration uses ``group.initial``), at most the device's whole local data; in ``fixed`` mode
+(bandwidth-agnostic) it keeps the D groups.
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ class Mercury:
         self.local = spec.samples // k
         g = spec.group
         self.imp_batches_max = math.ceil(self.local / g.batch)
+        self.fixed_group = math.ceil(self.local / g.groups)      # §2.4.1: D equal groups
         # per-device state
         self.est_cm: list[Optional[float]] = [None] * k     # last measured aggregation time
         self.imp_backlog = [0] * k          # importance samples of the current group left (bacc)
@@ -140,8 +142,8 @@ class Mercury:
     def _group_size(self, k: int) -> int:
         g = self.spec.group
         dev = self.devices[k]
-        if g.mode == "fixed":
-            return min(g.size, self.local)
+        if g.mode == "fixed" or self.schedule == "sequential":
+            return self.fixed_group
         if self.est_cm[k] is None:
             return min(g.initial, self.local)
         per_batch = self.forward[dev.node.device].mean(g.batch)
