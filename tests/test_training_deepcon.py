@@ -201,3 +201,23 @@ def test_bundled_vgg_round_is_the_papers_sp_anchor():
     slowest model's round is 86.95 s (the scenario's lognormal has a 2 % spread)."""
     s = edgesim.run(edgesim.load(DMML_PAR, ["training.deepcon.schedule=dmml-sp"])).summary
     assert math.isclose(s["deepcon"]["time_to_rounds_s"], 1739, rel_tol=0.02)
+
+
+def test_round_times_from_a_calibration_bundle_train_phase():
+    """`dist: calibrated` with `phase: train`: the measured median step of the reference CPU,
+    times the steps in a round."""
+    from pathlib import Path
+
+    from edgesim.calibration.bundle import load_bundle
+    t = load_bundle(Path(__file__).resolve().parents[1] / "calibration" / "cpu-reference").table
+    t = t[(t.phase == "train") & (t.batch == 8)]
+    median = dict(zip(t.model, t.median_ms / 1e3))
+    sc = deepcon([1.0, 1.0], 2, 1, "dmml-par")
+    sc["nodes"]["gpu"]["device"] = "cpu-reference"
+    sc["training"]["deepcon"]["models"] = {
+        m: {"params": 1, "batch": 8, "steps": 10,
+            "step": {"dist": "calibrated", "bundle": "cpu-reference", "phase": "train",
+                     "spread": "none"}} for m in ("resnet20", "resnet56")}
+    df = edgesim.run(sc).schedule
+    got = {str(m): d for m, d in zip(df[df.kind == "train"].model, df[df.kind == "train"].duration)}
+    assert got == pytest.approx({m: 10 * median[m] for m in ("resnet20", "resnet56")})

@@ -94,7 +94,7 @@ class Mercury:
 
     def _loop(self, k: int):
         env, dev, spec = self.env, self.devices[k], self.spec
-        step, (step_stream, _imp) = self.step[dev.node.device], self.streams[k]
+        step, step_stream = self.step[dev.node.device], self.streams[k][0]
         rs_bytes = spec.reshard.samples * spec.reshard.sample_bytes
         for t in range(spec.iterations):
             reshard_now = rs_bytes > 0 and t % spec.reshard.every == 0
@@ -233,7 +233,7 @@ class Mercury:
 
     # ------------------------------------------------------------------ aggregation
     def _aggregate(self, k: int, t: int):
-        env, dev = self.env, self.devices[k]
+        env = self.env
         for j in self._others(k):
             env.process(self._push(k, j, t))
         self._contribute(k, t)          # k's own shard of its own gradient is already there
