@@ -24,13 +24,24 @@ def load(source: ScenarioLike, overrides: Iterable[str] = ()) -> ScenarioFile:
     return read(source, overrides)
 
 
+def simulation_class(sf: ScenarioFile) -> type:
+    """The simulation that runs a scenario: the request engine, or the training one for a
+    scenario with a `training:` section (imported only then)."""
+    if sf.spec.training is not None:
+        from .training.simulation import TrainingSimulation
+        return TrainingSimulation
+    return Simulation
+
+
 def simulation(scenario: ScenarioLike, seed: Optional[int] = None) -> Simulation:
     """A built and checked Simulation, ready to run (for step-by-step use)."""
-    return Simulation(load(scenario), seed).build().check()
+    sf = load(scenario)
+    return simulation_class(sf)(sf, seed).build().check()
 
 
 def run(scenario: ScenarioLike, seed: Optional[int] = None, progress=None) -> Result:
-    """Simulate a scenario; ``seed`` overrides the scenario's own."""
+    """Simulate a scenario; ``seed`` overrides the scenario's own. A training scenario returns
+    a :class:`edgesim.training.result.TrainingResult`."""
     sim = simulation(scenario, seed)
     sim.run(progress=progress)
     return sim.collect()

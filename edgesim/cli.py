@@ -43,15 +43,16 @@ def main() -> None:
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         duration: Optional[str], no_plots: bool, quiet: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
-    from .engine.simulation import Simulation
+    from .api import simulation_class
     try:
         sf = _load(scenario, sets, duration)
-        sim = Simulation(sf, seed).build().check()
+        sim = simulation_class(sf)(sf, seed).build().check()
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     for warning in sim.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if quiet or not sys.stderr.isatty():
+    training = sf.spec.training is not None
+    if quiet or training or not sys.stderr.isatty():
         sim.run()
     else:
         from .report import progress_bar
@@ -62,8 +63,8 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     result.save(target, plots=not no_plots)
     if not quiet:
-        from .report import print_summary
-        print_summary(result.summary, target)
+        from .report import print_summary, print_training_summary
+        (print_training_summary if training else print_summary)(result.summary, target)
 
 
 @main.command()
@@ -71,12 +72,16 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
 def check(scenario: str, sets: tuple) -> None:
     """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
-    from .engine.simulation import Simulation
+    from .api import simulation_class
     try:
         sf = _load(scenario, sets)
-        sim = Simulation(sf).build().check()
+        sim = simulation_class(sf)(sf).build().check()
     except (ScenarioError, UserError) as exc:
         _fail(exc)
+    if sf.spec.training is not None:
+        click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, training system "
+                   f"{sim.system.name}, schedule {sim.system.spec.schedule})")
+        return
     click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, {len(sim.sources)} sources, "
                f"policy {sf.spec.policy.name})")
 
@@ -113,6 +118,7 @@ from .cli_calibrate import calibrate as _calibrate, testbed as _testbed  # noqa:
 from .cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
 from .cli_compare import compare as _compare  # noqa: E402
 from .cli_study import capacity as _capacity, plot as _plot, sweep as _sweep  # noqa: E402
+from .cli_training import training as _training  # noqa: E402
 
 main.add_command(_trace)
 main.add_command(_calibrate)
@@ -121,6 +127,7 @@ main.add_command(_compare)
 main.add_command(_sweep)
 main.add_command(_capacity)
 main.add_command(_plot)
+main.add_command(_training)
 
 
 if __name__ == "__main__":  # pragma: no cover

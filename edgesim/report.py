@@ -57,3 +57,40 @@ def print_summary(s: dict, out: Path) -> None:
               f"{s['wall_time_s']:.2f} s ({s['events']:,} events)")
     t.add_row("results", str(out))
     Console().print(t)
+
+
+def print_training_summary(s: dict, out: Path) -> None:
+    """The summary table of a training run (DEEPCON or Mercury)."""
+    from rich.console import Console
+    from rich.table import Table
+    system = s["system"]
+    body = s.get(system) or {}
+    t = Table(title=f"{s['scenario']} · {system} {body.get('schedule', '')} · seed {s['seed']}",
+              show_header=False)
+    t.add_column(style="bold")
+    t.add_column(justify="right", overflow="fold")
+    if system == "deepcon" and "ota" in s:
+        o = s["ota"]
+        t.add_row("windows", f"{o['windows']:,} ({o['triggers']} triggered, "
+                  f"{len(o['updates'])} updates deployed)")
+        t.add_row("uploaded", f"{o['sample_bytes'] / 1e6:,.4g} MB of "
+                  f"{o['full_stream_bytes'] / 1e6:,.4g} MB "
+                  f"(saved {_fmt(o['saved_by_sampling'], '%')})")
+        t.add_row("gap shift", f"mean {_fmt(o['mean_gap_shift'])}  max {_fmt(o['max_gap_shift'])}")
+    elif system == "deepcon":
+        t.add_row("workers / models", f"{body['workers']} / {len(body['models'])}")
+        t.add_row(f"time to {body['rounds']} rounds", _fmt(body["time_to_rounds_s"], "s"))
+        t.add_row("worker utilisation", _fmt(body["mean_utilisation"], "%"))
+    else:
+        t.add_row("devices", f"{body['devices']}")
+        t.add_row("iteration (steady)", _fmt(body["mean_iteration_s"], "s"))
+        t.add_row("T_cp / T_cm", f"{_fmt(body['t_cp_s'], 's')} / {_fmt(body['t_cm_s'], 's')}")
+        if body.get("speedup_vs_sgd") is not None:
+            t.add_row("speedup vs SGD (Eq. 2.3)", f"{body['speedup_vs_sgd']:.3f}")
+        if body.get("total_time_s") is not None:
+            t.add_row("time to target", _fmt(body["total_time_s"], "s")
+                      + (" (extrapolated)" if body.get("extrapolated") else ""))
+    t.add_row("simulated / wall", f"{format_duration(s['sim_time_s'], 4)} in "
+              f"{s['wall_time_s']:.2f} s ({s['events']:,} events)")
+    t.add_row("results", str(out))
+    Console().print(t)

@@ -59,16 +59,20 @@ class Result:
             write_parquet_atomic(self.links, out / "links.parquet")
         if self.transfers is not None:
             write_parquet_atomic(self.transfers, out / "transfers.parquet")
-        write_text_atomic(out / "scenario.resolved.yaml",
-                          f"# resolved from {self.scenario.file} by edgesim "
-                          f"{self.summary['edgesim_version']}\n"
-                          + yaml.safe_dump(self.resolved(), sort_keys=False))
+        self.write_resolved(out)
         if plots:
             from .analysis.plots import write_run_plots
             write_run_plots(self.requests, self.timeseries, self.summary, out / "plots")
         # The summary goes last: its presence marks a complete run directory.
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         return out
+
+    def write_resolved(self, out: Path) -> None:
+        """scenario.resolved.yaml: the scenario with every default filled in, files absolute."""
+        write_text_atomic(out / "scenario.resolved.yaml",
+                          f"# resolved from {self.scenario.file} by edgesim "
+                          f"{self.summary['edgesim_version']}\n"
+                          + yaml.safe_dump(self.resolved(), sort_keys=False))
 
     def __repr__(self) -> str:
         s = self.summary

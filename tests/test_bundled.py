@@ -8,13 +8,15 @@ import edgesim
 from edgesim.bundled import scenarios
 
 BUNDLED = scenarios()
+# Training scenarios serve no requests; tests/test_training_scenarios.py runs every one of them.
+REQUESTS = sorted(n for n, (p, _d) in BUNDLED.items() if edgesim.load(p).spec.training is None)
 
 
 def test_bundled_scenarios_are_found():
     assert {"quickstart", "queueing/mmc", "queueing/tandem"} <= set(BUNDLED)
 
 
-@pytest.mark.parametrize("name", sorted(BUNDLED))
+@pytest.mark.parametrize("name", REQUESTS)
 def test_bundled_scenario_runs_and_obeys_littles_law(name):
     path, description = BUNDLED[name]
     assert description, f"{name} has no description"

@@ -98,6 +98,16 @@ MODEL_NOTES: dict[str, str] = {
                   "(marked below).",
     "MetricsSpec": "Statistics cover requests created after `warmup`; time series are sampled "
                    "every `interval` from the end of the warm-up.",
+    "TrainingSpec": "A scenario with a `training` section trains models instead of serving a "
+                    "workload: it may leave out `workload` and `service`, and may not have "
+                    "`workload` or `failures`. `duration` caps the simulated time. Guides: "
+                    "docs/guides/deepcon.md and docs/guides/mercury.md.",
+    "DeepconSpec": "`server` names one node; `workers` a node group (or node). `rounds` is per "
+                   "training; with `ota`, every trigger trains `ota.rounds` rounds instead.",
+    "MercurySpec": "`devices` needs at least two members. Iteration times are simulated; the "
+                   "totals multiply the steady mean iteration by the iterations in "
+                   "`convergence`, which are inputs.",
+    "ConvergenceSpec": "The schedule being run needs its ratio (sgd's is 1).",
 }
 
 #: How dict keys are named in section paths, per (model, field); one entry per dict level.
@@ -110,6 +120,7 @@ KEY_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("WorkloadSpec", "sources"): ("<source>",),
     ("WorkloadSpec", "jobs"): ("<job>",),
     ("CellSpec", "rates"): ("<station>",),
+    ("DeepconSpec", "models"): ("<model>",),
 }
 
 #: Section headings, by model name (default: the class name).
@@ -129,6 +140,15 @@ TITLES: dict[str, str] = {
     "FailureSpec": "Failures",
     "PolicySpec": "Policy",
     "MetricsSpec": "Metrics",
+    "TrainingSpec": "Training",
+    "DeepconSpec": "DEEPCON",
+    "TrainModelSpec": "DEEPCON models",
+    "OTASpec": "Over-the-air loop",
+    "GapSpec": "Consistency gap",
+    "MercurySpec": "Mercury",
+    "GroupSpec": "Importance groups",
+    "ReshardSpec": "Resharding",
+    "ConvergenceSpec": "Convergence inputs",
 }
 #: What one value of a model is called, for links in the type column.
 NOUNS: dict[str, str] = {
@@ -136,5 +156,8 @@ NOUNS: dict[str, str] = {
     "TraceRef": "bandwidth trace", "NetworkSpec": "network settings", "RouteSpec": "route",
     "WorkloadSpec": "workload", "SourceSpec": "source", "JobSpec": "job", "StageSpec": "stage",
     "FailureSpec": "failure", "PolicySpec": "policy", "MetricsSpec": "metrics",
+    "TrainingSpec": "training", "DeepconSpec": "DEEPCON settings", "TrainModelSpec": "model",
+    "OTASpec": "over-the-air loop", "GapSpec": "gap process", "MercurySpec": "Mercury settings",
+    "GroupSpec": "group settings", "ReshardSpec": "resharding", "ConvergenceSpec": "convergence",
 }
 UNION_TITLES = {"process": "Arrival processes", "dist": "Service-time models"}

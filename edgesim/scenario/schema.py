@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .types import Bandwidth, Duration, Fraction, Rate, Size
 
@@ -371,6 +373,9 @@ class MetricsSpec(Strict):
     window: Duration = Field(1.0, gt=0, description="window for throughput statistics")
 
 
+from .training_schema import TrainingSpec  # noqa: E402  (it needs Strict and ServiceSpec)
+
+
 class Scenario(Strict):
     """An edgesim scenario file."""
 
@@ -386,13 +391,39 @@ class Scenario(Strict):
     links: dict[str, LinkSpec] = Field(default_factory=dict)
     cells: dict[str, CellSpec] = Field(default_factory=dict, description="Wi-Fi cells")
     network: NetworkSpec = Field(default_factory=NetworkSpec)
-    workload: WorkloadSpec
-    service: dict[str, Annotated[dict[str, ServiceSpec], Field(min_length=1)]] = Field(
-        description="model -> device (or '*') -> service-time model")
+    workload: Optional[WorkloadSpec] = Field(None, description="required unless the scenario "
+                                             "has a 'training' section")
+    service: Optional[dict[str, Annotated[dict[str, ServiceSpec], Field(min_length=1)]]] = Field(
+        None, description="model -> device (or '*') -> service-time model; required unless the "
+                          "scenario has a 'training' section")
     calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     failures: list[FailureSpec] = Field(default_factory=list)
     policy: PolicySpec = Field(default_factory=PolicySpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    training: Optional[TrainingSpec] = Field(None, description="train models instead of serving "
+                                             "a workload (DEEPCON, Mercury)")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _workload_unless_training(cls, data: Any, handler: Any) -> "Scenario":
+        # 'workload' and 'service' are optional only for training scenarios. Reported as located
+        # "missing" problems alongside every other problem of the file, not one at a time.
+        missing = []
+        if isinstance(data, dict) and data.get("training") is None:
+            missing = [k for k in ("workload", "service") if data.get(k) is None]
+        if not missing:
+            return handler(data)
+        errors: list = []
+        try:
+            handler(data)
+        except ValidationError as exc:
+            errors = [InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"],
+                                       **({"ctx": e["ctx"]} if "ctx" in e else {}))
+                      for e in exc.errors(include_url=False)]
+        errors += [InitErrorDetails(type=PydanticCustomError(
+            "missing_unless_training", "required key is missing (only a scenario with a "
+            "'training' section may leave it out)"), loc=(k,), input=data) for k in missing]
+        raise ValidationError.from_exception_data(cls.__name__, errors)
 
     @field_validator("name")
     @classmethod

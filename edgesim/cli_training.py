@@ -1,0 +1,61 @@
+"""`edgesim training`: tables of training scenarios over parameter grids."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .cli_common import _CTX, _die
+from .errors import ScenarioError
+
+
+@click.group(context_settings=_CTX)
+def training() -> None:
+    """Training scenarios (DEEPCON, Mercury): tables over parameter grids."""
+
+
+@training.command(context_settings=_CTX)
+@click.argument("scenario")
+@click.option("--vary", "varies", multiple=True, metavar="KEY.PATH=V1,V2,...",
+              help="a key and the values to try, e.g. links.wifi.bandwidth=10Mbps,200Mbps; "
+                   "several --vary make a grid")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="an override applied to every run")
+@click.option("--seeds", default="", metavar="S1,S2,...", help="seeds to run (default: the "
+              "scenario's)")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="write the table as CSV")
+def sweep(scenario: str, varies: tuple, sets: tuple, seeds: str, out: Optional[str]) -> None:
+    """Run SCENARIO for every combination of the --vary values; print one row per run."""
+    from .bundled import find_scenario
+    from .training.sweep import sweep as run_sweep
+    grid = []
+    for v in varies:
+        key, sep, values = v.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise click.BadParameter(f"{v!r}: expected KEY.PATH=V1,V2,...", param_hint="--vary")
+        grid.append((key.strip(), [x.strip() for x in values.split(",") if x.strip()]))
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [None]
+    except ValueError:
+        raise click.BadParameter(f"{seeds!r}: expected comma-separated integers",
+                                 param_hint="--seeds") from None
+    try:
+        table = run_sweep(find_scenario(scenario), grid, seed_list, base=list(sets))
+    except ScenarioError as exc:
+        _die(str(exc))
+    with_pd_options(lambda: click.echo(table.to_string(index=False, float_format=_fmt)))
+    if out:
+        from .metrics.atomic import write_text_atomic
+        write_text_atomic(Path(out), table.to_csv(index=False))
+        click.echo(f"wrote {out}")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def with_pd_options(fn) -> None:
+    import pandas as pd
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        fn()

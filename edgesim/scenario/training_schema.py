@@ -1,0 +1,194 @@
+"""The `training:` section of a scenario: DEEPCON's multi-model training (DMML, DMML-SP,
+DMML-Par) with its over-the-air loop, and Mercury's data-parallel training (SGD, sequential
+importance sampling, BACC).
+
+Kept apart from :mod:`edgesim.scenario.schema` so that the training models stay together and
+the main schema only gains one optional key. Compute times reuse the service-time models of
+`service:` (constant, lognormal, calibrated with `phase: train`, ...); convergence figures
+(iterations to a target, E_is / E) are inputs, never results.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+# schema.py imports this module just before it defines Scenario, when Strict and ServiceSpec
+# exist; importing edgesim imports schema.py first, so this import never comes first.
+from .schema import ServiceSpec, Strict
+from .types import Duration, Fraction, Rate, Size
+
+
+# --------------------------------------------------------------------------- DEEPCON
+
+class TrainModelSpec(Strict):
+    """One model trained by DEEPCON: its size (for the bytes it moves) and its compute time."""
+
+    params: float = Field(gt=0, description="parameter count; a replica moves params x "
+                                            "dtype_bytes bytes")
+    dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter (4: float32)")
+    step: ServiceSpec = Field(description="one training step (forward, backward, update), "
+                                          "asked for a batch of `batch`: as everywhere, a "
+                                          "constant's or lognormal's time is that of a batch of "
+                                          "one, scaled by its batch_cost")
+    batch: int = Field(1, ge=1, description="samples per step (1: `step` already gives the "
+                                            "whole step's time)")
+    steps: int = Field(1, ge=1, description="steps in one round (one pass over the data); "
+                                            "1 when `step` is already a whole round")
+    label: Optional[ServiceSpec] = Field(
+        None, description="time of one forward step of this model that produces the mixup "
+                          "labels the *other* models learn from (Alg. 2 lines 34-37): a "
+                          "dmml-sp or dmml-par task of model n adds the label steps of every "
+                          "other model; omitted: label computation is not charged")
+
+
+class GapSpec(Strict):
+    """The true <Acc-CC> gap of the deployed models over time: an input, not a result."""
+
+    start: Fraction = Field(description="gap when the models are deployed")
+    drift: float = Field(0.0, ge=0, description="growth of the gap per second of deployment "
+                                                "(data drift)")
+    after_update: Fraction = Field(description="gap right after an update is deployed")
+    spread: float = Field(0.5, ge=0, lt=1, description="per-class spread: the rarest class's "
+                                                        "gap is (1 + spread) times the "
+                                                        "commonest's (1 - spread), before "
+                                                        "normalising to the mean")
+
+
+class OTASpec(Strict):
+    """DEEPCON's over-the-air loop (§4): Deploy -> Validate -> Train -> Update."""
+
+    edges: str = Field(description="node group of edge nodes; edge i runs model i mod N")
+    window: Duration = Field(gt=0, description="model-update window T: each edge uploads a "
+                                               "sample of its stream every T")
+    rate: Rate = Field(gt=0, description="items per second arriving at each edge")
+    arrivals: Literal["poisson", "deterministic"] = Field(
+        "poisson", description="items per window: Poisson with mean rate x window, or exactly")
+    item_bytes: Size = Field(gt=0, description="bytes of one item (an image)")
+    result_bytes: Size = Field(0.0, ge=0, description="bytes of one inference result "
+                                                       "uploaded with its item")
+    classes: int = Field(ge=2, le=100_000, description="classes the models predict: the strata")
+    skew: float = Field(1.0, ge=0, description="Zipf exponent of the class frequencies "
+                                               "(0: uniform)")
+    sampler: Literal["asrs", "random"] = Field(
+        "asrs", description="adaptive stratified reservoir sampling (Alg. 3, strata = predicted "
+                            "class) or one reservoir over the whole stream")
+    sample_fraction: Fraction = Field(gt=0, description="sample size as a fraction of the "
+                                                        "previous window's items")
+    min_per_stratum: int = Field(1, ge=0, description="ASRS: every stratum seen gets at least "
+                                                      "this many places")
+    gap: GapSpec
+    threshold: Fraction = Field(description="train when the estimated gap exceeds this")
+    validate_time: Duration = Field(0.0, ge=0, description="cloud inference time per sampled "
+                                                           "item and model")
+    full_upload: bool = Field(True, description="on a trigger, edges upload the window's full "
+                                                "data for training")
+    rounds: int = Field(1, ge=1, description="training rounds per update")
+
+
+class DeepconSpec(Strict):
+    """N models trained on W GPU workers against a server that holds their replicas."""
+
+    schedule: Literal["dmml", "dmml-sp", "dmml-par"] = Field(
+        "dmml-par", description="'dmml': Alg. 1 on one worker; 'dmml-sp': synchronous rounds; "
+                                "'dmml-par': Alg. 2, asynchronous")
+    rounds: int = Field(ge=1, description="rounds every model is trained (R)")
+    server: str = Field(description="node holding the model replicas (the master)")
+    workers: str = Field(description="node group of GPU workers (its count is W)")
+    models: dict[str, TrainModelSpec] = Field(min_length=2, description="in order: M1, M2, ...")
+    affinity: bool = Field(True, description="dmml-par: a worker that just trained a model keeps "
+                                             "it when it is among the models due (Fig. 5)")
+    ota: Optional[OTASpec] = Field(None, description="run the over-the-air loop for `duration`, "
+                                                     "training `ota.rounds` rounds per trigger")
+
+
+# --------------------------------------------------------------------------- Mercury
+
+class GroupSpec(Strict):
+    """Group-wise importance computation (§2.4.1)."""
+
+    groups: int = Field(10, ge=1, description="D: a device's data is split into D groups of "
+                                              "equal size (§2.4.1); one group's importance is "
+                                              "recomputed per iteration")
+    mode: Literal["adaptive", "fixed"] = Field(
+        "adaptive", description="bacc: 'adaptive' sizes each group to as many importance "
+                                "batches as fit in the device's last aggregation time "
+                                "(§2.4.3); 'fixed' keeps the D equal groups. The sequential "
+                                "pipeline always uses the D groups")
+    initial: int = Field(0, ge=0, description="'adaptive': samples in the first iteration's "
+                                              "group, before any aggregation time has been "
+                                              "measured")
+    batch: int = Field(ge=1, description="samples per importance forward batch")
+    forward: ServiceSpec = Field(description="an importance forward pass, asked for a batch of "
+                                             "`batch` (a batch-1 time scaled by batch_cost)")
+
+
+class ReshardSpec(Strict):
+    """Importance-aware data resharding (§2.4.2): samples each device sends to the others."""
+
+    samples: int = Field(ge=0, description="samples each device sends per resharding")
+    every: int = Field(1, ge=1, description="reshard every this many iterations")
+    sample_bytes: Size = Field(gt=0, description="bytes of one sample with its label")
+    chunk: Size = Field(65536.0, gt=0, description="bacc: bytes per message; resharding can "
+                                                   "pause only between messages")
+    pause: bool = Field(True, description="bacc: resharding pauses while the device aggregates "
+                                          "gradients and resumes after (breakpoint-resume); "
+                                          "false: it runs regardless, sharing the network")
+
+
+class ConvergenceSpec(Strict):
+    """Iterations to the target accuracy: inputs from experiments, never computed here."""
+
+    iterations: float = Field(gt=0, description="E: iterations standard SGD needs")
+    ratio: dict[Literal["sequential", "bacc"], float] = Field(
+        description="E_is / E of each importance-sampling schedule")
+
+    @model_validator(mode="after")
+    def _positive(self) -> "ConvergenceSpec":
+        bad = {k: v for k, v in self.ratio.items() if not v > 0}
+        if bad:
+            raise ValueError(f"every ratio must be > 0, got {bad}")
+        return self
+
+
+class MercurySpec(Strict):
+    """K devices train one model by synchronous data-parallel SGD, every device a parameter
+    server for 1/K of the parameters (Fig. 2.1)."""
+
+    schedule: Literal["sgd", "sequential", "bacc"] = Field(
+        "bacc", description="'sgd': random sampling; 'sequential': resharding and importance "
+                            "computation in line (Fig. 2.9a); 'bacc': overlapped (Fig. 2.9b)")
+    devices: str = Field(description="node group of the training devices (K = its count)")
+    model: str = Field("model", description="the model's name: in the schedule table, and the "
+                                            "model looked up by `dist: calibrated` entries")
+    params: float = Field(gt=0, description="parameter count of the model")
+    dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per gradient value")
+    step: ServiceSpec = Field(description="one gradient computation (T_cp), asked for a batch "
+                                          "of `batch` (a batch-1 time scaled by batch_cost)")
+    batch: int = Field(1, ge=1, description="samples per gradient computation")
+    samples: int = Field(ge=1, description="training samples in all; each device holds "
+                                           "samples / K")
+    iterations: int = Field(ge=1, le=1_000_000, description="iterations to simulate; totals "
+                                                            "are extrapolated to E")
+    aggregate_time: Duration = Field(0.0, ge=0, description="compute time of a parameter server "
+                                                            "to sum its shard per iteration")
+    group: GroupSpec
+    reshard: ReshardSpec
+    convergence: ConvergenceSpec
+
+
+class TrainingSpec(Strict):
+    """Give exactly one system."""
+
+    deepcon: Optional[DeepconSpec] = None
+    mercury: Optional[MercurySpec] = None
+
+    @model_validator(mode="after")
+    def _one_system(self) -> "TrainingSpec":
+        if (self.deepcon is None) == (self.mercury is None):
+            raise ValueError("give exactly one of 'deepcon' or 'mercury'")
+        return self
+
+
+__all__ = ["TrainingSpec", "DeepconSpec", "TrainModelSpec", "OTASpec", "GapSpec", "MercurySpec",
+           "GroupSpec", "ReshardSpec", "ConvergenceSpec"]

@@ -1,0 +1,19 @@
+"""Training on the edge and in the cloud: DEEPCON's multi-model schedules (DMML, DMML-SP,
+DMML-Par) with the over-the-air loop and ASRS sampling, and Mercury's data-parallel SGD with
+importance sampling (sequential pipeline, BACC).
+
+Modules, one concern each:
+
+* :mod:`.devices`: a training device = a compute resource and a network-interface resource,
+  byte transfers through the scenario's network, and the schedule log;
+* :mod:`.allocation`: DMML-Par's choice of model for an idle worker (Alg. 2, Fig. 5);
+* :mod:`.deepcon`: the three DMML schedules;
+* :mod:`.asrs`: adaptive stratified reservoir sampling (Alg. 3);
+* :mod:`.ota`: the Deploy -> Validate -> Train -> Update loop;
+* :mod:`.mercury`: the SGD, sequential and BACC schedules;
+* :mod:`.simulation`: build, check, run and collect a training scenario;
+* :mod:`.result`, :mod:`.gantt`, :mod:`.sweep`: outputs, the Gantt chart, tables over
+  parameter grids.
+
+A scenario with a `training:` section runs here instead of the request engine.
+"""

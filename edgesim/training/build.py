@@ -1,0 +1,151 @@
+"""Build phase of a training scenario: devices, compute-time models and the system's runner,
+every cross-reference problem recorded with its key path (as :mod:`edgesim.engine.build`
+does for request scenarios)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..engine.build import _service_model, expand  # the same service models as `service:`
+from ..hardware.calibrated import calibrated_service
+from ..scenario import schema as S
+from .deepcon import Dmml, TrainModel
+from .devices import Device, ScheduleLog, Transfers
+from .mercury import Mercury
+from .ota import OtaLoop
+
+
+def service_models(sim, name: str, spec, devices: list[Device], path: str,
+                   batch: int) -> Optional[dict]:
+    """Device name -> ServiceModel of ``spec`` for every device in ``devices`` (None after a
+    recorded problem). `dist: calibrated` looks the model up by ``name`` on each device."""
+    out: dict = {}
+    for dev in devices:
+        key = dev.node.device
+        if key in out:
+            continue
+        if isinstance(spec, S.Calibrated):
+            m = calibrated_service(sim, name, key, spec, path, max(batch, 1))
+        else:
+            m = _service_model(sim, name, key, spec, path)
+        if m is None:
+            return None
+        top = m.max_batch()
+        if top is not None and batch > top:
+            sim.problem(path, f"the profile for {name!r} on {key!r} goes up to batch {top}; "
+                        f"batch is {batch}", batch)
+            return None
+        out[key] = m
+    return out
+
+
+def _devices(sim, ref: str, path: str) -> list[Device]:
+    return [Device(sim.env, n) for n in expand(sim, ref, path)]
+
+
+class DeepconSystem:
+    """DEEPCON: one DMML training of `rounds` rounds, or the over-the-air loop around it."""
+
+    name = "deepcon"
+
+    def __init__(self, sim, spec) -> None:
+        self.spec = spec
+        base = "training.deepcon"
+        servers = _devices(sim, spec.server, f"{base}.server")
+        if len(servers) > 1:
+            sim.problem(f"{base}.server", "must name one node, not a group of "
+                        f"{len(servers)}", spec.server)
+        self.server = servers[0] if servers else None
+        self.workers = _devices(sim, spec.workers, f"{base}.workers")
+        if self.server is not None and any(w.index == self.server.index for w in self.workers):
+            sim.problem(f"{base}.workers", "the server cannot also be a worker", spec.workers)
+        self.edges: list[Device] = []
+        if spec.ota is not None:
+            self.edges = _devices(sim, spec.ota.edges, f"{base}.ota.edges")
+        self.models: list[TrainModel] = []
+        for i, (name, m) in enumerate(spec.models.items()):
+            path = f"{base}.models.{name}"
+            step = service_models(sim, name, m.step, self.workers, f"{path}.step", m.batch)
+            label = (service_models(sim, name, m.label, self.workers, f"{path}.label", m.batch)
+                     if m.label is not None else None)
+            self.models.append(TrainModel(i, name, m.params * m.dtype_bytes, m.batch, m.steps,
+                                          step or {}, label, sim.streams(f"train:{name}"),
+                                          sim.streams(f"label:{name}")))
+        names = [d.name for d in ([self.server] if self.server else []) + self.workers
+                 + self.edges]
+        self.log = ScheduleLog(names, list(spec.models))
+        self.lane = {n: i for i, n in enumerate(names)}
+        self.tx = Transfers(sim.env, sim.network)
+        self.dmml = Dmml(sim.env, self.models, self.workers, self.server, self.tx, self.log,
+                         self.lane, spec.schedule, spec.affinity)
+        self.ota = None
+        if spec.ota is not None and self.server is not None:
+            self.ota = OtaLoop(sim.env, spec.ota, self.edges, self.server, self.models,
+                               self.dmml, self.tx, self.log, self.lane, sim.streams,
+                               sim.duration)
+
+    def routes(self) -> list[tuple]:
+        """(from, to, key path) for every pair of nodes that exchange bytes."""
+        out = []
+        if self.server is None:
+            return out
+        for w in self.workers[:1] if self.spec.schedule == "dmml" else self.workers:
+            out += [(self.server, w, "training.deepcon.workers"),
+                    (w, self.server, "training.deepcon.workers")]
+        for e in self.edges:
+            out += [(self.server, e, "training.deepcon.ota.edges"),
+                    (e, self.server, "training.deepcon.ota.edges")]
+        return out
+
+    def process(self):
+        if self.ota is not None:
+            yield from self.ota.run()
+        else:
+            yield from self.dmml.train(self.spec.rounds)
+
+
+class MercurySystem:
+    """Mercury: `iterations` iterations of data-parallel SGD under one schedule."""
+
+    name = "mercury"
+
+    def __init__(self, sim, spec) -> None:
+        self.spec = spec
+        base = "training.mercury"
+        self.devices = _devices(sim, spec.devices, f"{base}.devices")
+        if len(self.devices) == 1:
+            sim.problem(f"{base}.devices", "data-parallel training needs at least 2 devices",
+                        spec.devices)
+        step = service_models(sim, spec.model, spec.step, self.devices, f"{base}.step",
+                              spec.batch)
+        forward = service_models(sim, spec.model, spec.group.forward, self.devices,
+                                 f"{base}.group.forward", spec.group.batch)
+        if spec.schedule != "sgd":
+            missing = {"sequential", "bacc"} - set(spec.convergence.ratio)
+            if spec.schedule in missing:
+                sim.problem(f"{base}.convergence.ratio", f"needs E_is / E for {spec.schedule!r}",
+                            dict(spec.convergence.ratio), ["sequential", "bacc"])
+        if spec.samples < len(self.devices):
+            sim.problem(f"{base}.samples", f"fewer samples than the {len(self.devices)} "
+                        "devices", spec.samples)
+        streams = [(sim.streams(f"mercury:{d.name}:step"),
+                    sim.streams(f"mercury:{d.name}:importance")) for d in self.devices]
+        names = [d.name for d in self.devices]
+        self.log = ScheduleLog(names, [spec.model])
+        self.lane = {n: i for i, n in enumerate(names)}
+        self.tx = Transfers(sim.env, sim.network)
+        # Without devices (an unknown group, reported) there is nothing to build.
+        self.runner = Mercury(sim.env, self.devices, spec, spec.schedule, step or {},
+                              forward or {}, streams, self.tx, self.log,
+                              self.lane) if self.devices else None
+
+    def routes(self) -> list[tuple]:
+        return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices
+                if a is not b]
+
+    def process(self):
+        yield from self.runner.run()
+
+
+def build_system(sim):
+    t = sim.spec.training
+    return DeepconSystem(sim, t.deepcon) if t.deepcon is not None else MercurySystem(sim, t.mercury)

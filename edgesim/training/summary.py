@@ -1,0 +1,155 @@
+"""summary.json of a training run: what the schedules achieved, from the simulated times."""
+from __future__ import annotations
+
+from statistics import fmean
+from typing import Optional
+
+from .._version import __version__
+
+
+def summarize(sim) -> dict:
+    system = sim.system
+    out = {
+        "scenario": sim.spec.name,
+        "system": system.name,
+        "seed": sim.seed,
+        "edgesim_version": __version__,
+        "sim_time_s": sim.end,
+        "wall_time_s": sim.wall_time,
+        "events": next(sim.env._eid),
+        "stopped_by": "done" if sim.completed else "duration",
+    }
+    if system.name == "deepcon":
+        out["deepcon"] = deepcon_summary(sim, system)
+        if system.ota is not None:
+            out["ota"] = ota_summary(system)
+    else:
+        out["mercury"] = mercury_summary(sim, system)
+    out["bytes"] = {k: v for k, v in sorted(system.tx.bytes.items())}
+    if sim.network is not None:
+        out["network"] = {"transfers": sim.network.transfers, "bytes": sim.network.bytes}
+    if sim.warnings:
+        out["warnings"] = list(sim.warnings)
+    return out
+
+
+def _utilisation(devices, span: float) -> dict:
+    return {d.name: (d.busy / span if span > 0 else None) for d in devices}
+
+
+def deepcon_summary(sim, system) -> dict:
+    spec = system.spec
+    recs = system.dmml.records
+    out: dict = {"schedule": spec.schedule, "workers": len(system.workers),
+                 "models": list(spec.models), "trainings": len(recs)}
+    if system.ota is not None:
+        out["rounds_per_training"] = spec.ota.rounds
+        out["training_times_s"] = [r.end - r.start for r in recs if r.end > 0]
+        return out
+    rec = recs[0] if recs else None
+    rounds = spec.rounds
+    done = rec is not None and len(rec.round_times) >= rounds
+    span = (rec.end if done else sim.end) - (rec.start if rec else 0.0)
+    busy = sum(w.busy for w in system.workers)
+    util = _utilisation(system.workers, span)
+    out.update({
+        "rounds": rounds,
+        "complete": done,
+        # Round r: every model has been trained r times (the last push included).
+        "time_to_rounds_s": rec.round_times[rounds - 1] if done else None,
+        "round_times_s": list(rec.round_times) if rec else [],
+        "makespan_s": span,
+        "tasks": rec.tasks if rec else 0,
+        "worker_utilisation": util,
+        "mean_utilisation": busy / (len(system.workers) * span) if span > 0 else None,
+        # Worker-seconds of training per second: how many workers were busy on average.
+        "parallel_speedup": busy / span if span > 0 else None,
+    })
+    return out
+
+
+def ota_summary(system) -> dict:
+    ota = system.ota
+    wins = ota.windows
+    sample = sum(w.sample_bytes for w in wins)
+    full = sum(w.full_bytes for w in wins)
+    triggered = system.tx.bytes.get("full-upload", 0.0)
+    shifts = [abs(w.estimate - w.data_gap) for w in wins]
+    return {
+        "sampler": ota.spec.sampler,
+        "sample_fraction": ota.spec.sample_fraction,
+        "windows": len(wins),
+        "items": sum(w.items for w in wins),
+        "sampled": sum(w.sampled for w in wins),
+        "sample_bytes": sample,
+        "full_stream_bytes": full,
+        # The paper's Fig. 7(b): bytes not sent because only the sample goes to the cloud.
+        "saved_by_sampling": 1.0 - sample / full if full > 0 else None,
+        "triggered_upload_bytes": triggered,
+        "saved_overall": 1.0 - (sample + triggered) / full if full > 0 else None,
+        "mean_gap_shift": fmean(shifts) if shifts else None,
+        "max_gap_shift": max(shifts) if shifts else None,
+        "triggers": sum(w.triggered for w in wins),
+        "updates": list(ota.updates),
+    }
+
+
+def _mean(xs) -> Optional[float]:
+    return fmean(xs) if xs else None
+
+
+def mercury_summary(sim, system) -> dict:
+    spec = system.spec
+    run = system.runner
+    iters = run.iteration_times()
+    complete = len(iters) == spec.iterations and all(min(r) > 0 for r in run.ends)
+    # The first iteration has no aggregation time to size its group from; the steady state
+    # is the mean of the others.
+    steady = _mean(iters[1:]) if len(iters) > 1 else _mean(iters)
+    k = len(system.devices)
+    span = max(max(r) for r in run.ends) if run.ends else sim.end
+    out = {
+        "schedule": spec.schedule,
+        "devices": k,
+        "model": spec.model,
+        "gradient_bytes": run.grad_bytes,
+        "iterations_simulated": len(iters),
+        "complete": complete,
+        "first_iteration_s": iters[0] if iters else None,
+        "mean_iteration_s": steady,
+        "iteration_times_s": iters,
+        "t_cp_s": _mean(run.t_cp),
+        "t_cm_s": _mean(run.t_cm),
+        "t_is_s": (sum(run.t_is) / (k * len(iters))) if iters else None,
+        "group_mean": _mean(run.groups),
+        "group_min": min(run.groups) if run.groups else None,
+        "group_max": max(run.groups) if run.groups else None,
+        "local_samples": run.local,
+        # Importance samples computed per device and iteration, and those of groups abandoned
+        # unfinished (bacc: the group did not fit in the time the second thread had).
+        "importance_per_iteration": run.imp_done / (k * len(iters)) if iters else None,
+        "importance_abandoned": run.imp_dropped + sum(run.imp_backlog),
+        "reshard_asked_bytes": run.reshard_asked,
+        "reshard_sent_bytes": run.reshard_sent,
+        "compute_utilisation": _utilisation(system.devices, span),
+    }
+    conv = spec.convergence
+    ratio = 1.0 if spec.schedule == "sgd" else conv.ratio.get(spec.schedule)
+    out["convergence"] = {"iterations_sgd": conv.iterations, "ratio": ratio,
+                          "iterations": conv.iterations * ratio if ratio else None}
+    if steady is not None and ratio:
+        out["total_time_s"] = conv.iterations * ratio * steady
+        out["extrapolated"] = len(iters) < conv.iterations * ratio
+    ref = steady if spec.schedule == "sgd" else _reference_iteration(sim)
+    if ref is not None and steady and ratio:
+        # Eq. 2.3 with simulated times: E (T_cp + T_cm) / (E_is T_schedule).
+        out["reference_sgd_iteration_s"] = ref
+        out["time_ratio"] = ref / steady
+        out["speedup_vs_sgd"] = (ref / steady) / ratio
+    return out
+
+
+def _reference_iteration(sim) -> Optional[float]:
+    ref = sim.reference(schedule="sgd").run()
+    iters = ref.system.runner.iteration_times()
+    return _mean(iters[1:]) if len(iters) > 1 else _mean(iters)

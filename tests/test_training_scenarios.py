@@ -1,0 +1,160 @@
+"""Training scenarios end to end: every bundled one runs and writes its run directory, the CLI
+runs and checks them, and mistakes in a `training:` section are located problems."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import edgesim
+from edgesim.bundled import scenarios
+from edgesim.cli import main
+
+TRAINING = sorted(n for n, (p, _d) in scenarios().items()
+                  if edgesim.load(p).spec.training is not None)
+
+
+def test_the_training_scenarios_are_bundled():
+    assert {"deepcon/dmml-par", "deepcon/ota", "mercury/bacc"} <= set(TRAINING)
+
+
+@pytest.mark.parametrize("name", TRAINING)
+def test_bundled_training_scenario_runs_to_completion(name, tmp_path):
+    path, description = scenarios()[name]
+    assert description
+    r = edgesim.run(path)
+    s = r.summary
+    if "ota" in s:
+        assert s["ota"]["windows"] > 0 and s["ota"]["updates"]
+    elif s["system"] == "deepcon":
+        assert s["stopped_by"] == "done" and s["deepcon"]["complete"]
+    else:
+        assert s["stopped_by"] == "done" and s["mercury"]["complete"]
+    r.save(tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text())["scenario"] == s["scenario"]
+    sched = pd.read_parquet(tmp_path / "schedule.parquet")
+    assert {"worker", "model", "kind", "start", "end"} <= set(sched.columns)
+    assert (sched.end >= sched.start).all()
+    assert (tmp_path / "plots" / "gantt.png").stat().st_size > 0
+    assert (tmp_path / "scenario.resolved.yaml").exists()
+
+
+def test_cli_runs_and_checks_a_training_scenario(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["check", "deepcon/dmml-par"])
+    assert res.exit_code == 0 and "training system deepcon, schedule dmml-par" in res.output
+    res = runner.invoke(main, ["run", "deepcon/dmml-par", "--set", "training.deepcon.rounds=2",
+                               "--set", "nodes.gpu.count=3", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    assert "time to 2 rounds" in res.output
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["deepcon"]["workers"] == 3 and s["deepcon"]["rounds"] == 2
+    assert len(s["deepcon"]["worker_utilisation"]) == 3
+
+
+def _problems(data_or_path, overrides=()):
+    with pytest.raises(edgesim.ScenarioError) as exc:
+        edgesim.simulation(edgesim.load(data_or_path, overrides))
+    return str(exc.value)
+
+
+BASE = {"name": "x", "duration": 100,
+        "nodes": {"server": {}, "gpu": {"count": 2}},
+        "training": {"deepcon": {"rounds": 1, "server": "server", "workers": "gpu",
+                                 "models": {"a": {"params": 1, "step": {"dist": "constant",
+                                                                        "time": 1}},
+                                            "b": {"params": 1, "step": {"dist": "constant",
+                                                                        "time": 1}}}}}}
+
+
+def _with(**changes):
+    data = json.loads(json.dumps(BASE))
+    for path, value in changes.items():
+        node = data
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return data
+
+
+def test_a_scenario_without_training_still_needs_workload_and_service():
+    data = {"name": "x", "duration": 1, "nodes": {"a": {}}}
+    text = _problems(data)
+    assert "workload: required key is missing (only a scenario with a 'training' section" in text
+    assert "service: required key is missing" in text
+
+
+def test_training_section_mistakes_are_located():
+    assert "training.deepcon.workers: 'gpus': unknown node or group (did you mean 'gpu'?)" in \
+        _problems(_with(training__deepcon__workers="gpus"))
+    assert "training: give exactly one of 'deepcon' or 'mercury'" in \
+        _problems(_with(training={}))
+    assert "training.deepcon.schedul: unknown key 'schedul' (did you mean 'schedule'?)" in \
+        _problems(_with(training__deepcon__schedul="dmml"))
+    assert "training.deepcon.schedule: 'dmml-async': not a valid choice" in \
+        _problems(_with(training__deepcon__schedule="dmml-async"))
+    text = _problems(_with(training__deepcon__server="gpu"))
+    assert "training.deepcon.server: 'gpu': must name one node, not a group of 2" in text
+    assert "training.deepcon.workers: 'gpu': the server cannot also be a worker" in text
+    one = {"a": BASE["training"]["deepcon"]["models"]["a"]}
+    text = _problems(_with(training__deepcon__models=one))
+    assert "training.deepcon.models: " in text and "must have at least 2 entries, not 1" in text
+    wl = {"sources": {"s": {"arrivals": {"process": "poisson", "rate": 1}, "job": "j"}},
+          "jobs": {"j": {"stages": [{"model": "m"}]}}}
+    assert "workload: a training scenario serves no request workload yet" in \
+        _problems(_with(workload=wl))
+
+
+def test_unreachable_workers_are_reported_before_the_run():
+    data = _with(links={"l": {"ends": ["gpu0", "server"], "bandwidth": "1Gbps"}})
+    assert "training.deepcon.workers: no route from 'server0' to 'gpu1'" in _problems(data)
+
+
+def test_training_scenario_errors_name_the_file_and_line(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("extends: {}\nname: bad\ntraining:\n  mercury:\n    devices: tx2\n".format(
+        scenarios()["mercury/bacc"][0]))
+    text = _problems(f)
+    assert f"{f}:5: training.mercury.devices: 'tx2': unknown node or group" in text
+
+
+# ------------------------------------------------------------------------ the guides
+
+GUIDES = [Path(__file__).resolve().parents[1] / "docs" / "guides" / n
+          for n in ("deepcon.md", "mercury.md")]
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_guide_commands_parse_and_links_resolve(guide):
+    """Every `edgesim` line of the guides names a real (sub)command with real options and a
+    bundled scenario, and every link to another document resolves."""
+    import click
+
+    from tests.test_docs import _slug, blocks, edgesim_lines
+    found = 0
+    for lang, body, line in blocks(guide):
+        if lang != "bash":
+            continue
+        for argv, _code, text in edgesim_lines(body):
+            found += 1
+            cmd, args = main, list(argv)
+            while isinstance(cmd, click.Group):
+                name, args = args[0], args[1:]
+                assert name in cmd.commands, f"{guide.name}:{line}: {text}"
+                cmd = cmd.commands[name]
+            cmd.make_context(cmd.name, list(args))
+            assert edgesim.load(scenarios()[args[0]][0]) is not None, text
+    assert found >= 3
+    text = guide.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", text):
+        assert (guide.parent / target).exists(), f"{guide.name}: broken link {target}"
+    for target, anchor in re.findall(r"\]\(([^)#\s]*\.md)?#([^)]+)\)", text):
+        other = (guide.parent / target).read_text(encoding="utf-8") if target else text
+        heads = {_slug(h) for h in re.findall(r"^#+ (.+)$", other, re.M)}
+        ids = set(re.findall(r'<a id="([^"]+)"></a>', other))
+        assert anchor in heads | ids, f"{guide.name}: broken anchor {target}#{anchor}"
