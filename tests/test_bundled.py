@@ -22,7 +22,7 @@ def test_bundled_scenario_runs_and_obeys_littles_law(name):
     assert description, f"{name} has no description"
     # The Distream family runs its system near capacity and its own policy costs ~40 s a run,
     # so the bookkeeping check uses the static partition with the trace scaled by 0.6, not
-    # 1.94 (the backlog then drains and nothing is left in flight to bias L against lambda W).
+    # 1.5 (the backlog then drains and nothing is left in flight to bias L against lambda W).
     overrides = (["policy.name=videoedge-l", "workload.sources.rois.arrivals.scale=0.6"]
                  if name.startswith("distream/") else [])
     s = edgesim.run(edgesim.load(path, overrides)).summary
