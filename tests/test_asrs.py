@@ -56,11 +56,17 @@ def test_asrs_strata_get_places_from_the_previous_window_and_equal_inclusion_wit
     gen = np.random.default_rng(11)
     stream = Stream(11, "test:asrs")
     s = StreamSampler(3, 0.10, stream.uniform, stratified=True, min_per_stratum=1)
-    share = []
+    share, early = [], []
     for w in range(400):
         strata = gen.choice(3, size=600, p=p)
         prev = s.prev_counts.copy() if s.prev_counts is not None else None
         kept = s.sample(strata, expected=600)
+        # Of the kept items of stratum 0, the share that arrived in the first half of that
+        # stratum's items: 1/2 if every item of the stratum is equally likely to be kept.
+        pos = np.flatnonzero(strata == 0)
+        first = set(pos[: len(pos) // 2].tolist())
+        k0 = [j for j in kept.tolist() if strata[j] == 0]
+        early.append(sum(j in first for j in k0) / len(k0))
         if prev is None:
             continue
         want = allocate(int(round(0.1 * prev.sum())), prev, 1)
@@ -72,6 +78,8 @@ def test_asrs_strata_get_places_from_the_previous_window_and_equal_inclusion_wit
     share = np.array(share)
     mean, se = share.mean(axis=0), share.std(axis=0, ddof=1) / math.sqrt(len(share))
     assert np.all(np.abs(mean - p) < Z * se + 2 / 60), (mean, p)   # +-1 place of rounding
+    early = np.array(early)
+    assert abs(early.mean() - 0.5) < Z * early.std(ddof=1) / math.sqrt(len(early)) + 1 / 840
 
 
 def test_asrs_never_misses_a_rare_stratum_where_one_reservoir_often_does():

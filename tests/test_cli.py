@@ -261,7 +261,10 @@ def test_schema():
     schema = json.loads(result.output)
     props = schema["properties"]
     assert {"nodes", "workload", "service", "duration", "policy", "metrics"} <= set(props)
-    assert {"duration", "nodes", "workload", "service"} <= set(schema["required"])
+    assert {"duration", "nodes"} <= set(schema["required"])
+    # workload and service unless the scenario trains models instead
+    assert {"required": ["workload", "service"]} in schema["anyOf"]
+    assert {"required": ["training"]} in schema["anyOf"]
     assert schema["additionalProperties"] is False       # unknown keys are rejected
     assert schema["title"] == "Scenario"
 

@@ -379,6 +379,10 @@ from .training_schema import TrainingSpec  # noqa: E402  (it needs Strict and Se
 class Scenario(Strict):
     """An edgesim scenario file."""
 
+    # For editors: 'workload' and 'service' are required unless there is a 'training' section.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["workload", "service"]}, {"required": ["training"]}]})
+
     name: str = "scenario"
     description: str = ""
     seed: int = Field(0, ge=0, lt=2**63)

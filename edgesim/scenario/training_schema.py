@@ -85,6 +85,14 @@ class OTASpec(Strict):
                                                 "data for training")
     rounds: int = Field(1, ge=1, description="training rounds per update")
 
+    @model_validator(mode="after")
+    def _items(self) -> "OTASpec":
+        # Items are drawn one by one every window: keep a window within what a run can hold.
+        if self.rate * self.window > 1e7:
+            raise ValueError(f"rate x window is {self.rate * self.window:.3g} items per edge "
+                             "and window; at most 10,000,000")
+        return self
+
 
 class DeepconSpec(Strict):
     """N models trained on W GPU workers against a server that holds their replicas."""
