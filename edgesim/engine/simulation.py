@@ -18,7 +18,7 @@ from ..metrics.recorder import LinkSampler, RequestRecorder, SampleRecorder
 from ..metrics.summary import summarize
 from ..policies.base import PolicyContext
 from ..scenario.loader import ScenarioFile
-from ..failures.outages import build_outages
+from ..failures import build_failures
 from ..network import build as netbuild
 from . import build
 from .clock import CONTROL, SAMPLE, call_at, call_in
@@ -77,7 +77,8 @@ class Simulation:
         self.cell_traces: list = []
         self.network = netbuild.build_network(self)
         self.view = MonitorView(self.nodes, sorted(self.link_channels))
-        self.outages = build_outages(self) if self.network is not None or spec.failures else []
+        self.failures = build_failures(self)
+        self.outages = self.failures.outages
         chosen = build.build_policy(self)
         self.policy = None
         if chosen is not None:
@@ -133,8 +134,7 @@ class Simulation:
             self.links = LinkSampler(self.network.flows, self.link_channels)
         else:
             self.links = None
-        for outage in self.outages:
-            outage.start(outage.pending)
+        self.failures.start(self)
         self.policy.start()
         for src in self.sources:
             src.start()
@@ -280,9 +280,11 @@ class Simulation:
                                   "bytes": self.network.bytes,
                                   "failed_transfers": self.network.failed,
                                   "links": self.links.summary()}
-        if self.outages:
-            summary["outages"] = {o.target: {"downs": o.downs, "downtime_s": o.downtime}
-                                  for o in self.outages}
+        outages, others = self.failures.summary(end)
+        if outages:
+            summary["outages"] = outages
+        if others:
+            summary["failures"] = others
         summary["speedup"] = end / self.wall_time if self.wall_time > 0 else None
         if self.warnings:
             summary["warnings"] = list(self.warnings)

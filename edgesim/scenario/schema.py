@@ -330,32 +330,75 @@ class CalibrationSpec(Strict):
 
 # --------------------------------------------------------------------------- the rest
 
-class FailureSpec(Strict):
-    """Something that goes down and comes back. Outages of links and Wi-Fi cells are simulated;
-    node crashes, slow-downs and preemption are reserved for the failures issue."""
+EPISODE_KINDS = ("outage", "crash", "slowdown", "preemption")
+PROBABILITY_KINDS = ("fault", "loss")
+NODE_KINDS = ("crash", "slowdown", "preemption", "fault")
+TimeDist = Literal["exponential", "weibull", "lognormal", "deterministic"]
 
-    target: str = Field(description="a link name (all its members) or a cell name")
-    kind: Literal["outage", "crash", "slowdown", "preemption"]
+
+class FailureSpec(Strict):
+    """Something that goes wrong. Episodes (down and back up) of a link or cell (`outage`) or
+    of a node (`crash`, `slowdown`, `preemption`) come from a schedule, a trace, or alternating
+    times drawn around `mtbf` and `mttr`; `fault` (per query, on nodes) and `loss` (per
+    message, on links and cells) happen independently with a `probability`."""
+
+    target: str = Field(description="a link or cell name (outage, loss: all its members), or a "
+                                    "node or group name (crash, slowdown, preemption, fault: "
+                                    "every member independently)")
+    kind: Literal["outage", "crash", "slowdown", "preemption", "fault", "loss"]
     schedule: Optional[list[tuple[Duration, Duration]]] = Field(
         None, description="[down_at, up_at] pairs")
-    mtbf: Optional[Duration] = Field(None, gt=0, description="mean time between failures "
-                                                             "(exponential)")
-    mttr: Optional[Duration] = Field(None, gt=0, description="mean time to repair (exponential)")
+    mtbf: Optional[Duration] = Field(None, gt=0, description="mean time between failures: the "
+                                     "mean up time between episodes")
+    mttr: Optional[Duration] = Field(None, gt=0, description="mean time to repair: the mean "
+                                     "length of an episode")
+    up_dist: TimeDist = Field("exponential", description="distribution of up times (mean mtbf)")
+    down_dist: TimeDist = Field("exponential", description="distribution of episode lengths "
+                                                           "(mean mttr)")
+    shape: float = Field(1.0, gt=0, le=100, description="Weibull shape k of the 'weibull' "
+                                                        "distributions (1: exponential)")
+    cv: float = Field(1.0, gt=0, le=100, description="coefficient of variation of the "
+                                                     "'lognormal' distributions")
     trace: Optional[str] = Field(None, description="file of 'down_at up_at' rows (seconds)")
-    mode: Optional[Literal["pause", "fail"]] = Field(None, description="default: "
-                                                                       "network.on_outage")
+    mode: Optional[Literal["pause", "fail"]] = Field(
+        None, description="outage: flows on the target wait or fail (default: "
+                          "network.on_outage); preemption: the batches it interrupts resume "
+                          "afterwards or fail (default: pause)")
+    factor: Optional[float] = Field(None, gt=0, le=1e6, description="slowdown: service times "
+                                    "are multiplied by this while an episode lasts")
+    probability: Optional[Fraction] = Field(
+        None, description="fault: chance that a node fails a request that reaches it; loss: "
+                          "chance that a message crossing the target is lost")
 
     @model_validator(mode="after")
     def _one_timing(self) -> "FailureSpec":
         given = [self.schedule is not None, self.mtbf is not None or self.mttr is not None,
                  self.trace is not None]
-        if sum(given) != 1:
-            raise ValueError("give exactly one of 'schedule', 'mtbf' with 'mttr', or 'trace'")
-        if (self.mtbf is None) != (self.mttr is None):
-            raise ValueError("'mtbf' and 'mttr' go together")
+        if self.kind in PROBABILITY_KINDS:
+            if self.probability is None:
+                raise ValueError(f"a '{self.kind}' failure needs 'probability'")
+            if any(given):
+                raise ValueError(f"a '{self.kind}' failure happens per "
+                                 f"{'request' if self.kind == 'fault' else 'message'} with "
+                                 "'probability'; 'schedule', 'mtbf'/'mttr' and 'trace' do not "
+                                 "apply")
+        else:
+            if self.probability is not None:
+                raise ValueError(f"'probability' belongs with kind 'fault' or 'loss', not "
+                                 f"'{self.kind}'")
+            if sum(given) != 1:
+                raise ValueError("give exactly one of 'schedule', 'mtbf' with 'mttr', or 'trace'")
+            if (self.mtbf is None) != (self.mttr is None):
+                raise ValueError("'mtbf' and 'mttr' go together")
+        if (self.factor is None) == (self.kind == "slowdown"):
+            raise ValueError("a 'slowdown' needs 'factor'" if self.kind == "slowdown" else
+                             f"'factor' belongs with kind 'slowdown', not '{self.kind}'")
+        if self.mode is not None and self.kind not in ("outage", "preemption"):
+            raise ValueError(f"'mode' belongs with kind 'outage' or 'preemption', not "
+                             f"'{self.kind}'")
         for down, up in self.schedule or []:
             if up <= down:
-                raise ValueError(f"an outage must end after it starts: [{down}, {up}]")
+                raise ValueError(f"an episode must end after it starts: [{down}, {up}]")
         return self
 
 
