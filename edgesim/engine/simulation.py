@@ -19,6 +19,7 @@ from ..metrics.summary import summarize
 from ..policies.base import PolicyContext
 from ..scenario.loader import ScenarioFile
 from ..failures import build_failures
+from ..vp.metrics import answers_summary
 from ..network import build as netbuild
 from . import build
 from .clock import CONTROL, SAMPLE, call_at, call_in
@@ -112,7 +113,9 @@ class Simulation:
         env, spec = self.env, self.spec
         self.node_names = [n.name for n in self.nodes]
         self.recorder = RequestRecorder([s.name for s in self.sources],
-                                        [j.name for j in self.jobs], self.node_names)
+                                        [j.name for j in self.jobs], self.node_names,
+                                        answers=any(j.accuracy is not None or j.ensemble
+                                                    for j in self.jobs))
         self.samples = SampleRecorder(self.node_names)
         self.busy_total = [0.0] * len(self.nodes)
         self.interval = spec.metrics.interval
@@ -195,6 +198,9 @@ class Simulation:
         self.finish(req, COMPLETED)
 
     def finish(self, req: Request, outcome: int) -> None:
+        if req.parent is not None:      # a member of an ensemble query reports to its query
+            req.parent.ended(req, outcome)
+            return
         now = self.env._now
         self.sys_area += self.in_system * (now - self.sys_t)
         self.sys_t = now
@@ -275,6 +281,8 @@ class Simulation:
             generated=self.generated, generated_measured=self.generated_measured,
             in_flight=self.in_system, system_area=self.sys_area, node_names=self.node_names,
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
+        if self.recorder.answers:
+            summary["answers"] = answers_summary(self, start)
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,
                                   "bytes": self.network.bytes,
