@@ -31,8 +31,15 @@ def scenarios() -> dict[str, tuple[Path, str]]:
                 data, dict) and data.get("description") else ""
         except (yaml.YAMLError, OSError, IndexError):
             desc = "(unreadable)"
+        if is_sweep_file(data if desc != "(unreadable)" else None):
+            continue
         out[path.relative_to(root).with_suffix("").as_posix()] = (path, desc)
     return out
+
+
+def is_sweep_file(data) -> bool:
+    """A sweep file (``base`` + ``grid``) lives beside the scenarios it varies; it is not one."""
+    return isinstance(data, dict) and "base" in data and "grid" in data
 
 
 def find_scenario(ref: str) -> Path:
