@@ -270,3 +270,12 @@ def test_bad_failures_are_located_problems(entry, words):
         edgesim.run(sc)
     text = str(info.value)
     assert words in text and "failures.0" in text, text
+
+
+def test_nested_preemptions_of_one_entry_resume_in_turn():
+    # Two executors, two requests in service; two overlapping episodes each take one.
+    sc = one_node(1.0, limit=2, rate=1e3, executors=2, failures=[
+        {"target": "server", "kind": "preemption", "schedule": [[0.2, 0.6], [0.4, 0.5]]}])
+    df = requests(sc)
+    # the batch that started last is interrupted first (0.2-0.6), the other at 0.4-0.5
+    assert list(df.latency) == pytest.approx([1.0 + 0.1, 1.0 + 0.4])

@@ -43,7 +43,7 @@ class NodeState:
         self.node = node
         self.down = 0                  # crash episodes in progress
         self.factors: list[float] = []  # active slow-down factors
-        self.suspended: dict = {}      # preemption episode -> (item, work left at speed 1)
+        self.suspended: dict = {}      # preemption token -> (item, work left at speed 1)
         self.faults: list = []         # NodeFault entries
         self.lost = 0                  # requests lost to crashes (in service, queued, arriving)
         node.serving = {}
@@ -126,7 +126,7 @@ class NodeState:
                                  item, now + stretched)
 
     # ---------------------------------------------------------------- preemption
-    def preempt(self, episode, mode: str) -> None:
+    def preempt(self, member: "_Member", token: object, mode: str) -> None:
         node, now = self.node, self.sim.env.now
         node.accumulate(now)
         node.held += 1
@@ -136,18 +136,18 @@ class NodeState:
         ev, item, end = node.serving.pop(key)
         ev.cancel()
         node.busy -= 1
-        episode.interrupted += 1
+        member.interrupted += 1
         if mode == "pause":
-            self.suspended[episode] = (item, (end - now) / node.slow)
+            self.suspended[token] = (item, (end - now) / node.slow)
             return
         for req in item[0]:
             self.sim.finish(req, FAILED)
 
-    def release(self, episode) -> None:
+    def release(self, token: object) -> None:
         node, now = self.node, self.sim.env.now
         node.accumulate(now)
         node.held -= 1
-        held = self.suspended.pop(episode, None)
+        held = self.suspended.pop(token, None)     # gone if a crash lost it meanwhile
         if held is not None and node.up:
             item, work = held
             left = work * node.slow
@@ -176,6 +176,7 @@ class _Member:
         self.failure = failure
         self.state = state
         self.interrupted = 0
+        self.tokens: list = []         # one per preemption episode in progress (they may nest)
         self.episodes = Episodes(failure.sim, failure.spec, windows, stream_name, self._on,
                                  self._off)
 
@@ -186,7 +187,9 @@ class _Member:
         elif kind == "slowdown":
             self.state.slow(spec.factor)
         else:
-            self.state.preempt(self, spec.mode or "pause")
+            token = object()
+            self.tokens.append(token)
+            self.state.preempt(self, token, spec.mode or "pause")
 
     def _off(self) -> None:
         kind, spec = self.failure.spec.kind, self.failure.spec
@@ -195,7 +198,7 @@ class _Member:
         elif kind == "slowdown":
             self.state.slow(None, remove=spec.factor)
         else:
-            self.state.release(self)
+            self.state.release(self.tokens.pop())
 
 
 class NodeFailure:
