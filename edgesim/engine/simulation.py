@@ -282,7 +282,7 @@ class Simulation:
             in_flight=self.in_system, system_area=self.sys_area, node_names=self.node_names,
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
         if self.recorder.answers:
-            summary["answers"] = answers_summary(self, start)
+            summary["answers"] = answers_summary(self)
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,
                                   "bytes": self.network.bytes,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def answers_summary(sim, start: float) -> dict:
+def answers_summary(sim) -> dict:
     rec = sim.recorder
     n = len(rec)
     out: dict = {"queries": 0, "answered": 0, "availability": None}
