@@ -562,7 +562,7 @@ def test_committed_literature_bundles_are_current(tmp_path):
 
 def test_committed_literature_bundles_load_without_the_csv():
     got = load_bundles(COMMITTED)
-    assert sorted(got) == ["jetson-agx-xavier", "jetson-nano"]
+    assert sorted(got) == ["galaxy-tab-a", "jetson-agx-xavier", "jetson-nano"]
     assert all(d in CATALOGUE for d in got)
     nano = got["jetson-nano"][0]
     assert nano.extra_columns == L.EXTRA_COLUMNS

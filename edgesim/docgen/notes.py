@@ -58,8 +58,11 @@ NOTES: dict[tuple[str, str], str] = {
     ("SourceSpec", "arrivals"): "the arrival process; its `process` key selects the model",
     ("SourceSpec", "job"): "a key of `workload.jobs`",
     ("WorkloadSpec", "sources"): "arrival streams",
-    ("WorkloadSpec", "jobs"): "job types: pipelines of stages",
+    ("WorkloadSpec", "jobs"): "job types: pipelines of stages, DAGs, or ensembles",
     ("JobSpec", "stages"): "run in order; each stage is placed on one node",
+    ("JobSpec", "ensemble"): "fan-out to members and fan-in at the master (variant "
+                             "parallelism, class parallelism); see the [VP guide](guides/vp.md)",
+    ("EnsembleMember", "model"): "a key of `service`: the model this member runs",
     ("StageSpec", "model"): "a key of `service`: the model this stage runs",
     ("Constant", "time"): "service time of a batch of one",
     ("Exponential", "mean"): "mean service time of a batch of one",
@@ -67,7 +70,8 @@ NOTES: dict[tuple[str, str], str] = {
     ("Empirical", "samples"): "measured service times, resampled uniformly",
     ("Empirical", "column"): "CSV column to read (name or index); default: the first",
     ("Empirical", "unit"): "unit of the numbers in `file`",
-    ("FailureSpec", "kind"): "what happens to the target",
+    ("FailureSpec", "kind"): "what happens to the target; see the "
+                             "[failures guide](guides/failures.md)",
     ("PolicySpec", "name"): "a registered policy; see [Policies](#policies)",
     ("PolicySpec", "params"): "the policy's own settings, checked against its parameters below",
 }
@@ -108,6 +112,19 @@ MODEL_NOTES: dict[str, str] = {
                    "totals multiply the steady mean iteration by the iterations in "
                    "`convergence`, which are inputs.",
     "ConvergenceSpec": "The schedule being run needs its ratio (sgd's is 1).",
+    "FailureSpec": "`outage`, `crash`, `slowdown` and `preemption` take exactly one of "
+                   "`schedule`, `mtbf` with `mttr`, or `trace`; `fault` and `loss` take "
+                   "`probability` and none of those. `factor` goes with `slowdown` only, `mode` "
+                   "with `outage` and `preemption` only. Node kinds target a node or group, "
+                   "`outage` and `loss` a link or cell.",
+    "EnsembleSpec": "The master is the node the query comes from (its source's `at`). Each "
+                    "member receives `input_bytes` and answers with `answer` bytes; the query "
+                    "is answered when at least `quorum` answers arrive within `deadline`. An "
+                    "ensemble job takes no `result_bytes` and no job-level `accuracy`; its "
+                    "`timeout` applies to each member at its service start.",
+    "AccuracySpec": "Every member's model needs a single-model accuracy: from `table`, or from "
+                    "the dataset's column of Table VI (zoo names `mobilenet_v2`, `vp_v1`.. "
+                    "`vp_v7`, on ImageNet `vp_im1`..`vp_im7`), unless `value` is given.",
 }
 
 #: How dict keys are named in section paths, per (model, field); one entry per dict level.
@@ -137,6 +154,10 @@ TITLES: dict[str, str] = {
     "SourceSpec": "Sources",
     "JobSpec": "Jobs",
     "StageSpec": "Stages",
+    "EnsembleSpec": "Ensembles",
+    "EnsembleMember": "Ensemble members",
+    "AnswerSpec": "Ensemble answers",
+    "AccuracySpec": "Ensemble accuracy",
     "FailureSpec": "Failures",
     "PolicySpec": "Policy",
     "MetricsSpec": "Metrics",
@@ -155,6 +176,8 @@ NOUNS: dict[str, str] = {
     "DeviceSpec": "device", "NodeSpec": "node group", "LinkSpec": "link", "CellSpec": "cell",
     "TraceRef": "bandwidth trace", "NetworkSpec": "network settings", "RouteSpec": "route",
     "WorkloadSpec": "workload", "SourceSpec": "source", "JobSpec": "job", "StageSpec": "stage",
+    "EnsembleSpec": "ensemble", "EnsembleMember": "ensemble member", "AnswerSpec": "answer",
+    "AccuracySpec": "accuracy table",
     "FailureSpec": "failure", "PolicySpec": "policy", "MetricsSpec": "metrics",
     "TrainingSpec": "training", "DeepconSpec": "DEEPCON settings", "TrainModelSpec": "model",
     "OTASpec": "over-the-air loop", "GapSpec": "gap process", "MercurySpec": "Mercury settings",

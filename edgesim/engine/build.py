@@ -259,11 +259,16 @@ def build_jobs(sim) -> None:
     spec = sim.spec
     for name, job in spec.workload.jobs.items():
         path = f"workload.jobs.{name}"
-        if job.stages is not None:
+        enter = None
+        if job.ensemble is not None:
+            from ..vp.build import build_ensemble
+            plans, enter = build_ensemble(sim, name, job, path, _candidates)
+        elif job.stages is not None:
             stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes,
                                 at_origin=st.node == "@origin")
                       for i, st in enumerate(job.stages)]
-            plans = [JobPlan(len(sim.jobs), name, stages, job.result_bytes, job.timeout)]
+            plans = [JobPlan(len(sim.jobs), name, stages, job.result_bytes, job.timeout,
+                             accuracy=job.accuracy)]
         else:
             paths = dag_paths(sim, name, job, path)
             leaves = [trail[-1] for _p, trail in paths]
@@ -275,9 +280,10 @@ def build_jobs(sim) -> None:
                                     job.dag[v].bytes, vertex=v,
                                     at_origin=job.dag[v].node == "@origin") for v in trail]
                 plans.append(JobPlan(len(sim.jobs) + k, f"{name}/{label}", stages,
-                                     job.result_bytes, job.timeout, group=name, weight=prob))
+                                     job.result_bytes, job.timeout, group=name, weight=prob,
+                                     accuracy=job.accuracy))
         sim.jobs.extend(plans)
-        sim.job_groups[name] = JobGroup(name, plans)
+        sim.job_groups[name] = JobGroup(name, plans, enter)
     sim.job_by_name = {p.name: p for p in sim.jobs}
 
 

@@ -29,6 +29,8 @@ class JobPlan:
     timeout: Optional[float]
     group: str = ""             # the scenario job this plan belongs to
     weight: float = 1.0         # probability that a request of the job takes this path
+    accuracy: Optional[float] = None    # expected accuracy of a completed request, if known
+    ensemble: Optional[object] = None   # the edgesim.vp.Ensemble that runs an ensemble job
     n: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -39,9 +41,12 @@ class JobPlan:
 class JobGroup:
     """A scenario job: one plan (stages) or one plan per DAG execution path, drawn by weight."""
 
-    def __init__(self, name: str, plans: list[JobPlan]) -> None:
+    def __init__(self, name: str, plans: list[JobPlan], enter=None) -> None:
         self.name = name
         self.plans = plans
+        #: What takes a new request of this job (default: Simulation.advance); an ensemble
+        #: job's coordinator fans the request out to its members instead.
+        self.enter = enter
         total, self.cumulative = 0.0, []
         for p in plans:
             total += p.weight

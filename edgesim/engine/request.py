@@ -7,7 +7,8 @@ OUTCOMES = ("completed", "dropped", "failed", "timed_out")
 
 class Request:
     __slots__ = ("id", "src", "plan", "created", "stage", "model", "loc", "origin", "enq",
-                 "wait", "service", "started", "batch", "nbytes", "path", "prio", "warm", "note")
+                 "wait", "service", "started", "batch", "nbytes", "path", "prio", "warm", "note",
+                 "parent", "answer")
 
     def __init__(self, rid: int, src: int, plan, created: float, origin: int, prio: int,
                  warm: bool) -> None:
@@ -29,3 +30,5 @@ class Request:
         self.prio = prio
         self.warm = warm            # created during warm-up
         self.note = None            # scratch space for the policy (e.g. a partition decision)
+        self.parent = None          # an ensemble member's query: it, not the recorder, ends it
+        self.answer = None          # (answering members' label, expected accuracy) of a query

@@ -18,7 +18,8 @@ from ..metrics.recorder import LinkSampler, RequestRecorder, SampleRecorder
 from ..metrics.summary import summarize
 from ..policies.base import PolicyContext
 from ..scenario.loader import ScenarioFile
-from ..failures.outages import build_outages
+from ..failures import build_failures
+from ..vp.metrics import answers_summary
 from ..network import build as netbuild
 from . import build
 from .clock import CONTROL, SAMPLE, call_at, call_in
@@ -77,7 +78,8 @@ class Simulation:
         self.cell_traces: list = []
         self.network = netbuild.build_network(self)
         self.view = MonitorView(self.nodes, sorted(self.link_channels))
-        self.outages = build_outages(self) if self.network is not None or spec.failures else []
+        self.failures = build_failures(self)
+        self.outages = self.failures.outages
         chosen = build.build_policy(self)
         self.policy = None
         if chosen is not None:
@@ -111,7 +113,9 @@ class Simulation:
         env, spec = self.env, self.spec
         self.node_names = [n.name for n in self.nodes]
         self.recorder = RequestRecorder([s.name for s in self.sources],
-                                        [j.name for j in self.jobs], self.node_names)
+                                        [j.name for j in self.jobs], self.node_names,
+                                        answers=any(j.accuracy is not None or j.ensemble
+                                                    for j in self.jobs))
         self.samples = SampleRecorder(self.node_names)
         self.busy_total = [0.0] * len(self.nodes)
         self.interval = spec.metrics.interval
@@ -140,8 +144,7 @@ class Simulation:
             self.links = LinkSampler(self.network.flows, self.link_channels)
         else:
             self.links = None
-        for outage in self.outages:
-            outage.start(outage.pending)
+        self.failures.start(self)
         self.policy.start()
         for src in self.sources:
             src.start()
@@ -205,6 +208,9 @@ class Simulation:
         self.finish(req, COMPLETED)
 
     def finish(self, req: Request, outcome: int) -> None:
+        if req.parent is not None:      # a member of an ensemble query reports to its query
+            req.parent.ended(req, outcome)
+            return
         now = self.env._now
         self.sys_area += self.in_system * (now - self.sys_t)
         self.sys_t = now
@@ -287,14 +293,18 @@ class Simulation:
             overdue=None if self.stopped_early else (self.slo_deadline,
                                                      self.generated_by_deadline),
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
+        if self.recorder.answers:
+            summary["answers"] = answers_summary(self)
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,
                                   "bytes": self.network.bytes,
                                   "failed_transfers": self.network.failed,
                                   "links": self.links.summary()}
-        if self.outages:
-            summary["outages"] = {o.target: {"downs": o.downs, "downtime_s": o.downtime}
-                                  for o in self.outages}
+        outages, others = self.failures.summary(end)
+        if outages:
+            summary["outages"] = outages
+        if others:
+            summary["failures"] = others
         summary["speedup"] = end / self.wall_time if self.wall_time > 0 else None
         if self.warnings:
             summary["warnings"] = list(self.warnings)

@@ -52,6 +52,11 @@ class Node:
         self.area_busy = 0.0
         self.done = 0
         self.on_finish: Callable[[Request], None] = sim.advance
+        # Failure hooks (edgesim.failures.nodes), inert unless a failure targets this node:
+        self.admit: Optional[Callable[[Request], bool]] = None  # False: it disposed of req
+        self.serving: Optional[dict] = None  # id(batch) -> (Call, item, end): in service
+        self.slow = 1.0                     # service-time multiplier of active slow-downs
+        self.held = 0                       # executors taken by the device's own jobs
 
     # ---------------------------------------------------------------- accounting
     def accumulate(self, now: float) -> None:
@@ -73,6 +78,8 @@ class Node:
     def arrive(self, req: Request) -> None:
         now = self.env._now
         self.accumulate(now)
+        if self.admit is not None and not self.admit(req):
+            return
         if self.capacity is not None and self.waiting >= self.capacity:
             self.sim.finish(req, DROPPED)
             return
@@ -85,7 +92,7 @@ class Node:
         else:
             q.append(req)
         self.waiting += 1
-        if self.busy < self.executors:
+        if self.busy + self.held < self.executors:
             self._try_start(now)
 
     def _head(self, q):
@@ -126,7 +133,7 @@ class Node:
         return best, wake
 
     def _try_start(self, now: float) -> None:
-        while self.busy < self.executors and self.waiting > 0 and self.up:
+        while self.busy + self.held < self.executors and self.waiting > 0 and self.up:
             model, wake = self._pick(now)
             if model is None:
                 if wake < self._timer_at:
@@ -149,12 +156,15 @@ class Node:
                 continue
             self.busy += 1
             n = len(batch)
-            svc = self.services[model].sample(n, self.stream)
+            svc = self.services[model].sample(n, self.stream) * self.slow
             for req in batch:
                 req.wait += now - req.enq
                 if req.started < 0.0:
                     req.started = now
-            call_in(self.env, svc, COMPLETION, self._finish, (batch, svc))
+            item = (batch, svc)
+            ev = call_in(self.env, svc, COMPLETION, self._finish, item)
+            if self.serving is not None:
+                self.serving[id(batch)] = (ev, item, now + svc)
 
     def _on_timer(self, _arg) -> None:
         self._timer = None
@@ -166,6 +176,8 @@ class Node:
         batch, svc = item
         now = self.env._now
         self.accumulate(now)
+        if self.serving is not None:
+            del self.serving[id(batch)]
         self.busy -= 1
         n = len(batch)
         self.done += n

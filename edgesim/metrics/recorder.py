@@ -17,7 +17,7 @@ from ..engine.request import OUTCOMES, Request
 
 class RequestRecorder:
     def __init__(self, source_names: Sequence[str], job_names: Sequence[str],
-                 node_names: Sequence[str]) -> None:
+                 node_names: Sequence[str], answers: bool = False) -> None:
         self.source_names = list(source_names)
         self.job_names = list(job_names)
         self.node_names = list(node_names)
@@ -35,6 +35,11 @@ class RequestRecorder:
         self.nbytes = array("d")
         self.outcome = array("b")
         self.warm = array("b")
+        # Accuracy accounting (jobs with an accuracy, ensembles): who answered and how well.
+        self.answers = answers
+        self._labels: dict[str, int] = {"": 0}
+        self.answered_by = array("i")
+        self.accuracy = array("d")
 
     def __len__(self) -> int:
         return len(self.id)
@@ -57,6 +62,18 @@ class RequestRecorder:
         self.nbytes.append(req.nbytes)
         self.outcome.append(outcome)
         self.warm.append(req.warm)
+        if self.answers:
+            ans = req.answer
+            if ans is not None:
+                label, acc = ans
+            else:
+                acc = req.plan.accuracy if outcome == 0 else None
+                label = ""
+            code = self._labels.get(label)
+            if code is None:
+                code = self._labels[label] = len(self._labels)
+            self.answered_by.append(code)
+            self.accuracy.append(acc if acc is not None else float("nan"))
 
     def nbytes_used(self) -> int:
         cols = (self.id, self.src, self.job, self.created, self.started, self.finished, self.wait,
@@ -98,6 +115,14 @@ class RequestRecorder:
             np.zeros(0, bool),
             "ended": finished,
         })
+        if self.answers:
+            labels = [""] * len(self._labels)
+            for label, code in self._labels.items():
+                labels[code] = label
+            df["answered_by"] = pd.Categorical.from_codes(
+                np.frombuffer(self.answered_by, dtype=np.int32) if n else np.zeros(0, np.int32),
+                labels)
+            df["accuracy"] = np.frombuffer(self.accuracy, dtype=float) if n else np.zeros(0)
         return df.sort_values("id", kind="stable").reset_index(drop=True)
 
 

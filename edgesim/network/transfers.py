@@ -34,6 +34,8 @@ class Network:
         self.header = header
         self.batch = batch
         self.on_fail: Callable = lambda arg: None
+        #: Set by edgesim.failures.loss: lose(flow) -> True drops a delivered message.
+        self.lose: Optional[Callable] = None
         self._routes: dict[tuple[int, int], tuple[list[str], Optional[float]]] = {}
         self.transfers = 0
         self.bytes = 0.0
@@ -109,6 +111,9 @@ class Network:
                     follower.wake()
 
     def _delivered(self, flow: Flow) -> None:
+        if self.lose is not None and self.lose(flow):
+            self._failed(flow)
+            return
         targets, src, dst, t0, conn = flow.tag
         if self.log is not None:
             self.log.add(src, dst, flow.size, t0, self.env.now, 0)

@@ -231,24 +231,108 @@ class VertexSpec(Strict):
         return v
 
 
+class AnswerSpec(Strict):
+    """What one ensemble member sends back: its top-k classes (the VP paper's Eq. 3) or raw
+    scores for the classes it predicts (class parallelism)."""
+
+    encoding: Literal["topk", "scores"] = Field(
+        "topk", description="'topk': h(k) = 1 byte for k = 1, else min(k (fp + 1), fp C) "
+                            "(Eq. 3); 'scores': one float per class in 'classes'")
+    k: int = Field(2, ge=1, description="classes kept by 'topk' (the paper uses 2)")
+    classes: int = Field(ge=1, le=1_000_000, description="'topk': C, the task's classes; "
+                                                         "'scores': classes this member scores")
+    float_bytes: int = Field(4, ge=1, le=16, description="size(fp): bytes of one score")
+
+    @model_validator(mode="after")
+    def _k(self) -> "AnswerSpec":
+        if self.encoding == "topk" and self.k > self.classes:
+            raise ValueError(f"k = {self.k} is more than the {self.classes} classes")
+        return self
+
+
+class AccuracySpec(Strict):
+    """Expected accuracy of an ensemble's answer, by the set of members that answered."""
+
+    dataset: Literal["food-101", "cifar-10", "cifar-100", "mnist", "svhn", "fashion-mnist",
+                     "imagenet"] = Field("food-101", description="whose single-model accuracies "
+                                         "(VP paper Table VI) are the defaults")
+    metric: Literal["top-1", "top-m"] = Field("top-1", description="'top-m': Table VI's second "
+                                              "row (top-5, or top-2 for MNIST, SVHN, F-MNIST)")
+    table: dict[str, Fraction] = Field(default_factory=dict, description="accuracy of a model, "
+                                       "or of a set of models joined by '+' (any order); "
+                                       "overrides the defaults and the rule")
+    rule: Literal["error-reduction", "best"] = Field(
+        "error-reduction", description="sets not in 'table': 'error-reduction': 1 - (1 - a_best) "
+                                       "(1 - gain)^(n - 1) for n members; 'best': a_best")
+    gain: Fraction = Field(0.0433, description="'error-reduction': share of the best member's "
+                           "errors each further member removes (default fitted to the paper's "
+                           "Food-101 claim, see the VP guide)")
+    value: Optional[Fraction] = Field(None, description="every answer has this accuracy, "
+                                      "whichever members answered (e.g. class parallelism)")
+
+
+class EnsembleMember(Strict):
+    model: str
+    node: Optional[Union[str, list[str]]] = Field(
+        None, description="node, group, or list of them; '@origin': the master itself; "
+                          "omitted: any node serving the model")
+
+
+class EnsembleSpec(Strict):
+    """Fan-out and fan-in: the master (the query's origin) sends the input to every member,
+    each runs its model and answers, and the master combines what arrived in its window."""
+
+    members: list[EnsembleMember] = Field(min_length=1)
+    input_bytes: Size = Field(0.0, ge=0, description="bytes the master sends each member")
+    answer: AnswerSpec
+    deadline: Optional[Duration] = Field(None, gt=0, description="the master's window after "
+                                         "sending; default: wait for every member")
+    quorum: Union[int, Literal["all"]] = Field(1, description="answers needed for the query to "
+                                               "be answered (VP: 1; class parallelism: 'all')")
+    detect_failures: bool = Field(False, description="the master learns of a member's failure "
+                                  "when it happens (and stops waiting for it); default: only "
+                                  "answers are heard, a failed member is noticed by its absence "
+                                  "at the deadline")
+    aggregate: Optional[str] = Field(None, description="model the master runs on the answers "
+                                     "before replying (its service time on the master's device)")
+    accuracy: Optional[AccuracySpec] = Field(None, description="accuracy accounting by answering "
+                                             "set; omitted: none")
+
+    @model_validator(mode="after")
+    def _quorum(self) -> "EnsembleSpec":
+        if isinstance(self.quorum, int) and not 1 <= self.quorum <= len(self.members):
+            raise ValueError(f"quorum must be between 1 and the {len(self.members)} members, "
+                             f"or 'all'")
+        return self
+
+
 class JobSpec(Strict):
-    """A job: a sequence of `stages`, or a `dag` of classifiers in which each request follows
-    one execution path, its branches drawn with the given probabilities."""
+    """A job: a sequence of `stages`, a `dag` of classifiers in which each request follows
+    one execution path, its branches drawn with the given probabilities, or an `ensemble`."""
 
     stages: Optional[list[StageSpec]] = Field(None, min_length=1)
     dag: Optional[dict[str, VertexSpec]] = Field(None, min_length=1)
+    ensemble: Optional[EnsembleSpec] = None
     entry: Optional[str] = Field(None, description="the DAG's first vertex (default: the first "
                                                    "listed)")
     result_bytes: Size = Field(0.0, ge=0, description="bytes returned to the origin at the end")
     timeout: Optional[Duration] = Field(None, gt=0, description="a request older than this when "
                                                                 "it would start service times out")
+    accuracy: Optional[Fraction] = Field(None, description="expected accuracy of a completed "
+                                         "request (stages and dag jobs; an ensemble's goes under "
+                                         "ensemble.accuracy)")
 
     @model_validator(mode="after")
     def _one_shape(self) -> "JobSpec":
-        if (self.stages is None) == (self.dag is None):
-            raise ValueError("give exactly one of 'stages' or 'dag'")
+        if sum(x is not None for x in (self.stages, self.dag, self.ensemble)) != 1:
+            raise ValueError("give exactly one of 'stages', 'dag' or 'ensemble'")
         if self.entry is not None and self.dag is None:
             raise ValueError("'entry' belongs with 'dag'")
+        if self.ensemble is not None and self.result_bytes:
+            raise ValueError("an ensemble's members send 'answer' bytes; 'result_bytes' does "
+                             "not apply")
+        if self.ensemble is not None and self.accuracy is not None:
+            raise ValueError("an ensemble's accuracy goes under 'ensemble.accuracy'")
         return self
 
 
@@ -332,32 +416,75 @@ class CalibrationSpec(Strict):
 
 # --------------------------------------------------------------------------- the rest
 
-class FailureSpec(Strict):
-    """Something that goes down and comes back. Outages of links and Wi-Fi cells are simulated;
-    node crashes, slow-downs and preemption are reserved for the failures issue."""
+EPISODE_KINDS = ("outage", "crash", "slowdown", "preemption")
+PROBABILITY_KINDS = ("fault", "loss")
+NODE_KINDS = ("crash", "slowdown", "preemption", "fault")
+TimeDist = Literal["exponential", "weibull", "lognormal", "deterministic"]
 
-    target: str = Field(description="a link name (all its members) or a cell name")
-    kind: Literal["outage", "crash", "slowdown", "preemption"]
+
+class FailureSpec(Strict):
+    """Something that goes wrong. Episodes (down and back up) of a link or cell (`outage`) or
+    of a node (`crash`, `slowdown`, `preemption`) come from a schedule, a trace, or alternating
+    times drawn around `mtbf` and `mttr`; `fault` (per query, on nodes) and `loss` (per
+    message, on links and cells) happen independently with a `probability`."""
+
+    target: str = Field(description="a link or cell name (outage, loss: all its members), or a "
+                                    "node or group name (crash, slowdown, preemption, fault: "
+                                    "every member independently)")
+    kind: Literal["outage", "crash", "slowdown", "preemption", "fault", "loss"]
     schedule: Optional[list[tuple[Duration, Duration]]] = Field(
         None, description="[down_at, up_at] pairs")
-    mtbf: Optional[Duration] = Field(None, gt=0, description="mean time between failures "
-                                                             "(exponential)")
-    mttr: Optional[Duration] = Field(None, gt=0, description="mean time to repair (exponential)")
+    mtbf: Optional[Duration] = Field(None, gt=0, description="mean time between failures: the "
+                                     "mean up time between episodes")
+    mttr: Optional[Duration] = Field(None, gt=0, description="mean time to repair: the mean "
+                                     "length of an episode")
+    up_dist: TimeDist = Field("exponential", description="distribution of up times (mean mtbf)")
+    down_dist: TimeDist = Field("exponential", description="distribution of episode lengths "
+                                                           "(mean mttr)")
+    shape: float = Field(1.0, gt=0, le=100, description="Weibull shape k of the 'weibull' "
+                                                        "distributions (1: exponential)")
+    cv: float = Field(1.0, gt=0, le=100, description="coefficient of variation of the "
+                                                     "'lognormal' distributions")
     trace: Optional[str] = Field(None, description="file of 'down_at up_at' rows (seconds)")
-    mode: Optional[Literal["pause", "fail"]] = Field(None, description="default: "
-                                                                       "network.on_outage")
+    mode: Optional[Literal["pause", "fail"]] = Field(
+        None, description="outage: flows on the target wait or fail (default: "
+                          "network.on_outage); preemption: the batches it interrupts resume "
+                          "afterwards or fail (default: pause)")
+    factor: Optional[float] = Field(None, gt=0, le=1e6, description="slowdown: service times "
+                                    "are multiplied by this while an episode lasts")
+    probability: Optional[Fraction] = Field(
+        None, description="fault: chance that a node fails a request that reaches it; loss: "
+                          "chance that a message crossing the target is lost")
 
     @model_validator(mode="after")
     def _one_timing(self) -> "FailureSpec":
         given = [self.schedule is not None, self.mtbf is not None or self.mttr is not None,
                  self.trace is not None]
-        if sum(given) != 1:
-            raise ValueError("give exactly one of 'schedule', 'mtbf' with 'mttr', or 'trace'")
-        if (self.mtbf is None) != (self.mttr is None):
-            raise ValueError("'mtbf' and 'mttr' go together")
+        if self.kind in PROBABILITY_KINDS:
+            if self.probability is None:
+                raise ValueError(f"a '{self.kind}' failure needs 'probability'")
+            if any(given):
+                raise ValueError(f"a '{self.kind}' failure happens per "
+                                 f"{'request' if self.kind == 'fault' else 'message'} with "
+                                 "'probability'; 'schedule', 'mtbf'/'mttr' and 'trace' do not "
+                                 "apply")
+        else:
+            if self.probability is not None:
+                raise ValueError(f"'probability' belongs with kind 'fault' or 'loss', not "
+                                 f"'{self.kind}'")
+            if sum(given) != 1:
+                raise ValueError("give exactly one of 'schedule', 'mtbf' with 'mttr', or 'trace'")
+            if (self.mtbf is None) != (self.mttr is None):
+                raise ValueError("'mtbf' and 'mttr' go together")
+        if (self.factor is None) == (self.kind == "slowdown"):
+            raise ValueError("a 'slowdown' needs 'factor'" if self.kind == "slowdown" else
+                             f"'factor' belongs with kind 'slowdown', not '{self.kind}'")
+        if self.mode is not None and self.kind not in ("outage", "preemption"):
+            raise ValueError(f"'mode' belongs with kind 'outage' or 'preemption', not "
+                             f"'{self.kind}'")
         for down, up in self.schedule or []:
             if up <= down:
-                raise ValueError(f"an outage must end after it starts: [{down}, {up}]")
+                raise ValueError(f"an episode must end after it starts: [{down}, {up}]")
         return self
 
 

@@ -21,6 +21,7 @@ class Source:
         self.priority = priority
         self.limit = limit
         self.member = member            # index within the source's group (cam3 -> 3)
+        self.enter = group.enter or sim.advance     # who takes a new request
         self.generated = 0
 
     def start(self) -> None:
@@ -43,4 +44,4 @@ class Source:
         sim.next_id += 1
         sim.request_started(req)
         self._schedule(now)
-        sim.advance(req)
+        self.enter(req)
