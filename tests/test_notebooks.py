@@ -16,7 +16,8 @@ NOTEBOOKS = sorted((REPO / "docs" / "notebooks").glob("*.ipynb"))
 
 
 def test_notebooks_exist():
-    assert {p.name for p in NOTEBOOKS} >= {"quickstart.ipynb", "distream-capacity.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"quickstart.ipynb", "distream-capacity.ipynb",
+                                          "vp-failures.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
