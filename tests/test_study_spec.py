@@ -94,7 +94,7 @@ def test_axis_values_the_scenario_rejects_are_located_in_the_sweep_file(tmp_path
         "valid: count, role, device, executors, queue, capacity, max_batch, max_wait",
         f"{f}:7: nodez: unknown key 'nodez' (did you mean 'nodes'?); valid: name, description, "
         "seed, duration, warmup, max_completions, devices, nodes, switches, links, cells, "
-        "network, workload, service, calibration, failures, policy, metrics",
+        "network, workload, service, calibration, failures, policy, metrics, training",
         f"{f}:9: workload.sources.arrivals.arrivals.rate: 'fast' is not a rate: expected a "
         "number optionally followed by a unit; valid units: /s, /ms, /min, /h, fps, Hz, kHz",
     ]
@@ -108,9 +108,11 @@ def test_a_base_problem_that_only_some_values_cause_names_them(tmp_path):
     """)
     got = problems(path, tmp_path)
     assert len(got) == 2
+    line = next(i for i, text in enumerate(Path(CAMPUS).read_text().splitlines(), 1)
+                if text.strip().startswith("device: {jetson-tx1"))
     for msg, n in zip(got, (6, 12)):
         # Located in the base file (the mix is written there), naming the value that breaks it.
-        assert msg.startswith(f"{CAMPUS}:16: nodes.cam.device: ")
+        assert msg.startswith(f"{CAMPUS}:{line}: nodes.cam.device: ")
         assert msg.endswith(f"the mix has 24 members but count is {n} (with nodes.cam.count={n})")
 
 
