@@ -4,7 +4,7 @@
 
 The sweep is the bundled M/M/c study (scenarios/studies/mmc-sweep.yaml) with its replications
 raised so that it has at least --runs runs, each simulating --duration (20000 s: ~72,000
-requests, about a second of CPU). Each worker count starts from an empty output folder, so
+requests, about half a second of CPU). Each worker count starts from an empty output folder, so
 nothing is skipped, and the wall time includes starting the worker processes. One worker
 runs in this process (the serial reference); N > 1 is a process pool. The ratio is measured
 in the same invocation, so machine speed cancels; other load on the machine does not.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator, Optional
 
@@ -31,12 +32,25 @@ def default_workers() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
-class LocalExecutor:
-    """A process pool of ``workers`` processes; one worker runs in this process (no pool).
+def _context():
+    """How pool workers start: ``fork`` while this process has a single thread (instant: the
+    simulator is already imported), else ``forkserver`` (forking a process with other threads
+    running, e.g. a progress bar's or a notebook kernel's, can deadlock the child), else
+    ``spawn`` (platforms without fork)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        # The server imports the simulator once and each worker forks from it ready to run
+        # (without this every worker pays the imports, ~1 s, before its first run).
+        ctx.set_forkserver_preload(["edgesim.study.worker"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
-    Workers start with ``forkserver`` where the platform has it (a clean process, safe with
-    the progress bar's thread running) and ``spawn`` elsewhere.
-    """
+
+class LocalExecutor:
+    """A process pool of ``workers`` processes; with one worker, runs execute in this process."""
 
     name = "local"
 
@@ -46,14 +60,7 @@ class LocalExecutor:
 
     def __enter__(self) -> "LocalExecutor":
         if self.workers > 1:
-            if "forkserver" in multiprocessing.get_all_start_methods():
-                ctx = multiprocessing.get_context("forkserver")
-                # The server imports the simulator once; each worker forks from it ready to run
-                # (without this every worker pays the imports, ~1 s, before its first run).
-                ctx.set_forkserver_preload(["edgesim.study.worker"])
-            else:
-                ctx = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
         return self
 
     def __exit__(self, *exc) -> None:

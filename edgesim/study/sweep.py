@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import Problem
 from ..metrics.atomic import write_parquet_atomic, write_text_atomic
-from .plan import Plan, Setting, Task, cli_settings, make_plan
+from .plan import Plan, Task, cli_settings, make_plan
 from .spec import SweepError, SweepFile, read_sweep
 from .tables import metric_columns, runs_table, summary_table
 
@@ -147,4 +147,4 @@ def write_tables(sweep: SweepFile, plan: Plan, directory: Path, outcomes: Mappin
     return SweepResult(directory, plan, runs, summary, executed, skipped, failed)
 
 
-__all__ = ["SweepResult", "run_sweep", "execute", "finished", "load", "Setting"]
+__all__ = ["SweepResult", "run_sweep", "execute", "finished", "load", "write_tables"]
