@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import edgesim
-from edgesim.bundled import scenarios
+from edgesim.bundled import scenarios, sweeps
 from edgesim.calibration.bundle import load_bundle
 from edgesim.calibration.literature_vp import build
 from edgesim.vp.answer import h
@@ -119,7 +119,8 @@ def test_availability_ranks_as_the_paper_argues():
 
 def test_sweep_file_expands_to_valid_scenarios():
     sweep = yaml.safe_load(SWEEP.read_text())
-    assert set(sweep) == {"base", "grid", "replications"} and sweep["replications"] >= 2
+    assert set(sweep) == {"description", "base", "grid", "replications"}
+    assert sweep["replications"] >= 2
     base = SWEEP.parent / sweep["base"]
     assert base == HOME
     keys = list(sweep["grid"])
@@ -127,6 +128,7 @@ def test_sweep_file_expands_to_valid_scenarios():
         sets = [f"{k}={v}" for k, v in zip(keys, values)]
         edgesim.simulation(edgesim.load(base, sets))       # builds and checks; raises if bad
     assert "vp/failure-sweep" not in scenarios() and "vp/smart-home" in scenarios()
+    assert "vp/failure-sweep" in sweeps()
 
 
 def test_guide_shows_the_generated_table_and_figures():
