@@ -60,7 +60,7 @@ def test_extreme_placements(policy):
         assert paths.str.split(">").apply(lambda p: all(n.startswith("edge") for n in p)).all()
 
 
-def _offered_inferences(path: str, cameras: int, start: float, end: float) -> float:
+def _offered_rois(path: str, cameras: int, start: float, end: float) -> float:
     """ROIs the trace offers the first ``cameras`` cameras in [start, end)."""
     import pandas as pd
     df = pd.read_csv(path, comment="#")
@@ -76,5 +76,5 @@ def test_scaling_6_to_24_cameras_is_linear_in_the_offered_load(campus_by_policy)
                                   ["duration=300s", "policy.name=distream-l"])).summary
     ratio = campus_by_policy["distream-l"]["inference_ips"]["avg"] / s6["inference_ips"]["avg"]
     trace = "traces/rois/campus-24-day.csv"
-    offered = _offered_inferences(trace, 24, 30, 300) / _offered_inferences(trace, 6, 30, 300)
+    offered = _offered_rois(trace, 24, 30, 300) / _offered_rois(trace, 6, 30, 300)
     assert ratio == pytest.approx(offered, rel=0.05)

@@ -14,7 +14,7 @@ throughput, batch, models, where the figure comes from) under ``fingerprint.anch
 from __future__ import annotations
 
 import copy
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -59,8 +59,7 @@ def anchored(bundle: Bundle, models: Sequence[str], batch: int, throughput: floa
     for col in TIME_COLUMNS:
         if col in table.columns:
             table[col] = table[col] * factor
-    meta: Mapping = copy.deepcopy(bundle.meta)
-    meta = dict(meta)
+    meta = copy.deepcopy(bundle.meta)
     meta.pop("created", None)
     meta.pop("edgesim_version", None)
     if device_id:
