@@ -410,13 +410,18 @@ def transfer(reference: tuple, anchors: tuple, target: str, like: str, models: s
 @click.option("--batch", required=True, type=click.IntRange(min=1), help="batch size of that "
               "throughput (the deployment's batch)")
 @click.option("--phase", type=click.Choice(["infer", "train"]), default="infer", show_default=True)
+@click.option("--scale", type=click.Choice(["all", "work"]), default="all", show_default=True,
+              help="'all': multiply whole times (the curves keep their shape); 'work': multiply "
+                   "only the roofline part of a transferred bundle's times, keeping its per-call "
+                   "overhead (the curves steepen)")
 @click.option("--source", "source", default="", help="where the throughput comes from (stored)")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="bundle folder to write")
 @click.option("--force", is_flag=True, help="replace an existing bundle at --out")
-def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, source: str,
-           out: str, force: bool) -> None:
+def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, scale: str,
+           source: str, out: str, force: bool) -> None:
     """Rescale BUNDLE's times of --models by one factor so that their mean throughput at --batch
-    equals --throughput (a published figure); the curves' shape stays the bundle's.
+    equals --throughput (a published figure): whole times (--scale all), or only the roofline
+    work of a transferred bundle, its per-call overhead kept (--scale work).
 
     \b
     edgesim calibrate anchor calibration/transferred/jetson-tx1 --models roi_object,roi_color \\
@@ -431,12 +436,13 @@ def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, 
         _die(f"{dest} already holds a bundle; pass --force to replace it")
     command = shlex.join(["edgesim", "calibrate", "anchor", bundle, "--models", ",".join(names),
                           "--throughput", f"{throughput:g}", "--batch", str(batch), "--phase",
-                          phase, "--source", source, "--out", out])
+                          phase, "--scale", scale, "--source", source, "--out", out])
     try:
         meta, table, factor = anchored(load_bundle(bundle), names, batch, throughput, phase,
-                                       source=source, command=command)
+                                       source=source, command=command, scale=scale)
         write_bundle(dest, meta, table)
     except (BundleError, OSError, ValueError) as exc:
         _die(str(exc))
-    click.echo(f"wrote {dest}: {len(table)} rows, times x {factor:.4g} "
+    what = "times" if scale == "all" else "work"
+    click.echo(f"wrote {dest}: {len(table)} rows, {what} x {factor:.4g} "
                f"({throughput:g} items/s at batch {batch})")

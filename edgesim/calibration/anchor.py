@@ -8,8 +8,20 @@ When a paper reports the sustained throughput of a device running a pipeline, th
 mean per-item time at the reported batch size equal to ``1 / throughput``. The shape of the
 curves (batch scaling, the ratio between models) is the bundle's; only the scale is the paper's.
 
+Two ways to apply the factor (``scale``):
+
+* ``all``: every time is multiplied by it; the curves keep their shape exactly.
+* ``work``: only the roofline part of a transferred time (``median_ms - overhead_ms``: the
+  compute- or memory-bound work) is multiplied; the per-call overhead (kernel launches, which a
+  transferred bundle records in ``overhead_ms``) stays the device's. This reads the published
+  figure as "the deployed models do more work per item than the bundle's", which is what an
+  anchor to a heavier pipeline on the same runtime means. The batch curves then steepen: an
+  overhead-dominated bundle scaled by ``all`` stays flat in the batch size (one item costs as
+  much as 32), scaled by ``work`` its per-item cost falls with the batch until the work
+  dominates, and then stops falling.
+
 The new bundle keeps the source's provenance and records the anchor (source bundle, factor,
-throughput, batch, models, where the figure comes from) under ``fingerprint.anchor``.
+scale, throughput, batch, models, where the figure comes from) under ``fingerprint.anchor``.
 """
 from __future__ import annotations
 
@@ -21,8 +33,10 @@ import pandas as pd
 from .bundle import Bundle, BundleError
 
 TIME_COLUMNS = ("median_ms", "p10_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms")
+WORK_COLUMNS = ("compute_ms", "memory_ms")     # the roofline terms, scaled with the work
+SCALES = ("all", "work")
 
-__all__ = ["anchor_factor", "anchored", "TIME_COLUMNS"]
+__all__ = ["anchor_factor", "anchored", "TIME_COLUMNS", "SCALES"]
 
 
 def _rows(bundle: Bundle, models: Sequence[str], phase: str, batch: int) -> pd.DataFrame:
@@ -36,41 +50,72 @@ def _rows(bundle: Bundle, models: Sequence[str], phase: str, batch: int) -> pd.D
     return rows.drop_duplicates("model")
 
 
+def _overhead(bundle: Bundle, rows: pd.DataFrame) -> pd.Series:
+    over = pd.to_numeric(rows.get("overhead_ms"), errors="coerce") \
+        if "overhead_ms" in rows.columns else None
+    if over is None or over.isna().any():
+        raise BundleError(f"{bundle.path}: scale 'work' needs the overhead_ms column of a "
+                          f"transferred bundle (this one has none); use scale 'all'")
+    return over.astype(float)
+
+
 def anchor_factor(bundle: Bundle, models: Sequence[str], batch: int, throughput: float,
-                  phase: str = "infer") -> float:
+                  phase: str = "infer", scale: str = "all") -> float:
     """The factor that makes the mean per-item time of ``models`` at ``batch`` equal to
-    ``1 / throughput`` (items per second)."""
+    ``1 / throughput`` (items per second), applied to whole times (``all``) or to their
+    roofline part only (``work``)."""
     if throughput <= 0:
         raise ValueError(f"throughput must be positive, got {throughput}")
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     rows = _rows(bundle, models, phase, batch)
-    per_item_ms = float((rows["median_ms"] / batch).mean())
-    return (1000.0 / throughput) / per_item_ms
+    target_ms = 1000.0 / throughput
+    if scale == "all":
+        return target_ms / float((rows["median_ms"] / batch).mean())
+    over = _overhead(bundle, rows)
+    over_ms = float((over / batch).mean())
+    work_ms = float(((rows["median_ms"] - over) / batch).mean())
+    if target_ms <= over_ms or work_ms <= 0:
+        raise ValueError(f"scale 'work' cannot reach {throughput:g} items/s at batch {batch}: "
+                         f"the overhead alone is {over_ms:.4g} ms per item (target "
+                         f"{target_ms:.4g} ms); use scale 'all'")
+    return (target_ms - over_ms) / work_ms
 
 
 def anchored(bundle: Bundle, models: Sequence[str], batch: int, throughput: float,
              phase: str = "infer", source: str = "", command: str = "",
-             device_id: str | None = None) -> tuple[dict, pd.DataFrame, float]:
+             device_id: str | None = None, scale: str = "all") -> tuple[dict, pd.DataFrame, float]:
     """(meta, table, factor) of the anchored copy: only ``models`` (every phase and batch of
-    them) are kept, their times multiplied by the factor."""
-    factor = anchor_factor(bundle, models, batch, throughput, phase)
+    them) are kept, their times scaled by the factor (see the module docstring for ``scale``)."""
+    factor = anchor_factor(bundle, models, batch, throughput, phase, scale)
     table = bundle.table[bundle.table["model"].isin(list(models))].copy()
+    over = _overhead(bundle, table) if scale == "work" else 0.0
     for col in TIME_COLUMNS:
-        if col in table.columns:
+        if col not in table.columns:
+            continue
+        if scale == "work" and col != "std_ms":
+            table[col] = over + (table[col] - over) * factor
+        else:
             table[col] = table[col] * factor
+    if scale == "work":
+        for col in WORK_COLUMNS:
+            if col in table.columns:
+                table[col] = pd.to_numeric(table[col], errors="coerce") * factor
     meta = copy.deepcopy(bundle.meta)
     meta.pop("created", None)
     meta.pop("edgesim_version", None)
     if device_id:
         meta["device_id"] = device_id
     fp = dict(meta.get("fingerprint", {}))
-    fp["anchor"] = {"from_bundle": str(bundle.path), "factor": factor, "throughput_per_s":
-                    throughput, "batch": batch, "phase": phase, "models": list(models),
-                    "source": source}
+    fp["anchor"] = {"from_bundle": str(bundle.path), "factor": factor, "scale": scale,
+                    "throughput_per_s": throughput, "batch": batch, "phase": phase,
+                    "models": list(models), "source": source}
     meta["fingerprint"] = fp
     meta["command"] = command
-    note = (f"Anchored: times of {', '.join(models)} multiplied by {factor:.4g} so that their "
+    what = "times" if scale == "all" else "roofline (work) part of the times"
+    note = (f"Anchored: {what} of {', '.join(models)} multiplied by {factor:.4g} so that their "
             f"mean {phase} throughput at batch {batch} is {throughput:g} items/s. {source}")
     meta["notes"] = (note + "\n" + meta.get("notes", "")).strip()
     return meta, table.reset_index(drop=True), factor
