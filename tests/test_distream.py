@@ -207,16 +207,19 @@ def test_phase_two_meets_the_slo_known_optimum():
 
 
 @pytest.mark.parametrize("slo", [0.2, 0.3, 0.5])
-def test_two_phase_heuristic_matches_exhaustive_search(slo):
+@pytest.mark.parametrize("ascent,share", [(True, 0.995), (False, 0.95)])
+def test_two_phase_heuristic_against_exhaustive_search(slo, ascent, share):
+    """With the ascent the heuristic reaches the exhaustive optimum of Eq. 1.8; water-filling
+    alone (the default) balances cost, not inferences, and stays within 5% of it here."""
     mix = part.PathMix([[0, 0.5, 0.8, 1.0], [0, 0.6, 1.0]], [0.6, 0.4])
     cams = [ctl.Site(capacity=8, rate=14, pending=6), ctl.Site(capacity=12, rate=6)]
     edge = ctl.Site(capacity=10, pending=3)
-    plan = ctl.plan(cams, edge, mix, gamma=0.5, slo=slo, step=0.01)
+    plan = ctl.plan(cams, edge, mix, gamma=0.5, slo=slo, step=0.01, ascent=ascent)
     grid = np.linspace(0, 1, 101)
     best = max(e.tp_system for a in grid for b in grid
                for e in [ctl.evaluate([a, b], cams, edge, mix, 0.5, slo)] if e.feasible)
     assert plan.evaluation.feasible
-    assert plan.evaluation.tp_system >= 0.995 * best
+    assert plan.evaluation.tp_system >= share * best
 
 
 # ------------------------------------------------------------------------- predictors

@@ -93,6 +93,9 @@ class ControllerParams(PartitionConfig):
                                     "default: metrics.slo, else 3 s")
     step: float = Field(0.02, gt=0, le=1, description="partition point step of the heuristic's "
                                                       "second phase")
+    ascent: bool = Field(False, description="refine the first phase's water-filling by "
+                         "coordinate ascent on Eq. 1.6c (the one-period optimum; it makes the "
+                         "points swing in closed loop, see the Distream guide)")
     control_bytes: Size = Field(64.0, ge=0, description="bytes of one control message "
                                                         "(a balancing instruction, a partition point)")
 
@@ -458,7 +461,8 @@ class _Partitioned(_VideoPolicy):
                 for n, cap, r in zip(self.cams, self.capb, rates)]
         edge = ctl.Site(capacity=self.edge_capb, pending=sum(self._pending(n) for n in self.edges),
                         measured=sum(done.get(n.index, 0) for n in self.edges) / dt)
-        result = ctl.plan(cams, edge, self.mix, c.gamma, self.slo, c.step, par0=self.par)
+        result = ctl.plan(cams, edge, self.mix, c.gamma, self.slo, c.step, par0=self.par,
+                          ascent=c.ascent)
         self.stats["controller_runs"] += 1
         ev = result.evaluation
         self._log({"time": now, "kind": "partition", "par": list(result.par),
