@@ -189,6 +189,7 @@ def write_compare_plots(cmp: Comparison, out_dir: Union[str, Path]) -> list[Path
         _plot_slo(cmp, out / PLOT_NAMES[2]),
         _over_time(cmp, cmp.imbalance, "Cross-camera workload imbalance",
                    r"$v = \mathrm{max}_i\, u_i \,/\, \mathrm{mean}_i\, u_i - 1$ per sampling interval, "
+                   "\n"
                    r"$u_i$ = time-average queue + busy executors of camera $i$ "
                    f"({_cameras_text(cmp)}); 0 = balanced",
                    "imbalance index v", f"no camera nodes named {cmp.cameras}<n>",
