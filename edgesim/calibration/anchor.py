@@ -51,9 +51,9 @@ def _rows(bundle: Bundle, models: Sequence[str], phase: str, batch: int) -> pd.D
 
 
 def _overhead(bundle: Bundle, rows: pd.DataFrame) -> pd.Series:
-    over = pd.to_numeric(rows.get("overhead_ms"), errors="coerce") \
-        if "overhead_ms" in rows.columns else None
-    if over is None or over.isna().any():
+    over = pd.to_numeric(rows["overhead_ms"], errors="coerce") \
+        if "overhead_ms" in rows.columns else pd.Series([float("nan")])
+    if over.isna().any():
         raise BundleError(f"{bundle.path}: scale 'work' needs the overhead_ms column of a "
                           f"transferred bundle (this one has none); use scale 'all'")
     return over.astype(float)
