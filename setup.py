@@ -21,6 +21,8 @@ def _bundled(folder: str) -> list:
 TEST = ["pytest>=7", "hypothesis>=6", "nbclient>=0.7", "nbformat>=5", "ipykernel>=6", "duckdb>=0.9",
         "scipy>=1.10"]
 CALIBRATE = ["torch==2.13.0"]
+# Learning in the loop (training.federated): real PyTorch steps on scikit-learn's digits.
+LEARN = ["torch==2.13.0", "scikit-learn>=1.3"]
 DASK = ["dask[distributed]==2026.8.0", "distributed==2026.8.0"]   # tested versions (sweeps)
 VIDEO = ["opencv-python-headless>=4.8"]
 
@@ -39,10 +41,11 @@ setup(
     ],
     extras_require={
         "calibrate": CALIBRATE,
+        "learn": LEARN,
         "dask": DASK,
         "video": VIDEO,
-        "test": TEST + VIDEO + DASK,
-        "all": CALIBRATE + DASK + VIDEO + TEST,
+        "test": TEST + VIDEO + DASK + LEARN,
+        "all": CALIBRATE + LEARN + DASK + VIDEO + TEST,
     },
     entry_points={"console_scripts": ["edgesim=edgesim.cli:main"]},
 )

@@ -60,7 +60,7 @@ def print_summary(s: dict, out: Path) -> None:
 
 
 def print_training_summary(s: dict, out: Path) -> None:
-    """The summary table of a training run (DEEPCON or Mercury)."""
+    """The summary table of a training run (DEEPCON, Mercury or federated)."""
     from rich.console import Console
     from rich.table import Table
     system = s["system"]
@@ -77,6 +77,23 @@ def print_training_summary(s: dict, out: Path) -> None:
                   f"{o['full_stream_bytes'] / 1e6:,.4g} MB "
                   f"(saved {_fmt(o['saved_by_sampling'], '%')})")
         t.add_row("gap shift", f"mean {_fmt(o['mean_gap_shift'])}  max {_fmt(o['max_gap_shift'])}")
+    elif system == "federated":
+        t.title = f"{s['scenario']} · federated {body['scheme']} · seed {s['seed']}"
+        t.add_row("clients", f"{body['per_round']} of {body['clients']} per round, "
+                  f"{body['rounds']} rounds")
+        t.add_row("accuracy", f"final {_fmt(body['final_accuracy'], '%')}  best "
+                  f"{_fmt(body['best_accuracy'], '%')}")
+        if body["target_accuracy"] is not None:
+            t.add_row(f"to {body['target_accuracy']:.0%}",
+                      "not reached" if body["rounds_to_target"] is None else
+                      f"{body['rounds_to_target']} rounds, {_fmt(body['time_to_target_s'], 's')}")
+        t.add_row("round (mean)", _fmt(body["mean_round_s"], "s"))
+        t.add_row("bytes per round", f"{body['bytes_per_round'] / 1e6:,.4g} MB")
+        t.add_row("final model", f"{body['final_model_bytes'] / 1e3:,.4g} kB "
+                  f"({body['final_model_fraction']:.1%} of dense)")
+        d = body["dropouts"]
+        t.add_row("dropped updates", f"{d['late']} late, {d['crashed']} crashed, "
+                  f"{d['lost']} lost")
     elif system == "deepcon":
         t.add_row("workers / models", f"{body['workers']} / {len(body['models'])}")
         t.add_row(f"time to {body['rounds']} rounds", _fmt(body["time_to_rounds_s"], "s"))

@@ -60,15 +60,18 @@ class Network:
             hit = self._routes[key] = (chans, cap)
         return hit
 
-    def transfer(self, src: int, dst: int, nbytes: float, deliver: Callable, arg) -> None:
-        """Move ``nbytes`` from node ``src`` to node ``dst`` as one message, then ``deliver(arg)``."""
+    def transfer(self, src: int, dst: int, nbytes: float, deliver: Callable, arg,
+                 cap_bps: Optional[float] = None) -> None:
+        """Move ``nbytes`` from node ``src`` to node ``dst`` as one message, then ``deliver(arg)``.
+        ``cap_bps`` bounds this message's rate (the sender's own radio, say) on top of the
+        route's window cap and the channels' fair shares."""
         if self.max_in_flight is None:
-            self._send(src, dst, nbytes + self.header, ((deliver, arg),))
+            self._send(src, dst, nbytes + self.header, ((deliver, arg),), cap=cap_bps)
             return
         conn = self._conns.get((src, dst))
         if conn is None:
             conn = self._conns[(src, dst)] = _Connection()
-        conn.waiting.append((nbytes, deliver, arg))
+        conn.waiting.append((nbytes, deliver, arg, cap_bps))
         self._pump(src, dst, conn)
 
     def _pump(self, src: int, dst: int, conn: "_Connection") -> None:
@@ -77,8 +80,10 @@ class Network:
             take = self.batch if self.batch_messages else 1
             items = [conn.waiting.popleft() for _ in range(min(take, len(conn.waiting)))]
             conn.in_flight += 1
-            size = sum(n for n, _d, _a in items) + self.header
-            self._send(src, dst, size, tuple((d, a) for _n, d, a in items), conn)
+            size = sum(it[0] for it in items) + self.header
+            caps = [it[3] for it in items if it[3] is not None]
+            self._send(src, dst, size, tuple((it[1], it[2]) for it in items), conn,
+                       cap=min(caps) if caps else None)
 
     def send_batch(self, src: int, dst: int, items: Sequence[tuple[float, Callable, object]]) -> None:
         """Several messages to one destination, ``rpc_batch`` per RPC: one overhead and one
@@ -88,18 +93,21 @@ class Network:
             size = sum(n for n, _d, _a in chunk) + self.header
             self._send(src, dst, size, tuple((d, a) for _n, d, a in chunk))
 
-    def _send(self, src: int, dst: int, size: float, targets: tuple, conn=None) -> None:
+    def _send(self, src: int, dst: int, size: float, targets: tuple, conn=None,
+              cap: Optional[float] = None) -> None:
         self.transfers += 1
         self.bytes += size
-        item = (src, dst, size, targets, conn)
+        item = (src, dst, size, targets, conn, cap)
         if self.overhead > 0.0:
             call_in(self.env, self.overhead, COMPLETION, self._start, item)
         else:
             self._start(item)
 
     def _start(self, item) -> None:
-        src, dst, size, targets, conn = item
+        src, dst, size, targets, conn, own = item
         route, cap = self.route(src, dst)
+        if own is not None:
+            cap = own if cap is None else min(cap, own)
         if self.cells is not None:
             self.cells.starting(route)
         tag = (targets, src, dst, self.env.now, conn)

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 # exist; importing edgesim imports schema.py first, so this import never comes first.
 from .schema import ServiceSpec, Strict
 from .types import Duration, Fraction, Rate, Size
+from .federated_schema import FederatedSpec
 
 
 # --------------------------------------------------------------------------- DEEPCON
@@ -190,13 +191,25 @@ class TrainingSpec(Strict):
 
     deepcon: Optional[DeepconSpec] = None
     mercury: Optional[MercurySpec] = None
+    federated: Optional[FederatedSpec] = Field(
+        None, description="FedAvg / FedAce with real learning (needs the 'learn' extra)")
 
     @model_validator(mode="after")
     def _one_system(self) -> "TrainingSpec":
-        if (self.deepcon is None) == (self.mercury is None):
-            raise ValueError("give exactly one of 'deepcon' or 'mercury'")
+        given = [k for k in SYSTEMS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of " + ", ".join(repr(k) for k in SYSTEMS)
+                             + (f"; got {', '.join(given)}" if given else ""))
         return self
+
+    @property
+    def system(self) -> str:
+        """The name of the one system given."""
+        return next(k for k in SYSTEMS if getattr(self, k) is not None)
+
+
+SYSTEMS = ("deepcon", "mercury", "federated")
 
 
 __all__ = ["TrainingSpec", "DeepconSpec", "TrainModelSpec", "OTASpec", "GapSpec", "MercurySpec",
-           "GroupSpec", "ReshardSpec", "ConvergenceSpec"]
+           "GroupSpec", "ReshardSpec", "ConvergenceSpec", "FederatedSpec"]

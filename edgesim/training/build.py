@@ -148,4 +148,7 @@ class MercurySystem:
 
 def build_system(sim):
     t = sim.spec.training
+    if t.federated is not None:
+        from .fed_system import FederatedSystem
+        return FederatedSystem(sim, t.federated)
     return DeepconSystem(sim, t.deepcon) if t.deepcon is not None else MercurySystem(sim, t.mercury)

@@ -18,6 +18,8 @@ from typing import Optional
 
 import simpy
 
+from ..engine.clock import COMPLETION, call_in
+
 #: Request priorities on a device's resources (smaller is served first).
 URGENT = 0          # the training loop's own work: gradient computation, aggregation
 BACKGROUND = 1      # work that fills gaps: importance computation, resharding
@@ -46,15 +48,23 @@ class Transfers:
         self.bytes: dict[str, float] = {}
         self.messages = 0
 
-    def send(self, src: int, dst: int, nbytes: float, kind: str) -> simpy.Event:
-        """An event that succeeds when ``nbytes`` have reached node ``dst`` from node ``src``."""
+    def send(self, src: int, dst: int, nbytes: float, kind: str,
+             cap_bps: Optional[float] = None) -> simpy.Event:
+        """An event that succeeds when ``nbytes`` have reached node ``dst`` from node ``src``
+        (fails with :class:`TransferLost` when the network loses the message). ``cap_bps``
+        bounds the message's rate; without a network it then takes ``nbytes`` at that rate."""
         ev = self.env.event()
         self.bytes[kind] = self.bytes.get(kind, 0.0) + nbytes
         self.messages += 1
-        if self.network is None or src == dst:
+        if src == dst:
             ev.succeed()
+        elif self.network is None:
+            if cap_bps is None or nbytes <= 0:
+                ev.succeed()
+            else:
+                call_in(self.env, nbytes * 8.0 / cap_bps, COMPLETION, _succeed, ev)
         else:
-            self.network.transfer(src, dst, nbytes, _succeed, ev)
+            self.network.transfer(src, dst, nbytes, _succeed, ev, cap_bps=cap_bps)
         return ev
 
     def total(self) -> float:
@@ -63,6 +73,16 @@ class Transfers:
 
 def _succeed(ev: simpy.Event) -> None:
     ev.succeed()
+
+
+class TransferLost(Exception):
+    """A message the network lost (a `loss` failure, or a link down in 'fail' mode)."""
+
+
+def fail_transfer(ev) -> None:
+    """The network's on_fail hook for training transfers: the waiting process learns of it."""
+    if isinstance(ev, simpy.Event) and not ev.triggered:
+        ev.fail(TransferLost())
 
 
 #: Kinds of work in the schedule log, and the resource each holds.

@@ -1,5 +1,6 @@
 """A finished training run and its run directory: summary.json, schedule.parquet (one row per
-piece of work), windows.parquet (over-the-air runs), scenario.resolved.yaml and plots/."""
+piece of work), windows.parquet (over-the-air runs), rounds.parquet and participation.parquet
+(federated runs), scenario.resolved.yaml and plots/."""
 from __future__ import annotations
 
 import json
@@ -41,16 +42,42 @@ class TrainingResult:
                                      "full_bytes", "true_gap", "data_gap", "estimate",
                                      "triggered"])
 
+    @cached_property
+    def rounds(self) -> Optional[pd.DataFrame]:
+        """Federated runs: one row per round (times, clients, bytes, accuracy, sparsity)."""
+        run = getattr(self._sim.system, "run_", None)
+        if run is None:
+            return None
+        from .fed_frames import rounds_frame
+        return rounds_frame(run.rounds)
+
+    @cached_property
+    def participation(self) -> Optional[pd.DataFrame]:
+        """Federated runs: one row per client per round it was asked to work (training or
+        importance collection), with its times, bytes and outcome."""
+        run = getattr(self._sim.system, "run_", None)
+        if run is None:
+            return None
+        from .fed_frames import participation_frame
+        return participation_frame(run.participation)
+
     def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(self.schedule, out / "schedule.parquet")
         if self.windows is not None:
             write_parquet_atomic(self.windows, out / "windows.parquet")
+        if self.rounds is not None:
+            write_parquet_atomic(self.rounds, out / "rounds.parquet")
+            write_parquet_atomic(self.participation, out / "participation.parquet")
         self.write_resolved(out)
         if plots:
             from .gantt import write_training_plots
             write_training_plots(self.schedule, self.windows, self.summary, out / "plots")
+            if self.rounds is not None:
+                from .fed_plots import plot_accuracy
+                plot_accuracy({self.summary["scenario"]: self.rounds},
+                              out / "plots" / "accuracy.png", self.summary)
         # The summary goes last: its presence marks a complete run directory.
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         return out

@@ -15,6 +15,7 @@ from ..engine.simulation import Simulation
 from ..network import build as netbuild
 from ..network.topology import NoRoute
 from .build import build_system
+from .failures import build_training_failures
 
 
 class TrainingSimulation(Simulation):
@@ -34,9 +35,6 @@ class TrainingSimulation(Simulation):
         if spec.workload is not None:
             self.problem("workload", "a training scenario serves no request workload yet; "
                          "remove 'workload' or 'training'", None)
-        if spec.failures:
-            self.problem("failures", "failures are not simulated in training scenarios yet",
-                         None)
         devices = build.resolve_devices(self)
         build.build_nodes(self, devices)
         self.link_channels: dict[str, list[str]] = {}
@@ -44,6 +42,7 @@ class TrainingSimulation(Simulation):
         self.cell_traces: list = []
         self.network = netbuild.build_network(self)
         self.system = build_system(self)
+        self.failures = build_training_failures(self, self.system)
         self.phase = "built"
         return self
 
@@ -73,6 +72,7 @@ class TrainingSimulation(Simulation):
         env = self.env
         if self.network is not None:
             self.trace_followers = netbuild.start_traces(self)
+        self.failures.start(self)
         done = env.process(self.system.process())
         wall = time.perf_counter()
         env.run(until=simpy.AnyOf(env, [done, env.timeout(self.duration)]))
@@ -86,8 +86,7 @@ class TrainingSimulation(Simulation):
         """The same scenario and seed with some keys of the system's section changed (e.g. the
         SGD baseline of a Mercury run), built and checked."""
         spec = self.spec.model_copy(deep=True)
-        section = spec.training.mercury if spec.training.mercury is not None \
-            else spec.training.deepcon
+        section = getattr(spec.training, spec.training.system)
         for key, value in changes.items():
             setattr(section, key, value)
         return TrainingSimulation(dataclasses.replace(self.file, spec=spec), self.seed).check()

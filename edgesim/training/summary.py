@@ -19,7 +19,10 @@ def summarize(sim) -> dict:
         "events": next(sim.env._eid),
         "stopped_by": "done" if sim.completed else "duration",
     }
-    if system.name == "deepcon":
+    if system.name == "federated":
+        from .fed_summary import federated_summary
+        out["federated"] = federated_summary(sim, system)
+    elif system.name == "deepcon":
         out["deepcon"] = deepcon_summary(sim, system)
         if system.ota is not None:
             out["ota"] = ota_summary(system)

@@ -1,0 +1,37 @@
+"""Learning in the loop: real PyTorch training on a real small data set, on edgesim's
+simulated clock. Training systems (FedAvg and FedAce today) decide who trains what and when;
+this package does the learning and says how much there was of it (steps, bytes, losses), and
+the system charges the time that work would take on the scenario's devices and links.
+
+Modules, one concern each:
+
+* :mod:`.data`: data sets (scikit-learn's digits, your own arrays), the held-out split and
+  the private shards (Dirichlet label skew or iid); numpy only;
+* :mod:`.importance`: client importance (Eq. 3.3-3.5 of FedAce) and example importance
+  (Eq. 3.2), sampling without replacement; numpy only;
+* :mod:`.compression`: magnitude masks, majority vote, mask caching, the sparsity schedule,
+  bytes on the wire; numpy only;
+* :mod:`.server`: weighted averaging and the server optimiser; numpy only;
+* :mod:`.torch_learner`: the model, local SGD, per-example losses, evaluation; the one module
+  that imports torch, and only when a learning system is built.
+
+Plain simulations never import this package's torch module: :func:`require_torch` is the gate
+a system passes through, and it names the extra to install when torch is missing.
+"""
+from __future__ import annotations
+
+INSTALL_HINT = 'pip install -c constraints.txt -e ".[learn]"'
+
+
+class LearningUnavailable(RuntimeError):
+    """PyTorch (or scikit-learn) is not installed, and a scenario needs real learning."""
+
+
+def require_torch(what: str) -> None:
+    """Raise LearningUnavailable, in one line naming the fix, when torch cannot be imported."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise LearningUnavailable(
+            f"{what} trains a real model and needs PyTorch, which is not installed: "
+            f"{INSTALL_HINT}") from exc

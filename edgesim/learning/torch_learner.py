@@ -1,0 +1,177 @@
+"""The real learning: a small PyTorch classifier trained, evaluated and scored for loss on
+examples of one data set. The only module of :mod:`edgesim.learning` that imports torch.
+
+Models travel as flat float32 numpy vectors (the bytes a system puts on the wire), so the
+systems that use a :class:`Learner` never touch torch. Every call runs with one thread and
+torch's deterministic algorithms, and the examples' visiting order comes from the caller's
+seeded numpy generator: one scenario seed gives the same weights, bit for bit.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .data import Dataset, DatasetError
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """One intra-op thread and deterministic kernels while learning (a reduction split over a
+    different number of threads can round differently); the caller's settings come back."""
+    threads = torch.get_num_threads()
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+        torch.set_num_threads(threads)
+
+
+def build_model(spec, shape: tuple, classes: int) -> nn.Module:
+    """The classifier of a ModelSpec for examples of ``shape`` (without the batch axis)."""
+    features = int(np.prod(shape))
+    if spec.name == "logreg":
+        return nn.Sequential(nn.Flatten(), nn.Linear(features, classes))
+    if spec.name == "mlp":
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = features
+        for h in spec.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        return nn.Sequential(*layers, nn.Linear(width, classes))
+    if spec.name == "cnn":
+        if len(shape) == 2:
+            chans, (h, w) = 1, shape
+        elif len(shape) == 3:
+            chans, h, w = shape
+        else:
+            raise DatasetError(f"model 'cnn' needs images of shape (H, W) or (C, H, W), got "
+                               f"{tuple(shape)}")
+        # Examples arrive flattened (as for every model); the first layer restores the image.
+        layers = [nn.Unflatten(1, (chans, h, w))]
+        for c in spec.channels:
+            if h < 2 or w < 2:
+                raise DatasetError(f"model 'cnn': {len(spec.channels)} pooling layers shrink "
+                                   f"{tuple(shape)} below 1 pixel; use fewer channels entries")
+            layers += [nn.Conv2d(chans, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            chans, h, w = c, h // 2, w // 2
+        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(chans * h * w, classes))
+    raise ValueError(f"unknown model {spec.name!r}")
+
+
+class Learner:
+    """One model architecture on one data set; stateless between calls (weights come in and go
+    out as flat vectors)."""
+
+    def __init__(self, spec, data: Dataset, seed: int) -> None:
+        self.spec = spec
+        self.classes = data.classes
+        shape = data.x.shape[1:]
+        x = data.x.reshape(len(data.x), -1)
+        self.x = torch.from_numpy(np.ascontiguousarray(x))
+        self.y = torch.from_numpy(data.y)
+        with torch.random.fork_rng(devices=[]), deterministic():
+            torch.manual_seed(seed)
+            self.model = build_model(spec.model, shape, data.classes)
+        params = list(self.model.parameters())
+        self.shapes = [p.shape for p in params]
+        self.sizes = [p.numel() for p in params]
+        self.params = int(sum(self.sizes))
+        starts = np.cumsum([0] + self.sizes)
+        self.layers = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
+        # Weights of linear and convolution layers may be pruned; biases (1-D) never.
+        self.prunable = np.zeros(self.params, dtype=bool)
+        for sl, p in zip(self.layers, params):
+            if p.dim() > 1:
+                self.prunable[sl] = True
+        self.initial = self.get()
+        self.flops_per_example = self._flops(shape)
+
+    # ------------------------------------------------------------------ weights
+    def get(self) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]
+                             ).numpy().astype(np.float32, copy=True)
+
+    def load(self, flat: np.ndarray) -> None:
+        t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
+        with torch.no_grad():
+            for sl, p in zip(self.layers, self.model.parameters()):
+                p.copy_(t[sl].view_as(p))
+
+    # ------------------------------------------------------------------ learning
+    def train(self, flat: np.ndarray, order: np.ndarray, lr: float,
+              mask: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, float]:
+        """SGD over the examples ``order`` (data-set positions, visited in that order, batches
+        of ``local.batch``) from the weights ``flat``; pruned weights (``mask`` False) stay
+        zero. (new weights, steps, mean training loss)."""
+        local = self.spec.local
+        with deterministic():
+            self.load(flat)
+            opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=local.momentum,
+                                  weight_decay=local.weight_decay)
+            masks = None
+            if mask is not None:
+                m = torch.from_numpy(mask.astype(np.float32))
+                masks = [m[sl].view(s) for sl, s in zip(self.layers, self.shapes)]
+            idx = torch.from_numpy(np.asarray(order, dtype=np.int64))
+            total, steps = 0.0, 0
+            self.model.train()
+            for start in range(0, len(idx), local.batch):
+                b = idx[start:start + local.batch]
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(self.model(self.x[b]), self.y[b])
+                loss.backward()
+                opt.step()
+                if masks is not None:
+                    with torch.no_grad():
+                        for p, mk in zip(self.model.parameters(), masks):
+                            p.mul_(mk)
+                total += float(loss.detach()) * len(b)
+                steps += 1
+            return self.get(), steps, total / max(len(idx), 1)
+
+    def losses(self, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Per-example cross-entropy of the weights ``flat`` on the given examples."""
+        with deterministic(), torch.no_grad():
+            self.load(flat)
+            self.model.eval()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            out = F.cross_entropy(self.model(self.x[b]), self.y[b], reduction="none")
+            return out.numpy().astype(np.float64)
+
+    def evaluate(self, flat: np.ndarray, positions: np.ndarray) -> tuple[float, float]:
+        """(mean loss, accuracy) on the given examples."""
+        with deterministic(), torch.no_grad():
+            self.load(flat)
+            self.model.eval()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            logits = self.model(self.x[b])
+            loss = float(F.cross_entropy(logits, self.y[b]))
+            acc = float((logits.argmax(1) == self.y[b]).double().mean())
+            return loss, acc
+
+    # ------------------------------------------------------------------ cost
+    def _flops(self, shape: tuple) -> float:
+        """Forward FLOPs of one example (2 per multiply-add of linear and conv layers), for the
+        guide's derivation of step times."""
+        total = 0.0
+        x = torch.zeros((1, int(np.prod(shape))))
+        with torch.no_grad():
+            for layer in self.model:
+                y = layer(x)
+                if isinstance(layer, nn.Linear):
+                    total += 2.0 * layer.in_features * layer.out_features
+                elif isinstance(layer, nn.Conv2d):
+                    k = math.prod(layer.kernel_size) * layer.in_channels
+                    total += 2.0 * k * y[0].numel()
+                x = y
+        return total

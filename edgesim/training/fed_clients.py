@@ -1,0 +1,140 @@
+"""The clients of a federated scenario: their devices, compute-time models, access speeds and
+availability, built from `training.federated.clients` with every problem located.
+
+Speeds are per-flow caps on the client's transfers (:meth:`Transfers.send` ``cap_bps``): the
+client's own radio limits it, and the scenario's links and cells still share their capacity
+among everyone crossing them.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..engine.build import expand
+from ..engine.rng import generator
+from .devices import Device
+
+_KBPS = 8000.0       # FLASH's speeds are KB/s: 1 KB/s = 8,000 bit/s
+
+
+class Bandwidth:
+    """One client's (up, down) speed in bit/s, per round or once."""
+
+    def __init__(self, spec, gen: np.random.Generator, profile: Optional[dict]) -> None:
+        self.spec = spec
+        self.gen = gen
+        self.profile = profile          # flash: this client's device entry
+        self.fixed = self._draw() if spec.per == "client" else None
+
+    def _draw(self) -> tuple[float, float]:
+        s = self.spec
+        if s.dist == "constant":
+            return s.up, s.down
+        if s.dist == "lognormal":
+            s2 = math.log1p(s.cv * s.cv)
+            z = self.gen.standard_normal(2)
+            return tuple(float(m * math.exp(-0.5 * s2 + math.sqrt(s2) * zi))
+                         for m, zi in zip((s.up, s.down), z))
+        p = self.profile
+        z = self.gen.standard_normal(2)
+        up = max((p["up_u"] + p["up_sigma"] * z[0]) * _KBPS, s.floor)
+        down = max((p["down_u"] + p["down_sigma"] * z[1]) * _KBPS, s.floor)
+        return float(up), float(down)
+
+    def rates(self) -> tuple[float, float]:
+        return self.fixed if self.fixed is not None else self._draw()
+
+
+def read_flash(sim, path: str, key: str) -> Optional[list[dict]]:
+    """The devices of a FLASH speed file, or None after a recorded problem."""
+    f = sim.file.path(path)
+    if not f.exists():
+        sim.problem(key, f"file not found: {f}", path)
+        return None
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        sim.problem(key, f"not a JSON file: {exc}", path)
+        return None
+    need = ("down_u", "down_sigma", "up_u", "up_sigma")
+    if not isinstance(data, dict) or not data:
+        sim.problem(key, "expected a JSON object of devices", path)
+        return None
+    out = []
+    for name in sorted(data):
+        entry = data[name]
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(k), (int, float))
+                                              for k in need):
+            sim.problem(key, f"device {name!r} needs numbers {', '.join(need)}", path)
+            return None
+        out.append(dict(entry, name=name))
+    return out
+
+
+class Client:
+    """One client: its device, shard, compute models and access speed."""
+
+    __slots__ = ("index", "device", "name", "group", "spec", "step", "forward", "bandwidth",
+                 "availability", "shard", "up", "slow", "process", "flash")
+
+    def __init__(self, index: int, device: Device, group: int, spec) -> None:
+        self.index = index
+        self.device = device
+        self.name = device.name
+        self.group = group
+        self.spec = spec
+        self.step = self.forward = None
+        self.bandwidth: Optional[Bandwidth] = None
+        self.availability = spec.availability
+        self.shard = np.zeros(0, dtype=np.int64)
+        self.up = True                  # False while a crash episode lasts
+        self.slow: list[float] = []     # active slow-down factors
+        self.process = None             # the SimPy process of its current work
+        self.flash: Optional[str] = None
+
+    def factor(self) -> float:
+        return math.prod(self.slow) if self.slow else 1.0
+
+
+def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client]:
+    """Every client of every group, in group then member order (the order of their shards)."""
+    from .build import service_models
+    clients: list[Client] = []
+    seen: dict[str, str] = {}
+    batch = spec.learning.local.batch
+    for g, group in enumerate(spec.clients):
+        path = f"{base}.clients.{g}"
+        nodes = expand(sim, group.nodes, f"{path}.nodes")
+        devs = []
+        for n in nodes:
+            if server is not None and n.index == server.index:
+                sim.problem(f"{path}.nodes", "the server cannot also be a client", group.nodes)
+                continue
+            if n.name in seen:
+                sim.problem(f"{path}.nodes", f"{n.name!r} is already a client in {seen[n.name]}",
+                            group.nodes)
+                continue
+            seen[n.name] = path
+            devs.append(Device(sim.env, n))
+        step = service_models(sim, "federated-step", group.step, devs, f"{path}.step", batch)
+        forward = (service_models(sim, "federated-forward", group.forward, devs,
+                                  f"{path}.forward", batch) if group.forward else None)
+        flash = None
+        if group.bandwidth is not None and group.bandwidth.dist == "flash":
+            flash = read_flash(sim, group.bandwidth.file, f"{path}.bandwidth.file")
+        pick = generator(sim.seed, f"federated:flash:{g}")
+        for d in devs:
+            c = Client(len(clients), d, g, group)
+            c.step = (step or {}).get(d.node.device)
+            c.forward = (forward or {}).get(d.node.device)
+            if group.bandwidth is not None and (group.bandwidth.dist != "flash" or flash):
+                profile = flash[int(pick.integers(len(flash)))] if flash else None
+                c.flash = profile["name"] if profile else None
+                c.bandwidth = Bandwidth(group.bandwidth,
+                                        generator(sim.seed, f"federated:bandwidth:{c.name}"),
+                                        profile)
+            clients.append(c)
+    return clients
