@@ -12,7 +12,8 @@ from .errors import ScenarioError
 
 @click.group(context_settings=_CTX)
 def training() -> None:
-    """Training scenarios (DEEPCON, Mercury): tables over parameter grids."""
+    """Training scenarios (DEEPCON, Mercury, federated): tables over parameter grids, federated
+    runs side by side."""
 
 
 @training.command(context_settings=_CTX)
@@ -49,6 +50,50 @@ def sweep(scenario: str, varies: tuple, sets: tuple, seeds: str, out: Optional[s
         from .metrics.atomic import write_text_atomic
         write_text_atomic(Path(out), table.to_csv(index=False))
         click.echo(f"wrote {out}")
+
+
+@training.command(context_settings=_CTX)
+@click.argument("runs", nargs=-1, required=True)
+@click.option("--target", type=float, help="accuracy the ratios are taken at (default: the "
+              "first run's target_accuracy)")
+@click.option("--seed", type=int, help="seed for the scenarios run here")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="an override applied to every scenario run here")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="folder for "
+              "comparison.csv and accuracy.png")
+def compare(runs: tuple, target: Optional[float], seed: Optional[int], sets: tuple,
+            out: Optional[str]) -> None:
+    """Federated RUNS (run directories or scenarios, the baseline first) side by side, in the
+    layout of FedAce's Table 3.2: rounds and per-round-time reductions, speed-up, traffic."""
+    from .training.fed_compare import load_run, table
+    from .training.fed_plots import plot_accuracy
+    if len(runs) < 2:
+        raise click.BadParameter("give a baseline and at least one run to compare with it",
+                                 param_hint="RUNS")
+    try:
+        loaded = [load_run(r, seed, sets) for r in runs]
+    except ScenarioError as exc:
+        _die(str(exc))
+    except ValueError as exc:
+        _die(str(exc))
+    goal = target if target is not None else loaded[0].fed["target_accuracy"]
+    if goal is None:
+        _die("the baseline has no target_accuracy; give --target")
+    labels = [c.label for c in loaded]
+    if len(set(labels)) < len(labels):
+        for i, c in enumerate(loaded):
+            c.label = f"{c.label} [{i}]"
+    df = table(loaded, goal)
+    click.echo(f"ratios against {loaded[0].label} at {goal:.0%} held-out accuracy")
+    with_pd_options(lambda: click.echo(df.to_string(index=False, float_format=_fmt)))
+    if out:
+        from .metrics.atomic import write_text_atomic
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(folder / "comparison.csv", df.to_csv(index=False))
+        plot_accuracy({c.label: c.rounds for c in loaded}, folder / "accuracy.png",
+                      target=goal)
+        click.echo(f"wrote {folder / 'comparison.csv'} and {folder / 'accuracy.png'}")
 
 
 def _fmt(x: float) -> str:

@@ -127,6 +127,7 @@ class FederatedRun:
         up = comp.update_bytes(nnz, self.P, b, spec.compression.mask_encoding
                                if spec.compression else "bitmap", compressed)
         state = _RoundState(env)
+        first = len(self.participation)
         for c in chosen:
             state.procs.append(self._start(c, self._train(c, r, down, up, state)))
         for c in refresh:
@@ -139,6 +140,10 @@ class FederatedRun:
         for p in state.procs:
             if p.is_alive:
                 p.interrupt("late")
+        # An interrupt reaches its process at the next step; the round's record is now.
+        for rec in self.participation[first:]:
+            if rec["outcome"] == "running":
+                rec.update(outcome="late", end=env.now)
         wall1 = time.perf_counter()
         train_loss = self._aggregate(r, state, target)
         if spec.server_optimizer.aggregate_time > 0:
