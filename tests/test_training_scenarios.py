@@ -19,7 +19,8 @@ TRAINING = sorted(n for n, (p, _d) in scenarios().items()
 
 
 def test_the_training_scenarios_are_bundled():
-    assert {"deepcon/dmml-par", "deepcon/ota", "mercury/bacc"} <= set(TRAINING)
+    assert {"deepcon/dmml-par", "deepcon/ota", "mercury/bacc", "fedace/fedavg",
+            "fedace/fedace"} <= set(TRAINING)
 
 
 @pytest.mark.parametrize("name", TRAINING)
@@ -32,9 +33,17 @@ def test_bundled_training_scenario_runs_to_completion(name, tmp_path):
         assert s["ota"]["windows"] > 0 and s["ota"]["updates"]
     elif s["system"] == "deepcon":
         assert s["stopped_by"] == "done" and s["deepcon"]["complete"]
+    elif s["system"] == "federated":
+        fed = s["federated"]
+        assert s["stopped_by"] == "done" and fed["complete"]
+        # Ten classes: chance is 10 %; every bundled federated run learns well past it.
+        assert fed["final_accuracy"] > 0.5
     else:
         assert s["stopped_by"] == "done" and s["mercury"]["complete"]
     r.save(tmp_path)
+    if s["system"] == "federated":
+        assert len(pd.read_parquet(tmp_path / "rounds.parquet")) == s["federated"]["rounds"]
+        assert (tmp_path / "plots" / "accuracy.png").stat().st_size > 0
     assert json.loads((tmp_path / "summary.json").read_text())["scenario"] == s["scenario"]
     sched = pd.read_parquet(tmp_path / "schedule.parquet")
     assert {"worker", "model", "kind", "start", "end"} <= set(sched.columns)
@@ -92,7 +101,7 @@ def test_a_scenario_without_training_still_needs_workload_and_service():
 def test_training_section_mistakes_are_located():
     assert "training.deepcon.workers: 'gpus': unknown node or group (did you mean 'gpu'?)" in \
         _problems(_with(training__deepcon__workers="gpus"))
-    assert "training: give exactly one of 'deepcon' or 'mercury'" in \
+    assert "training: give exactly one of 'deepcon', 'mercury', 'federated'" in \
         _problems(_with(training={}))
     assert "training.deepcon.schedul: unknown key 'schedul' (did you mean 'schedule'?)" in \
         _problems(_with(training__deepcon__schedul="dmml"))

@@ -1,6 +1,7 @@
 """Training on the edge and in the cloud: DEEPCON's multi-model schedules (DMML, DMML-SP,
 DMML-Par) with the over-the-air loop and ASRS sampling, and Mercury's data-parallel SGD with
-importance sampling (sequential pipeline, BACC).
+importance sampling (sequential pipeline, BACC), and federated learning (FedAvg, FedAce) with
+real PyTorch learning on the simulated clock.
 
 Modules, one concern each:
 
@@ -11,6 +12,10 @@ Modules, one concern each:
 * :mod:`.asrs`: adaptive stratified reservoir sampling (Alg. 3);
 * :mod:`.ota`: the Deploy -> Validate -> Train -> Update loop;
 * :mod:`.mercury`: the SGD, sequential and BACC schedules;
+* :mod:`.federated`: FedAvg and FedAce rounds with real learning (:mod:`edgesim.learning`),
+  built by :mod:`.fed_system` from :mod:`.fed_clients`; :mod:`.fed_summary`,
+  :mod:`.fed_frames`, :mod:`.fed_plots`, :mod:`.fed_compare` for its outputs;
+* :mod:`.failures`: client crashes and slow-downs, outages and loss in training runs;
 * :mod:`.simulation`: build, check, run and collect a training scenario;
 * :mod:`.result`, :mod:`.gantt`, :mod:`.sweep`: outputs, the Gantt chart, tables over
   parameter grids.

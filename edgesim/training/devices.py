@@ -83,6 +83,9 @@ def fail_transfer(ev) -> None:
     """The network's on_fail hook for training transfers: the waiting process learns of it."""
     if isinstance(ev, simpy.Event) and not ev.triggered:
         ev.fail(TransferLost())
+        # A process that stopped waiting (a straggler cut off, a crashed client) no longer
+        # handles it; a waiting one still gets the exception.
+        ev.defused = True
 
 
 #: Kinds of work in the schedule log, and the resource each holds.

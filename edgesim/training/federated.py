@@ -218,57 +218,63 @@ class FederatedRun:
             self.cache.update(client.index, float(losses.mean()), r, env.now)
         return losses
 
-    def _train(self, client, r: int, down: float, up: float, state: _RoundState):
-        env, spec = self.env, self.spec
-        rec = self._record_part(client, r, "train")
-        weights = self.weights
+    def _guarded(self, client, rec: dict, body, state: Optional[_RoundState] = None):
+        """Run one client's work, recording how it ended: arrived, or cut off ('late'), its
+        client 'crashed', or a message 'lost'."""
         try:
-            up_bps = yield from self._download(client, r, down, rec, "download")
-            losses = None
-            if self.need_losses:
-                losses = yield from self._loss_pass(client, r, weights)
-            per_epoch = self._examples(client)
-            batches = self._batches(per_epoch) * spec.learning.local.epochs
-            t = env.now
-            yield env.timeout(self._compute(client, client.step, batches))
-            self.log.add(self.lane[client.name], 0, "train", t, env.now, r)
-            rec.update(computed=env.now, examples=per_epoch * spec.learning.local.epochs,
-                       steps=len(batches))
-            t = env.now
-            rec["bytes_up"] += up
-            yield self.tx.send(client.device.index, self.server.index, up, "upload", up_bps)
-            self.log.add(self.lane[client.name], 0, "push", t, env.now, r, up)
-            rec.update(end=env.now, outcome="arrived")
-            state.arrived.append((client, losses, rec))
+            yield from body
+            rec.update(end=self.env.now, outcome="arrived")
         except simpy.Interrupt as stop:
-            rec.update(end=env.now, outcome=str(stop.cause))
+            rec.update(end=self.env.now, outcome=str(stop.cause))
         except TransferLost:
-            rec.update(end=env.now, outcome="lost")
+            rec.update(end=self.env.now, outcome="lost")
         finally:
             client.process = None
-            state.finished += 1
-            state.poke()
+            if state is not None:
+                state.finished += 1
+                state.poke()
+
+    def _train(self, client, r: int, down: float, up: float, state: _RoundState):
+        rec = self._record_part(client, r, "train")
+        yield from self._guarded(client, rec, self._train_body(client, r, down, up, state, rec),
+                                 state)
+
+    def _train_body(self, client, r: int, down: float, up: float, state: _RoundState,
+                    rec: dict):
+        env, spec = self.env, self.spec
+        weights = self.weights
+        up_bps = yield from self._download(client, r, down, rec, "download")
+        losses = None
+        if self.need_losses:
+            losses = yield from self._loss_pass(client, r, weights)
+        per_epoch = self._examples(client)
+        batches = self._batches(per_epoch) * spec.learning.local.epochs
+        t = env.now
+        yield env.timeout(self._compute(client, client.step, batches))
+        self.log.add(self.lane[client.name], 0, "train", t, env.now, r)
+        rec.update(computed=env.now, examples=per_epoch * spec.learning.local.epochs,
+                   steps=len(batches))
+        t = env.now
+        rec["bytes_up"] += up
+        yield self.tx.send(client.device.index, self.server.index, up, "upload", up_bps)
+        self.log.add(self.lane[client.name], 0, "push", t, env.now, r, up)
+        state.arrived.append((client, losses, rec))
 
     def _refresh(self, client, r: int, down: float, state: _RoundState):
         """Importance collection by a client that does not train this round (§3.4.2.2)."""
-        env = self.env
         rec = self._record_part(client, r, "importance")
+        yield from self._guarded(client, rec, self._refresh_body(client, r, down, rec))
+
+    def _refresh_body(self, client, r: int, down: float, rec: dict):
+        env = self.env
         weights = self.weights
-        try:
-            up_bps = yield from self._download(client, r, down, rec, "importance-download")
-            yield from self._loss_pass(client, r, weights)
-            rec["computed"] = env.now
-            nbytes = self.spec.selection.loss_bytes
-            rec["bytes_up"] += nbytes
-            yield self.tx.send(client.device.index, self.server.index, nbytes,
-                               "importance-upload", up_bps)
-            rec.update(end=env.now, outcome="arrived", examples=len(client.shard))
-        except simpy.Interrupt as stop:
-            rec.update(end=env.now, outcome=str(stop.cause))
-        except TransferLost:
-            rec.update(end=env.now, outcome="lost")
-        finally:
-            client.process = None
+        up_bps = yield from self._download(client, r, down, rec, "importance-download")
+        yield from self._loss_pass(client, r, weights)
+        nbytes = self.spec.selection.loss_bytes
+        rec.update(computed=env.now, examples=len(client.shard))
+        rec["bytes_up"] += nbytes
+        yield self.tx.send(client.device.index, self.server.index, nbytes,
+                           "importance-upload", up_bps)
 
     def _examples(self, client) -> int:
         n = len(client.shard)
