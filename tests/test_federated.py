@@ -230,3 +230,11 @@ def test_compare_cli_prints_table_3_2(tmp_path):
     assert row["speedup"] == pytest.approx(row["rounds_reduction"] * row["round_time_reduction"])
     assert row["traffic_reduction"] > 1
     assert (tmp_path / "cmp" / "accuracy.png").exists()
+
+
+def test_digits_read_without_importing_sklearn_match_load_digits():
+    from sklearn.datasets import load_digits
+    from edgesim.learning.data import digits
+    d, ref = digits(), load_digits()
+    assert np.array_equal(d.x, (ref.images / 16.0).astype(np.float32))
+    assert np.array_equal(d.y, ref.target)

@@ -6,8 +6,10 @@ seed gives one split.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -55,12 +57,30 @@ def _checked(x, y, name: str) -> Dataset:
     return Dataset(x, y, classes, name)
 
 
+def _digits_file() -> Optional[Path]:
+    """scikit-learn's own copy of the digits, found without importing scikit-learn (its import
+    costs seconds; the file is what load_digits reads)."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        f = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if f.exists():
+            return f
+    return None
+
+
 def digits() -> Dataset:
     """scikit-learn's handwritten digits: 1,797 images of 8x8 pixels in 0..16, scaled to [0, 1]
     and kept as (n, 8, 8) so that both an MLP (flattened) and a CNN can read them."""
+    f = _digits_file()
+    if f is not None:
+        table = np.loadtxt(f, delimiter=",")
+        return _checked(table[:, :-1].reshape(-1, 8, 8) / 16.0, table[:, -1].astype(np.int64),
+                        "digits")
     try:
         from sklearn.datasets import load_digits
-    except ImportError as exc:  # pragma: no cover - the learn extra installs it
+    except ImportError as exc:
         raise DatasetError("the digits data set comes with scikit-learn: pip install "
                            "scikit-learn (or the 'learn' extra)") from exc
     d = load_digits()

@@ -27,12 +27,23 @@ def deterministic() -> Iterator[None]:
     threads = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    _set_deterministic(True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(was)
+        _set_deterministic(was)
         torch.set_num_threads(threads)
+
+
+def _set_deterministic(mode: bool) -> None:
+    """torch.use_deterministic_algorithms without its one extra step, setting TorchInductor's
+    flag: that imports the compiler stack (2-3 s, 800 modules) for a flag eager mode never
+    reads. The kernel flag is the same call the public function makes."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(mode)
+    else:
+        setter(mode)
 
 
 def build_model(spec, shape: tuple, classes: int) -> nn.Module:
