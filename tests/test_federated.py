@@ -98,6 +98,11 @@ def test_dropouts_never_lose_a_round_record():
     assert (rounds["updates"] <= 8).all()
     s = r.summary["federated"]["dropouts"]
     assert s["lost"] + s["crashed"] + s["late"] > 0
+    # The failure entries report themselves: crash episodes on phones, lost messages.
+    assert r.summary["failures"]["0"]["episodes"] > 0
+    # Each attempt that ended 'lost' lost one message; a straggler's message may be lost too.
+    assert r.summary["failures"]["1"]["lost_messages"] >= s["lost"] + sum(
+        1 for p in r.participation.itertuples() if p.role == "importance" and p.outcome == "lost")
     parts = r.participation
     trained = parts[parts["role"] == "train"]
     assert set(trained["outcome"]) <= {"arrived", "late", "crashed", "lost"}

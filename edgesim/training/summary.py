@@ -31,6 +31,10 @@ def summarize(sim) -> dict:
     out["bytes"] = {k: v for k, v in sorted(system.tx.bytes.items())}
     if sim.network is not None:
         out["network"] = {"transfers": sim.network.transfers, "bytes": sim.network.bytes}
+    failures = getattr(sim, "failures", None)
+    if failures is not None and failures.entries:
+        outages, others = failures.summary(sim.end)
+        out["failures"] = {"outages": outages, **others}
     if sim.warnings:
         out["warnings"] = list(sim.warnings)
     return out
