@@ -14,7 +14,8 @@ from typing import Optional
 import numpy as np
 
 from ..engine.build import expand
-from ..engine.rng import generator
+from ..engine.rng import Stream, generator
+from ..failures.timing import draw
 from .devices import Device
 
 _KBPS = 8000.0       # FLASH's speeds are KB/s: 1 KB/s = 8,000 bit/s
@@ -23,9 +24,9 @@ _KBPS = 8000.0       # FLASH's speeds are KB/s: 1 KB/s = 8,000 bit/s
 class Bandwidth:
     """One client's (up, down) speed in bit/s, per round or once."""
 
-    def __init__(self, spec, gen: np.random.Generator, profile: Optional[dict]) -> None:
+    def __init__(self, spec, stream: Stream, profile: Optional[dict]) -> None:
         self.spec = spec
-        self.gen = gen
+        self.stream = stream
         self.profile = profile          # flash: this client's device entry
         self.fixed = self._draw() if spec.per == "client" else None
 
@@ -34,15 +35,12 @@ class Bandwidth:
         if s.dist == "constant":
             return s.up, s.down
         if s.dist == "lognormal":
-            s2 = math.log1p(s.cv * s.cv)
-            z = self.gen.standard_normal(2)
-            return tuple(float(m * math.exp(-0.5 * s2 + math.sqrt(s2) * zi))
-                         for m, zi in zip((s.up, s.down), z))
+            return (draw(self.stream, "lognormal", s.up, 1.0, s.cv),
+                    draw(self.stream, "lognormal", s.down, 1.0, s.cv))
         p = self.profile
-        z = self.gen.standard_normal(2)
-        up = max((p["up_u"] + p["up_sigma"] * z[0]) * _KBPS, s.floor)
-        down = max((p["down_u"] + p["down_sigma"] * z[1]) * _KBPS, s.floor)
-        return float(up), float(down)
+        up = max((p["up_u"] + p["up_sigma"] * self.stream.normal()) * _KBPS, s.floor)
+        down = max((p["down_u"] + p["down_sigma"] * self.stream.normal()) * _KBPS, s.floor)
+        return up, down
 
     def rates(self) -> tuple[float, float]:
         return self.fixed if self.fixed is not None else self._draw()
@@ -134,7 +132,6 @@ def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client
                 profile = flash[int(pick.integers(len(flash)))] if flash else None
                 c.flash = profile["name"] if profile else None
                 c.bandwidth = Bandwidth(group.bandwidth,
-                                        generator(sim.seed, f"federated:bandwidth:{c.name}"),
-                                        profile)
+                                        sim.streams(f"federated:bandwidth:{c.name}"), profile)
             clients.append(c)
     return clients

@@ -88,7 +88,6 @@ class FederatedSystem:
             sim.problem(f"{BASE}.learning.model", str(exc), learning.model.name)
             return
         self.data = data
-        self.partition = shards
         from .federated import FederatedRun
         self.run_ = FederatedRun(sim, spec, self.server, self.clients, self.learner, data,
                                  test, self.tx, self.log, self.lane)
@@ -97,8 +96,8 @@ class FederatedSystem:
         if self.server is None:
             return []
         out = []
-        for g, c in ((c.group, c) for c in self.clients):
-            path = f"{BASE}.clients.{g}.nodes"
+        for c in self.clients:
+            path = f"{BASE}.clients.{c.group}.nodes"
             out += [(self.server, c.device, path), (c.device, self.server, path)]
         return out
 

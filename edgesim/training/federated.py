@@ -41,7 +41,6 @@ class _RoundState:
         self.finished = 0                # train processes ended, however
         self.changed = env.event()
         self.procs: list = []
-        self.closed = False
 
     def poke(self) -> None:
         if not self.changed.triggered:
@@ -77,7 +76,6 @@ class FederatedRun:
         self.participation: list[dict] = []
         self.target_round: Optional[int] = None
         self.target_time: Optional[float] = None
-        self.wall = 0.0
 
     # ------------------------------------------------------------------ the rounds
     def run(self):
@@ -121,8 +119,7 @@ class FederatedRun:
         target = self._sparsity(r)
         nnz = int(self.mask.sum()) if self.mask is not None else self.P
         b = spec.dtype_bytes
-        down = (comp.model_bytes(nnz, self.P, b) if self.mask is not None
-                else comp.dense_bytes(self.P, b))
+        down = comp.model_bytes(nnz, self.P, b)       # dense while nothing is pruned
         compressed = spec.compression is not None and (self.mask is not None or target > 0)
         up = comp.update_bytes(nnz, self.P, b, spec.compression.mask_encoding
                                if spec.compression else "bitmap", compressed)
@@ -136,7 +133,6 @@ class FederatedRun:
             yield from self._wait(state, len(chosen), t0)
         elif not online:
             yield env.timeout(spec.retry)
-        state.closed = True
         for p in state.procs:
             if p.is_alive:
                 p.interrupt("late")
@@ -148,8 +144,8 @@ class FederatedRun:
         train_loss = self._aggregate(r, state, target)
         if spec.server_optimizer.aggregate_time > 0:
             yield env.timeout(spec.server_optimizer.aggregate_time)
-        self._record(r, t0, online, chosen, refresh, state, target, down, up, train_loss,
-                     wall0, wall1)
+        self._record(r, t0, online, chosen, refresh, self.participation[first:], target, down,
+                     up, train_loss, wall0, wall1)
         self._forget()
 
     def _start(self, client, gen):
@@ -306,7 +302,6 @@ class FederatedRun:
                 if spec.compression.mask_encoding == "last-bit":
                     w_k = comp.encode_last_bit(w_k, local)
                     local = comp.decode_last_bit(w_k)    # what the server reads back
-                    local |= ~self.learner.prunable      # biases are never pruned
                 masks.append(local)
             models.append(w_k)
             weights.append(len(client.shard))
@@ -327,14 +322,13 @@ class FederatedRun:
         self.weights = new.astype(np.float32)
         return float(np.mean(losses)) if losses else None
 
-    def _record(self, r, t0, online, chosen, refresh, state, target, down, up, train_loss,
+    def _record(self, r, t0, online, chosen, refresh, parts, target, down, up, train_loss,
                 wall0, wall1) -> None:
         spec, env = self.spec, self.env
         evaluate = (r + 1) % spec.learning.eval_every == 0 or r == spec.rounds - 1
         loss = acc = math.nan
         if evaluate:
             loss, acc = self.learner.evaluate(self.weights, self.test)
-        parts = [p for p in self.participation if p["round"] == r]
         outcomes = [p["outcome"] for p in parts if p["role"] == "train"]
         prunable = self.learner.prunable
         kept = self.mask if self.mask is not None else np.ones(self.P, dtype=bool)
@@ -355,9 +349,7 @@ class FederatedRun:
             "sparsity_target": target,
             "sparsity": float(1.0 - kept[prunable].mean()) if prunable.any() else 0.0,
             "nonzero": nnz,
-            "model_bytes": (comp.model_bytes(nnz, self.P, spec.dtype_bytes)
-                            if self.mask is not None
-                            else comp.dense_bytes(self.P, spec.dtype_bytes)),
+            "model_bytes": comp.model_bytes(nnz, self.P, spec.dtype_bytes),
         }
         self.rounds.append(row)
         if (self.target_round is None and spec.target_accuracy is not None and evaluate
