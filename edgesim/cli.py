@@ -79,9 +79,9 @@ def check(scenario: str, sets: tuple) -> None:
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     if sf.spec.training is not None:
-        spec = sim.system.spec
-        what = (f"{len(sim.system.clients)} clients, {spec.per_round} per round"
-                if sim.system.name == "federated" else f"schedule {spec.schedule}")
+        system = sim.system
+        what = (system.describe() if hasattr(system, "describe")
+                else f"schedule {system.spec.schedule}")
         click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, training system "
                    f"{sim.system.name}, {what})")
         return

@@ -21,7 +21,8 @@ def progress_bar(duration: float) -> Iterator[Callable[[float, float], None]]:
         yield update
 
 
-def _fmt(x, unit: str = "") -> str:
+def fmt(x, unit: str = "") -> str:
+    """A summary value for a table: '-' for None, durations and shares in their units."""
     if x is None:
         return "-"
     if unit == "s":
@@ -41,17 +42,17 @@ def print_summary(s: dict, out: Path) -> None:
     t.add_row("requests", f"{r['generated']:,} generated, {r['completed']:,} completed, "
               f"{r['dropped']:,} dropped, {r['failed']:,} failed, {r['timed_out']:,} timed out")
     tp = s["throughput_ips"]
-    t.add_row("throughput (req/s)", f"avg {_fmt(tp['avg'])}  p50 {_fmt(tp['median'])}  "
-              f"p99 {_fmt(tp['p99'])}")
+    t.add_row("throughput (req/s)", f"avg {fmt(tp['avg'])}  p50 {fmt(tp['median'])}  "
+              f"p99 {fmt(tp['p99'])}")
     lat = s["latency_s"]
-    t.add_row("latency", "  ".join(f"{k} {_fmt(lat[k], 's')}" for k in ("mean", "p50", "p95",
+    t.add_row("latency", "  ".join(f"{k} {fmt(lat[k], 's')}" for k in ("mean", "p50", "p95",
                                                                          "p99")))
     if s.get("slo_s") is not None:
-        t.add_row(f"SLO miss ({format_duration(s['slo_s'])})", _fmt(s["slo_miss_rate"], "%"))
+        t.add_row(f"SLO miss ({format_duration(s['slo_s'])})", fmt(s["slo_miss_rate"], "%"))
     util = s["utilization"]
     if util:
         top = sorted(util.items(), key=lambda kv: -(kv[1] or 0))[:4]
-        t.add_row("utilization", "  ".join(f"{k} {_fmt(v, '%')}" for k, v in top)
+        t.add_row("utilization", "  ".join(f"{k} {fmt(v, '%')}" for k, v in top)
                   + (" ..." if len(util) > 4 else ""))
     t.add_row("simulated / wall", f"{format_duration(s['sim_time_s'], 4)} in "
               f"{s['wall_time_s']:.2f} s ({s['events']:,} events)")
@@ -69,43 +70,31 @@ def print_training_summary(s: dict, out: Path) -> None:
               show_header=False)
     t.add_column(style="bold")
     t.add_column(justify="right", overflow="fold")
-    if system == "deepcon" and "ota" in s:
+    from .training.systems import LEARNING, report_rows
+    if system in LEARNING:
+        t.title = f"{s['scenario']} · {system} · seed {s['seed']}"
+        for key, value in report_rows(system, body):
+            t.add_row(key, value)
+    elif system == "deepcon" and "ota" in s:
         o = s["ota"]
         t.add_row("windows", f"{o['windows']:,} ({o['triggers']} triggered, "
                   f"{len(o['updates'])} updates deployed)")
         t.add_row("uploaded", f"{o['sample_bytes'] / 1e6:,.4g} MB of "
                   f"{o['full_stream_bytes'] / 1e6:,.4g} MB "
-                  f"(saved {_fmt(o['saved_by_sampling'], '%')})")
-        t.add_row("gap shift", f"mean {_fmt(o['mean_gap_shift'])}  max {_fmt(o['max_gap_shift'])}")
-    elif system == "federated":
-        t.title = f"{s['scenario']} · federated {body['scheme']} · seed {s['seed']}"
-        t.add_row("clients", f"{body['per_round']} of {body['clients']} per round, "
-                  f"{body['rounds']} rounds")
-        t.add_row("accuracy", f"final {_fmt(body['final_accuracy'], '%')}  best "
-                  f"{_fmt(body['best_accuracy'], '%')}")
-        if body["target_accuracy"] is not None:
-            t.add_row(f"to {body['target_accuracy']:.0%}",
-                      "not reached" if body["rounds_to_target"] is None else
-                      f"{body['rounds_to_target']} rounds, {_fmt(body['time_to_target_s'], 's')}")
-        t.add_row("round (mean)", _fmt(body["mean_round_s"], "s"))
-        t.add_row("bytes per round", f"{body['bytes_per_round'] / 1e6:,.4g} MB")
-        t.add_row("final model", f"{body['final_model_bytes'] / 1e3:,.4g} kB "
-                  f"({body['final_model_fraction']:.1%} of dense)")
-        d = body["dropouts"]
-        t.add_row("dropped updates", f"{d['late']} late, {d['crashed']} crashed, "
-                  f"{d['lost']} lost")
+                  f"(saved {fmt(o['saved_by_sampling'], '%')})")
+        t.add_row("gap shift", f"mean {fmt(o['mean_gap_shift'])}  max {fmt(o['max_gap_shift'])}")
     elif system == "deepcon":
         t.add_row("workers / models", f"{body['workers']} / {len(body['models'])}")
-        t.add_row(f"time to {body['rounds']} rounds", _fmt(body["time_to_rounds_s"], "s"))
-        t.add_row("worker utilisation", _fmt(body["mean_utilisation"], "%"))
+        t.add_row(f"time to {body['rounds']} rounds", fmt(body["time_to_rounds_s"], "s"))
+        t.add_row("worker utilisation", fmt(body["mean_utilisation"], "%"))
     else:
         t.add_row("devices", f"{body['devices']}")
-        t.add_row("iteration (steady)", _fmt(body["mean_iteration_s"], "s"))
-        t.add_row("T_cp / T_cm", f"{_fmt(body['t_cp_s'], 's')} / {_fmt(body['t_cm_s'], 's')}")
+        t.add_row("iteration (steady)", fmt(body["mean_iteration_s"], "s"))
+        t.add_row("T_cp / T_cm", f"{fmt(body['t_cp_s'], 's')} / {fmt(body['t_cm_s'], 's')}")
         if body.get("speedup_vs_sgd") is not None:
             t.add_row("speedup vs SGD (Eq. 2.3)", f"{body['speedup_vs_sgd']:.3f}")
         if body.get("total_time_s") is not None:
-            t.add_row("time to target", _fmt(body["total_time_s"], "s")
+            t.add_row("time to target", fmt(body["total_time_s"], "s")
                       + (" (extrapolated)" if body.get("extrapolated") else ""))
     t.add_row("simulated / wall", f"{format_duration(s['sim_time_s'], 4)} in "
               f"{s['wall_time_s']:.2f} s ({s['events']:,} events)")

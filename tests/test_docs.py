@@ -56,7 +56,8 @@ def blocks(path: Path) -> list[tuple[str, str, int]]:
 def edgesim_lines(body: str) -> list[tuple[list[str], int, str]]:
     """(argv after 'edgesim', expected exit status, source line) for each edgesim command."""
     out = []
-    for raw in body.splitlines():
+    # A command continued over lines (a trailing backslash) is one command.
+    for raw in re.sub(r"\\\n\s*", " ", body).splitlines():
         line = raw.strip()
         if line.startswith("$ "):
             line = line[2:]

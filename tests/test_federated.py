@@ -186,11 +186,11 @@ def test_located_errors():
 
 def test_without_torch_one_clear_line(monkeypatch):
     from edgesim.learning import LearningUnavailable
-    from edgesim.training import fed_system
+    from edgesim.training import learning_build
 
     def missing(what):
         raise LearningUnavailable("no torch")
-    monkeypatch.setattr(fed_system, "require_torch", missing)
+    monkeypatch.setattr(learning_build, "require_torch", missing)
     msg = _problems()
     assert "needs PyTorch" in msg and '.[learn]' in msg
     assert "Traceback" not in msg

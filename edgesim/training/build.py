@@ -12,6 +12,7 @@ from .deepcon import Dmml, TrainModel
 from .devices import Device, ScheduleLog, Transfers
 from .mercury import Mercury
 from .ota import OtaLoop
+from .systems import LEARNING, learning_system
 
 
 def service_models(sim, name: str, spec, devices: list[Device], path: str,
@@ -35,6 +36,27 @@ def service_models(sim, name: str, spec, devices: list[Device], path: str,
                         f"batch is {batch}", batch)
             return None
         out[key] = m
+    return out
+
+
+def member_devices(sim, ref: str, path: str, seen: dict, what: str,
+                   reserved: Optional[dict] = None) -> list[Device]:
+    """The devices of the nodes ``ref`` names, for one group of a system's ``what`` (clients,
+    edge nodes, ...): a node already in an earlier group (``seen``: name -> its group's key
+    path, updated here) or holding another role (``reserved``: node index -> role) is a
+    problem at ``path``.nodes, not a second member."""
+    out = []
+    for n in expand(sim, ref, f"{path}.nodes"):
+        if reserved and n.index in reserved:
+            sim.problem(f"{path}.nodes", f"{n.name!r} is the {reserved[n.index]}, not one of "
+                        f"the {what}", ref)
+            continue
+        if n.name in seen:
+            sim.problem(f"{path}.nodes", f"{n.name!r} is already one of the {what}, in "
+                        f"{seen[n.name]}", ref)
+            continue
+        seen[n.name] = path
+        out.append(Device(sim.env, n))
     return out
 
 
@@ -148,7 +170,7 @@ class MercurySystem:
 
 def build_system(sim):
     t = sim.spec.training
-    if t.federated is not None:
-        from .fed_system import FederatedSystem
-        return FederatedSystem(sim, t.federated)
-    return DeepconSystem(sim, t.deepcon) if t.deepcon is not None else MercurySystem(sim, t.mercury)
+    name = t.system
+    if name in LEARNING:
+        return learning_system(name)(sim, getattr(t, name))
+    return DeepconSystem(sim, t.deepcon) if name == "deepcon" else MercurySystem(sim, t.mercury)

@@ -89,9 +89,10 @@ def fail_transfer(ev) -> None:
 
 
 #: Kinds of work in the schedule log, and the resource each holds.
-COMPUTE_KINDS = ("train", "compute", "importance", "sum", "validate")
+COMPUTE_KINDS = ("train", "compute", "importance", "sum", "validate", "infer", "sensitivity",
+                 "average")
 NETWORK_KINDS = ("pull", "push", "aggregate", "reshard", "deploy", "upload", "full-upload",
-                 "update")
+                 "update", "metadata", "help", "knowledge", "exchange")
 
 
 class ScheduleLog:

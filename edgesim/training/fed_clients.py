@@ -13,7 +13,6 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.build import expand
 from ..engine.rng import Stream, generator
 from ..failures.timing import draw
 from .devices import Device
@@ -99,24 +98,14 @@ class Client:
 
 def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client]:
     """Every client of every group, in group then member order (the order of their shards)."""
-    from .build import service_models
+    from .build import member_devices, service_models
     clients: list[Client] = []
     seen: dict[str, str] = {}
     batch = spec.learning.local.batch
     for g, group in enumerate(spec.clients):
         path = f"{base}.clients.{g}"
-        nodes = expand(sim, group.nodes, f"{path}.nodes")
-        devs = []
-        for n in nodes:
-            if server is not None and n.index == server.index:
-                sim.problem(f"{path}.nodes", "the server cannot also be a client", group.nodes)
-                continue
-            if n.name in seen:
-                sim.problem(f"{path}.nodes", f"{n.name!r} is already a client in {seen[n.name]}",
-                            group.nodes)
-                continue
-            seen[n.name] = path
-            devs.append(Device(sim.env, n))
+        devs = member_devices(sim, group.nodes, path, seen, "clients",
+                              {server.index: "server"} if server is not None else None)
         step = service_models(sim, "federated-step", group.step, devs, f"{path}.step", batch)
         forward = (service_models(sim, "federated-forward", group.forward, devs,
                                   f"{path}.forward", batch) if group.forward else None)

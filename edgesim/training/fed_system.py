@@ -2,33 +2,14 @@
 the model, and the run; every problem located at its key path before t = 0."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..engine.rng import generator
-from ..learning import INSTALL_HINT, LearningUnavailable, require_torch
 from ..learning import data as D
 from .build import _devices
 from .devices import ScheduleLog, Transfers, fail_transfer
 from .fed_clients import build_clients
+from .learning_build import load_dataset, split, torch_available
 
 BASE = "training.federated"
-
-
-def load_dataset(sim, spec, path: str):
-    """The scenario's data set, or None after a recorded problem."""
-    try:
-        if spec.name == "digits":
-            data = D.digits()
-        else:
-            data = D.read_file(Path(sim.file.path(spec.file)))
-    except D.DatasetError as exc:
-        sim.problem(f"{path}.{'file' if spec.name == 'file' else 'name'}", str(exc),
-                    spec.file or spec.name)
-        return None
-    if spec.limit is not None and spec.limit < len(data):
-        keep = generator(sim.seed, "learning:limit").permutation(len(data))[:spec.limit]
-        data = data.subset(keep)
-    return data
 
 
 class FederatedSystem:
@@ -60,18 +41,13 @@ class FederatedSystem:
         self.tx = Transfers(sim.env, sim.network)
         if sim.network is not None:
             sim.network.on_fail = fail_transfer
-        try:
-            require_torch("a 'training.federated' scenario")
-        except LearningUnavailable:
-            sim.problem(BASE, "trains a real model and needs PyTorch, which is not installed: "
-                        f"{INSTALL_HINT}", None)
+        if not torch_available(sim, BASE):
             return
         learning = spec.learning
         data = load_dataset(sim, learning.dataset, f"{BASE}.learning.dataset")
         if data is None or not self.clients or self.server is None:
             return
-        split = generator(sim.seed, "learning:split")
-        train, test = D.holdout_split(data.y, learning.dataset.holdout, split)
+        train, test = split(sim, data, learning.dataset.holdout)
         try:
             shards = D.partition(data.y[train], n, learning.partition.kind,
                                  learning.partition.alpha, learning.partition.min_samples,
@@ -110,3 +86,42 @@ class FederatedSystem:
 
     def process(self):
         yield from self.run_.run()
+
+    # ------------------------------------------------------------------ results
+    def summary(self, sim) -> dict:
+        from .fed_summary import federated_summary
+        return federated_summary(sim, self)
+
+    def frames(self) -> dict:
+        from .fed_frames import participation_frame, rounds_frame
+        return {"rounds": rounds_frame(self.run_.rounds),
+                "participation": participation_frame(self.run_.participation)}
+
+    def plots(self, directory, summary: dict) -> None:
+        from .fed_plots import plot_accuracy
+        plot_accuracy({summary["scenario"]: self.frames()["rounds"]},
+                      directory / "accuracy.png", summary)
+
+    def describe(self) -> str:
+        return f"{len(self.clients)} clients, {self.spec.per_round} per round"
+
+
+def report_rows(body: dict) -> list[tuple[str, str]]:
+    """The lines `edgesim run` prints for a federated summary."""
+    from ..report import fmt
+    rows = [("scheme", body["scheme"]),
+            ("clients", f"{body['per_round']} of {body['clients']} per round, "
+                        f"{body['rounds']} rounds"),
+            ("accuracy", f"final {fmt(body['final_accuracy'], '%')}  best "
+                         f"{fmt(body['best_accuracy'], '%')}")]
+    if body["target_accuracy"] is not None:
+        rows.append((f"to {body['target_accuracy']:.0%}",
+                     "not reached" if body["rounds_to_target"] is None else
+                     f"{body['rounds_to_target']} rounds, {fmt(body['time_to_target_s'], 's')}"))
+    d = body["dropouts"]
+    rows += [("round (mean)", fmt(body["mean_round_s"], "s")),
+             ("bytes per round", f"{body['bytes_per_round'] / 1e6:,.4g} MB"),
+             ("final model", f"{body['final_model_bytes'] / 1e3:,.4g} kB "
+                             f"({body['final_model_fraction']:.1%} of dense)"),
+             ("dropped updates", f"{d['late']} late, {d['crashed']} crashed, {d['lost']} lost")]
+    return rows

@@ -30,6 +30,7 @@ from ..learning import compression as comp
 from ..learning.importance import ImportanceCache, draw_without_replacement, example_order
 from ..learning.server import ServerOptimizer, weighted_average
 from .devices import TransferLost
+from .learning_build import round_lr
 
 
 class _RoundState:
@@ -278,10 +279,7 @@ class FederatedRun:
 
     # ------------------------------------------------------------------ the server
     def _lr(self, r: int) -> float:
-        local = self.spec.learning.local
-        if local.decay == "cosine":
-            return local.lr * 0.5 * (1.0 + math.cos(math.pi * r / self.spec.rounds))
-        return local.lr
+        return round_lr(self.spec.learning.local, r, self.spec.rounds)
 
     def _aggregate(self, r: int, state: _RoundState, target: float) -> Optional[float]:
         """Train the updates that arrived (for real), average them, step the server."""

@@ -1,6 +1,7 @@
 """A finished training run and its run directory: summary.json, schedule.parquet (one row per
-piece of work), windows.parquet (over-the-air runs), rounds.parquet and participation.parquet
-(federated runs), scenario.resolved.yaml and plots/."""
+piece of work), windows.parquet (over-the-air runs), a learning system's own tables (its
+`frames`, e.g. rounds.parquet and participation.parquet of federated runs),
+scenario.resolved.yaml and plots/."""
 from __future__ import annotations
 
 import json
@@ -43,23 +44,22 @@ class TrainingResult:
                                      "triggered"])
 
     @cached_property
-    def rounds(self) -> Optional[pd.DataFrame]:
-        """Federated runs: one row per round (times, clients, bytes, accuracy, sparsity)."""
-        run = getattr(self._sim.system, "run_", None)
-        if run is None:
-            return None
-        from .fed_frames import rounds_frame
-        return rounds_frame(run.rounds)
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """A learning system's tables by name (each written as <name>.parquet): federated
+        runs have `rounds` and `participation`, CLUE runs `batches`, `transfers` and `drifts`,
+        decentralized runs `rounds`, `nodes` and `links`."""
+        frames = getattr(self._sim.system, "frames", None)
+        return frames() if frames is not None else {}
 
-    @cached_property
-    def participation(self) -> Optional[pd.DataFrame]:
-        """Federated runs: one row per client per round it was asked to work (training or
-        importance collection), with its times, bytes and outcome."""
-        run = getattr(self._sim.system, "run_", None)
-        if run is None:
-            return None
-        from .fed_frames import participation_frame
-        return participation_frame(run.participation)
+    def __getattr__(self, name: str):
+        # result.rounds, result.batches, ...: the learning system's tables as attributes.
+        if not name.startswith("_"):
+            frames = self.frames
+            if name in frames:
+                return frames[name]
+            if name in ("rounds", "participation"):
+                return None
+        raise AttributeError(name)
 
     def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
         out = Path(directory)
@@ -67,17 +67,15 @@ class TrainingResult:
         write_parquet_atomic(self.schedule, out / "schedule.parquet")
         if self.windows is not None:
             write_parquet_atomic(self.windows, out / "windows.parquet")
-        if self.rounds is not None:
-            write_parquet_atomic(self.rounds, out / "rounds.parquet")
-            write_parquet_atomic(self.participation, out / "participation.parquet")
+        for name, frame in self.frames.items():
+            write_parquet_atomic(frame, out / f"{name}.parquet")
         self.write_resolved(out)
         if plots:
             from .gantt import write_training_plots
             write_training_plots(self.schedule, self.windows, self.summary, out / "plots")
-            if self.rounds is not None:
-                from .fed_plots import plot_accuracy
-                plot_accuracy({self.summary["scenario"]: self.rounds},
-                              out / "plots" / "accuracy.png", self.summary)
+            own = getattr(self._sim.system, "plots", None)
+            if own is not None:
+                own(out / "plots", self.summary)
         # The summary goes last: its presence marks a complete run directory.
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         return out

@@ -19,9 +19,8 @@ def summarize(sim) -> dict:
         "events": next(sim.env._eid),
         "stopped_by": "done" if sim.completed else "duration",
     }
-    if system.name == "federated":
-        from .fed_summary import federated_summary
-        out["federated"] = federated_summary(sim, system)
+    if hasattr(system, "summary"):
+        out[system.name] = system.summary(sim)
     elif system.name == "deepcon":
         out["deepcon"] = deepcon_summary(sim, system)
         if system.ota is not None:
