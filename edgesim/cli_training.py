@@ -63,13 +63,17 @@ def sweep(scenario: str, varies: tuple, sets: tuple, seeds: str, out: Optional[s
               "comparison.csv and accuracy.png")
 def compare(runs: tuple, target: Optional[float], seed: Optional[int], sets: tuple,
             out: Optional[str]) -> None:
-    """Federated RUNS (run directories or scenarios, the baseline first) side by side, in the
-    layout of FedAce's Table 3.2: rounds and per-round-time reductions, speed-up, traffic."""
+    """Federated or CLUE RUNS (run directories or scenarios, the baseline first) side by side.
+    Federated: the layout of FedAce's Table 3.2 (rounds and per-round-time reductions,
+    speed-up, traffic). CLUE: batches to recover from each drift against the first run (the
+    isolated baseline), peak error, bytes and the Eq. 3a/3b check."""
     from .training.fed_compare import load_run, table
     from .training.fed_plots import plot_accuracy
     if len(runs) < 2:
         raise click.BadParameter("give a baseline and at least one run to compare with it",
                                  param_hint="RUNS")
+    if _is_clue(runs[0], sets):
+        return _compare_clue(runs, seed, sets, out)
     try:
         loaded = [load_run(r, seed, sets) for r in runs]
     except ScenarioError as exc:
@@ -87,13 +91,44 @@ def compare(runs: tuple, target: Optional[float], seed: Optional[int], sets: tup
     click.echo(f"ratios against {loaded[0].label} at {goal:.0%} held-out accuracy")
     with_pd_options(lambda: click.echo(df.to_string(index=False, float_format=_fmt)))
     if out:
-        from .metrics.atomic import write_text_atomic
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(folder / "comparison.csv", df.to_csv(index=False))
+        folder = _write_comparison(df, out)
         plot_accuracy({c.label: c.rounds for c in loaded}, folder / "accuracy.png",
                       target=goal)
         click.echo(f"wrote {folder / 'comparison.csv'} and {folder / 'accuracy.png'}")
+
+
+def _is_clue(ref: str, sets: tuple) -> bool:
+    p = Path(ref)
+    if p.is_dir() and (p / "summary.json").exists():
+        import json
+        return json.loads((p / "summary.json").read_text()).get("system") == "clue"
+    from .cli import _load
+    try:
+        sf = _load(ref, sets, None)
+    except ScenarioError as exc:
+        _die(str(exc))
+    return sf.spec.training is not None and sf.spec.training.clue is not None
+
+
+def _compare_clue(runs: tuple, seed: Optional[int], sets: tuple, out: Optional[str]) -> None:
+    from .training.clue.compare import load_summary, table
+    try:
+        df = table([load_summary(r, seed, sets) for r in runs])
+    except (ScenarioError, ValueError) as exc:
+        _die(str(exc))
+    click.echo(f"recovery against {df.run.iloc[0]}, bytes against the run that moved most")
+    with_pd_options(lambda: click.echo(df.to_string(index=False, float_format=_fmt)))
+    if out:
+        click.echo(f"wrote {_write_comparison(df, out) / 'comparison.csv'}")
+
+
+def _write_comparison(df, out: str) -> Path:
+    """comparison.csv in the folder ``out`` (made if missing); the folder."""
+    from .metrics.atomic import write_text_atomic
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / "comparison.csv", df.to_csv(index=False))
+    return folder
 
 
 def _fmt(x: float) -> str:

@@ -46,18 +46,18 @@ def _set_deterministic(mode: bool) -> None:
         setter(mode)
 
 
-def build_model(spec, shape: tuple, classes: int) -> nn.Module:
-    """The classifier of a ModelSpec for examples of ``shape`` (without the batch axis)."""
-    features = int(np.prod(shape))
+def feature_layers(spec, shape: tuple) -> tuple[list[nn.Module], int]:
+    """The layers of a ModelSpec before its output layer (for 'logreg', none but a flatten),
+    and the width of their output. Examples arrive flattened, for every model."""
     if spec.name == "logreg":
-        return nn.Sequential(nn.Flatten(), nn.Linear(features, classes))
+        return [nn.Flatten()], int(np.prod(shape))
     if spec.name == "mlp":
         layers: list[nn.Module] = [nn.Flatten()]
-        width = features
+        width = int(np.prod(shape))
         for h in spec.hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
-        return nn.Sequential(*layers, nn.Linear(width, classes))
+        return layers, width
     if spec.name == "cnn":
         if len(shape) == 2:
             chans, (h, w) = 1, shape
@@ -66,7 +66,7 @@ def build_model(spec, shape: tuple, classes: int) -> nn.Module:
         else:
             raise DatasetError(f"model 'cnn' needs images of shape (H, W) or (C, H, W), got "
                                f"{tuple(shape)}")
-        # Examples arrive flattened (as for every model); the first layer restores the image.
+        # The first layer restores the image from the flattened example.
         layers = [nn.Unflatten(1, (chans, h, w))]
         for c in spec.channels:
             if h < 2 or w < 2:
@@ -74,8 +74,14 @@ def build_model(spec, shape: tuple, classes: int) -> nn.Module:
                                    f"{tuple(shape)} below 1 pixel; use fewer channels entries")
             layers += [nn.Conv2d(chans, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
             chans, h, w = c, h // 2, w // 2
-        return nn.Sequential(*layers, nn.Flatten(), nn.Linear(chans * h * w, classes))
+        return layers + [nn.Flatten()], chans * h * w
     raise ValueError(f"unknown model {spec.name!r}")
+
+
+def build_model(spec, shape: tuple, classes: int) -> nn.Module:
+    """The classifier of a ModelSpec for examples of ``shape`` (without the batch axis)."""
+    layers, width = feature_layers(spec, shape)
+    return nn.Sequential(*layers, nn.Linear(width, classes))
 
 
 class Learner:
@@ -169,6 +175,32 @@ class Learner:
             loss = float(F.cross_entropy(logits, self.y[b]))
             acc = float((logits.argmax(1) == self.y[b]).double().mean())
             return loss, acc
+
+    def probs(self, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Class probabilities (softmax outputs) of the weights ``flat`` on the given
+        examples, shape (examples, classes)."""
+        with deterministic(), torch.no_grad():
+            self.load(flat)
+            self.model.eval()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            return F.softmax(self.model(self.x[b]), dim=1).numpy().astype(np.float64)
+
+    def sensitivity(self, flat: np.ndarray, positions: np.ndarray,
+                    classes: list[int]) -> np.ndarray:
+        """|sen(W_j, C_i)| of CLUE's Eq. 1, averaged over ``classes``: the magnitude of the
+        gradient of class i's output (its softmax confidence) with respect to every parameter,
+        the outputs of all the given examples summed (the gradient is linear, §5.2.1)."""
+        with deterministic():
+            self.load(flat)
+            self.model.eval()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            params = list(self.model.parameters())
+            total = np.zeros(self.params, dtype=np.float64)
+            for c in classes:
+                out = F.softmax(self.model(self.x[b]), dim=1)[:, c].sum()
+                grads = torch.autograd.grad(out, params)
+                total += torch.cat([g.reshape(-1) for g in grads]).abs().numpy()
+            return total / max(len(classes), 1)
 
     # ------------------------------------------------------------------ cost
     def _flops(self, shape: tuple) -> float:
