@@ -1,0 +1,161 @@
+"""The branched model of decentralized sub-model training: shared layers (a small feature
+extractor) and one functionality structure (branch) per class, each a hidden layer of
+``branch_width`` ReLU units feeding that class's single logit. Imports torch; only a
+`training.decentralized` system loads it, when it is built.
+
+A sub-model is the shared layers plus the branches of its tasks: it computes only those
+branches (its forward FLOPs grow with its task count) and its cross-entropy is over its own
+classes. The flat vector is ``[shared | branch 0 | ... | branch C-1]`` (the order of
+``parameters()``), the :class:`.consensus.Layout` the exchanges and recomposition use. Every
+call runs inside :func:`.torch_learner.deterministic`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .consensus import Layout
+from .data import Dataset
+from .torch_learner import deterministic, feature_layers
+
+
+def _trunk(spec, shape: tuple) -> tuple[nn.Sequential, int]:
+    """The shared layers of a ModelSpec-like spec (an MLP's or CNN's hidden layers), and the
+    width of their output."""
+    layers, width = feature_layers(spec, shape)
+    return nn.Sequential(*layers), width
+
+
+class Branched(nn.Module):
+    """Shared trunk + one branch per class; ``forward(x, tasks)`` gives the tasks' logits."""
+
+    def __init__(self, spec, shape: tuple, classes: int) -> None:
+        super().__init__()
+        self.trunk, self.features = _trunk(spec, shape)
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.Linear(self.features, spec.branch_width), nn.ReLU(),
+                          nn.Linear(spec.branch_width, 1)) for _ in range(classes))
+
+    def forward(self, x: torch.Tensor, tasks: Sequence[int]) -> torch.Tensor:
+        z = self.trunk(x)
+        # The tasks' branches side by side, as one batched matmul (one kernel, not one each).
+        w1 = torch.stack([self.branches[t][0].weight for t in tasks])     # (k, width, d)
+        b1 = torch.stack([self.branches[t][0].bias for t in tasks])       # (k, width)
+        w2 = torch.stack([self.branches[t][2].weight[0] for t in tasks])  # (k, width)
+        b2 = torch.cat([self.branches[t][2].bias for t in tasks])         # (k,)
+        h = F.relu(torch.einsum("bd,kwd->bkw", z, w1) + b1)
+        return torch.einsum("bkw,kw->bk", h, w2) + b2
+
+
+class BranchedLearner:
+    """One branched architecture on one data set; stateless between calls (weights come in and
+    go out as flat float32 vectors)."""
+
+    def __init__(self, spec, data: Dataset, seed: int) -> None:
+        self.spec = spec
+        self.classes = data.classes
+        shape = data.x.shape[1:]
+        self.x = torch.from_numpy(np.ascontiguousarray(data.x.reshape(len(data.x), -1)))
+        self.y = torch.from_numpy(data.y)
+        with torch.random.fork_rng(devices=[]), deterministic():
+            torch.manual_seed(seed)
+            self.model = Branched(spec.model, shape, data.classes)
+        params = list(self.model.parameters())
+        self.sizes = [p.numel() for p in params]
+        self.params = int(sum(self.sizes))
+        starts = np.cumsum([0] + self.sizes)
+        self.slices = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
+        shared = sum(p.numel() for p in self.model.trunk.parameters())
+        branch = sum(p.numel() for p in self.model.branches[0].parameters())
+        self.layout = Layout(int(shared), int(branch), data.classes)
+        assert self.layout.size == self.params
+        self.initial = self.get()
+        self.trunk_flops = self._trunk_flops(shape)
+        w = spec.model.branch_width
+        self.branch_flops = 2.0 * self.model.features * w + 2.0 * w
+
+    # ------------------------------------------------------------------ weights
+    def get(self) -> np.ndarray:
+        with torch.no_grad():
+            return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]
+                             ).numpy().astype(np.float32, copy=True)
+
+    def load(self, flat: np.ndarray) -> None:
+        t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
+        with torch.no_grad():
+            for sl, p in zip(self.slices, self.model.parameters()):
+                p.copy_(t[sl].view_as(p))
+
+    # ------------------------------------------------------------------ learning
+    def _targets(self, tasks: Sequence[int], idx: torch.Tensor) -> torch.Tensor:
+        remap = torch.full((self.classes,), -1, dtype=torch.int64)
+        remap[torch.as_tensor(list(tasks))] = torch.arange(len(tasks))
+        return remap[self.y[idx]]
+
+    def train(self, flat: np.ndarray, tasks: Sequence[int], order: np.ndarray,
+              lr: float) -> tuple[np.ndarray, int, float]:
+        """SGD of the sub-model with ``tasks`` over the examples ``order`` (all of them of
+        those classes) from ``flat``; the other branches are untouched. (weights, steps, mean
+        training loss)."""
+        local = self.spec.local
+        tasks = list(tasks)
+        with deterministic():
+            self.load(flat)
+            params = list(self.model.trunk.parameters())
+            for t in tasks:
+                params += list(self.model.branches[t].parameters())
+            opt = torch.optim.SGD(params, lr=lr, momentum=local.momentum,
+                                  weight_decay=local.weight_decay)
+            idx = torch.from_numpy(np.asarray(order, dtype=np.int64))
+            total, steps = 0.0, 0
+            self.model.train()
+            for start in range(0, len(idx), local.batch):
+                b = idx[start:start + local.batch]
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(self.model(self.x[b], tasks), self._targets(tasks, b))
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+                steps += 1
+            return self.get(), steps, total / max(len(idx), 1)
+
+    def evaluate(self, flat: np.ndarray, tasks: Sequence[int],
+                 positions: np.ndarray) -> tuple[float, float]:
+        """(mean loss, accuracy) of the sub-model with ``tasks`` on ``positions`` (examples of
+        those classes); all classes' tasks evaluate the recomposed global model."""
+        tasks = list(tasks)
+        if len(positions) == 0:
+            return math.nan, math.nan
+        with deterministic(), torch.no_grad():
+            self.load(flat)
+            self.model.eval()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            logits = self.model(self.x[b], tasks)
+            target = self._targets(tasks, b)
+            loss = float(F.cross_entropy(logits, target))
+            acc = float((logits.argmax(1) == target).double().mean())
+            return loss, acc
+
+    # ------------------------------------------------------------------ cost
+    def flops_per_example(self, tasks: int) -> float:
+        """Forward FLOPs of one example through a sub-model of ``tasks`` branches (2 per
+        multiply-add of the linear and conv layers, as :class:`.torch_learner.Learner`)."""
+        return self.trunk_flops + tasks * self.branch_flops
+
+    def _trunk_flops(self, shape: tuple) -> float:
+        total = 0.0
+        x = torch.zeros((1, int(np.prod(shape))))
+        with torch.no_grad():
+            for layer in self.model.trunk:
+                y = layer(x)
+                if isinstance(layer, nn.Linear):
+                    total += 2.0 * layer.in_features * layer.out_features
+                elif isinstance(layer, nn.Conv2d):
+                    total += 2.0 * math.prod(layer.kernel_size) * layer.in_channels * y[0].numel()
+                x = y
+        return total

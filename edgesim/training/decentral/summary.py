@@ -1,0 +1,188 @@
+"""The `decentralized` part of summary.json: accuracy, computation, time and bytes of the rounds
+that ran, and (with `compare_central`) the computation against the centralized baseline."""
+from __future__ import annotations
+
+import math
+from statistics import fmean
+from typing import Optional
+
+
+def _to_target(rounds: list[dict], node_rows: list[dict], nodes: int,
+               target: Optional[float]) -> dict:
+    """The first round whose global accuracy reaches ``target``: rounds, simulated time, and
+    the most any one node computed until then (FLOPs, compute seconds)."""
+    out = {"rounds": None, "time_s": None, "flops_max_node": None, "compute_s_max_node": None}
+    if target is None:
+        return out
+    for row in rounds:
+        acc = row["global_accuracy"]
+        if not math.isnan(acc) and acc >= target:
+            r = row["round"]
+            upto = [x for x in node_rows if x["round"] <= r]
+            secs: dict[str, float] = {}
+            for x in upto:
+                secs[x["node"]] = secs.get(x["node"], 0.0) + x["compute_s"] + x["aggregation_s"]
+            out.update(rounds=r + 1, time_s=row["end"], flops_max_node=row["cumulative_flops_max"],
+                       compute_s_max_node=max(secs.values()) if secs else 0.0)
+            break
+    return out
+
+
+def _accs(rounds: list[dict]) -> list[float]:
+    return [r["global_accuracy"] for r in rounds if not math.isnan(r["global_accuracy"])]
+
+
+def decentral_summary(sim, system) -> dict:
+    spec, run = system.spec, system.run_
+    rows, nrows = run.rounds, run.node_rows
+    lay, L = run.layout, system.learner
+    accs = _accs(rows)
+    per_node = []
+    for w in system.nodes:
+        mine = [x for x in nrows if x["node"] == w.name]
+        locs = [x["local_accuracy"] for x in mine if not math.isnan(x["local_accuracy"])]
+        per_node.append({
+            "node": w.name, "device": w.device.node.device, "tasks": list(w.tasks),
+            "neighbours": [system.nodes[j].name for j in system.neighbours[w.k]],
+            "examples": len(w.data), "parameters": lay.sub_params(w.tasks),
+            "forward_flops_per_example": L.flops_per_example(len(w.tasks)),
+            "train_flops": sum(x["train_flops"] for x in mine),
+            "aggregation_flops": sum(x["aggregation_flops"] for x in mine),
+            "compute_s": sum(x["compute_s"] for x in mine),
+            "aggregation_s": sum(x["aggregation_s"] for x in mine),
+            "bytes_sent": sum(x["bytes_sent"] for x in mine),
+            "bytes_received": sum(x["bytes_received"] for x in mine),
+            "final_local_accuracy": locs[-1] if locs else None,
+        })
+    links: dict[str, float] = {}
+    for x in run.link_rows:
+        key = f"{x['a']}-{x['b']}"
+        links[key] = links.get(key, 0.0) + x["bytes"]
+    total_bytes = sum(r["bytes"] for r in rows)
+    top = spec.topology if isinstance(spec.topology, str) else "graph"
+    out = {
+        "mode": spec.mode,
+        "topology": top if spec.mode == "decentralized" else None,
+        "links": system.graph.number_of_edges(),
+        "tasks_per_node": spec.tasks_per_node, "overlap": spec.overlap,
+        "data": spec.learning.data,
+        "parameters": lay.size, "shared_parameters": lay.shared,
+        "branch_parameters": lay.branch,
+        "full_forward_flops_per_example": L.flops_per_example(L.classes),
+        "dataset": {"name": system.data.name, "examples": len(system.data),
+                    "test_examples": len(system.test), "classes": system.data.classes,
+                    "pretrain_examples": len(system.pretrain_set)},
+        "rounds": len(rows),
+        "complete": len(rows) == spec.rounds,
+        "final_global_accuracy": accs[-1] if accs else None,
+        "best_global_accuracy": max(accs) if accs else None,
+        "final_local_accuracy_mean": next((r["local_accuracy_mean"] for r in reversed(rows)
+                                           if not math.isnan(r["local_accuracy_mean"])), None),
+        "mean_round_s": fmean(r["duration"] for r in rows) if rows else None,
+        "mean_compute_max_s": fmean(r["compute_max_s"] for r in rows) if rows else None,
+        "mean_exchange_s": fmean(r["exchange_s"] for r in rows) if rows else None,
+        "mean_aggregation_max_s": fmean(r["aggregation_max_s"] for r in rows) if rows else None,
+        "bytes_total": total_bytes,
+        "bytes_per_round": total_bytes / len(rows) if rows else None,
+        "bytes_per_link": links,
+        # The paper's Fig. 5: one node's computation per round, training + aggregation.
+        "flops_per_round_max_node": (max(x["train_flops"] + x["aggregation_flops"]
+                                         for x in nrows) if nrows else None),
+        "aggregation_share": _share(nrows),
+        "nodes": per_node,
+        "target_accuracy": spec.target_accuracy,
+        "learning_wall_s": sum(r["learn_wall_s"] for r in rows),
+    }
+    target = spec.target_accuracy
+    if spec.compare_central:
+        central = _central(sim)
+        out["central"] = central
+        if target is None:
+            target = central["final_accuracy"]
+            out["target_accuracy"] = target
+        c = _to_target(central["_rounds"], central["_nodes"], 1, target)
+        del central["_rounds"], central["_nodes"]
+        central["to_target"] = c
+    out["to_target"] = _to_target(rows, nrows, len(system.nodes), target)
+    if spec.compare_central:
+        out["reduction"] = _reduction(out, out["central"])
+    return out
+
+
+def _share(nrows: list[dict]) -> Optional[float]:
+    agg = sum(x["aggregation_flops"] for x in nrows)
+    tot = agg + sum(x["train_flops"] for x in nrows)
+    return agg / tot if tot > 0 else None
+
+
+def _central(sim) -> dict:
+    """The centralized baseline: the same scenario and seed with mode centralized."""
+    ref = sim.reference(mode="centralized", compare_central=False).run()
+    run = ref.system.run_
+    accs = _accs(run.rounds)
+    nrows = run.node_rows
+    return {"node": ref.system.nodes[0].name, "rounds": len(run.rounds),
+            "final_accuracy": accs[-1] if accs else None,
+            "best_accuracy": max(accs) if accs else None,
+            "flops_per_round": fmean(x["train_flops"] for x in nrows) if nrows else None,
+            "train_flops": sum(x["train_flops"] for x in nrows),
+            "compute_s": sum(x["compute_s"] for x in nrows),
+            "sim_time_s": ref.end, "_rounds": run.rounds, "_nodes": nrows}
+
+
+def _ratio(a, b) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def _reduction(out: dict, central: dict) -> dict:
+    """Central computation / one decentralized node's (the most loaded), per round and to the
+    target accuracy; and central over decentralized simulated time to the target."""
+    d, c = out["to_target"], central["to_target"]
+    return {"flops_per_round": _ratio(central["flops_per_round"],
+                                      out["flops_per_round_max_node"]),
+            "flops_to_target": _ratio(c["flops_max_node"], d["flops_max_node"]),
+            "compute_s_to_target": _ratio(c["compute_s_max_node"], d["compute_s_max_node"]),
+            "time_to_target": _ratio(c["time_s"], d["time_s"])}
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def _x(x) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def report_rows(body: dict) -> list[tuple[str, str]]:
+    """The lines `edgesim run` prints for a decentralized summary."""
+    from ...report import fmt
+    nodes = body["nodes"]
+    rows = [("mode", body["mode"] if body["mode"] == "centralized" else
+             f"{body['topology']}, {len(nodes)} nodes, {body['links']} links, overlap "
+             f"{body['overlap']}"),
+            ("tasks", "  ".join(f"{n['node']}:{','.join(map(str, n['tasks']))}" for n in nodes)),
+            ("accuracy", f"global final {_pct(body['final_global_accuracy'])}  best "
+                         f"{_pct(body['best_global_accuracy'])}  local mean "
+                         f"{_pct(body['final_local_accuracy_mean'])}"),
+            ("round (mean)", f"{fmt(body['mean_round_s'], 's')}: compute "
+                             f"{fmt(body['mean_compute_max_s'], 's')}, exchange "
+                             f"{fmt(body['mean_exchange_s'], 's')}, averaging "
+                             f"{fmt(body['mean_aggregation_max_s'], 's')}"),
+            ("FLOPs per round", f"{body['flops_per_round_max_node'] / 1e6:,.4g} MFLOP on the "
+                                f"busiest node ({_pct(body['aggregation_share'])} averaging)"),
+            ("bytes", f"{body['bytes_total'] / 1e6:,.4g} MB in all, "
+                      f"{(body['bytes_per_round'] or 0) / 1e3:,.4g} kB per round")]
+    t = body["to_target"]
+    if body["target_accuracy"] is not None:
+        rows.append((f"to {body['target_accuracy']:.1%}",
+                     "not reached" if t["rounds"] is None else
+                     f"{t['rounds']} rounds, {fmt(t['time_s'], 's')}, "
+                     f"{t['flops_max_node'] / 1e6:,.4g} MFLOP on the busiest node"))
+    if "central" in body:
+        c, red = body["central"], body["reduction"]
+        rows += [("central", f"final {_pct(c['final_accuracy'])}, "
+                             f"{c['flops_per_round'] / 1e6:,.4g} MFLOP per epoch"),
+                 ("reduction", f"per round {_x(red['flops_per_round'])}, to target "
+                               f"{_x(red['flops_to_target'])} FLOPs, "
+                               f"{_x(red['time_to_target'])} time")]
+    return rows
