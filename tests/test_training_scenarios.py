@@ -38,12 +38,40 @@ def test_bundled_training_scenario_runs_to_completion(name, tmp_path):
         assert s["stopped_by"] == "done" and fed["complete"]
         # Ten classes: chance is 10 %; every bundled federated run learns well past it.
         assert fed["final_accuracy"] > 0.5
+    elif s["system"] == "clue":
+        clue = s["clue"]
+        assert s["stopped_by"] == "done"
+        assert clue["batches_served"] == clue["nodes"] * clue["batches_per_node"]
+        # Every node learns its classes (chance on 5-6 classes is over 80 % error) and the
+        # byte counters are the closed form of Eq. 3a / 3b.
+        assert clue["mean_error"] < 0.3
+        assert clue["eq3"]["counted_bytes"] == clue["eq3"]["formula_bytes"]
+    elif s["system"] == "decentralized":
+        dec = s["decentralized"]
+        assert s["stopped_by"] == "done" and dec["complete"]
+        # The recomposed global model is well past chance (10 %); sub-models exchange bytes.
+        assert dec["final_global_accuracy"] > 0.5
+        assert (dec["bytes_total"] > 0) == (dec["mode"] == "decentralized")
     else:
         assert s["stopped_by"] == "done" and s["mercury"]["complete"]
     r.save(tmp_path)
+    if s["system"] == "clue":
+        batches = pd.read_parquet(tmp_path / "batches.parquet")
+        assert len(batches) == s["clue"]["batches_served"]
+        for f in ("transfers", "detections", "recovery"):
+            assert (tmp_path / f"{f}.parquet").exists()
+        assert (tmp_path / "plots" / "error.png").stat().st_size > 0
+        assert (tmp_path / "plots" / "bytes.png").stat().st_size > 0
     if s["system"] == "federated":
         assert len(pd.read_parquet(tmp_path / "rounds.parquet")) == s["federated"]["rounds"]
         assert (tmp_path / "plots" / "accuracy.png").stat().st_size > 0
+    if s["system"] == "decentralized":
+        dec = s["decentralized"]
+        assert len(pd.read_parquet(tmp_path / "rounds.parquet")) == dec["rounds"]
+        assert len(pd.read_parquet(tmp_path / "nodes.parquet")) == dec["rounds"] * len(
+            dec["nodes"])
+        assert (tmp_path / "plots" / "accuracy.png").stat().st_size > 0
+        assert (tmp_path / "plots" / "bytes_per_node.png").stat().st_size > 0
     assert json.loads((tmp_path / "summary.json").read_text())["scenario"] == s["scenario"]
     sched = pd.read_parquet(tmp_path / "schedule.parquet")
     assert {"worker", "model", "kind", "start", "end"} <= set(sched.columns)
@@ -135,7 +163,7 @@ def test_training_scenario_errors_name_the_file_and_line(tmp_path):
 # ------------------------------------------------------------------------ the guides
 
 GUIDES = [Path(__file__).resolve().parents[1] / "docs" / "guides" / n
-          for n in ("deepcon.md", "mercury.md")]
+          for n in ("deepcon.md", "mercury.md", "fedace.md", "clue.md", "decentralized.md")]
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
@@ -146,6 +174,7 @@ def test_guide_commands_parse_and_links_resolve(guide):
 
     from tests.test_docs import _slug, blocks, edgesim_lines
     found = 0
+    written: set = set()
     for lang, body, line in blocks(guide):
         if lang != "bash":
             continue
@@ -157,7 +186,13 @@ def test_guide_commands_parse_and_links_resolve(guide):
                 assert name in cmd.commands, f"{guide.name}:{line}: {text}"
                 cmd = cmd.commands[name]
             cmd.make_context(cmd.name, list(args))
+            # The first argument is a bundled scenario, or a run directory an earlier line
+            # of the guide wrote (`edgesim training compare runs/a runs/b`).
+            if args[0] in written:
+                continue
             assert edgesim.load(scenarios()[args[0]][0]) is not None, text
+            if "-o" in args:
+                written.add(args[args.index("-o") + 1])
     assert found >= 3
     text = guide.read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", text):

@@ -1,7 +1,8 @@
 """Learning in the loop: real PyTorch training on a real small data set, on edgesim's
-simulated clock. Training systems (FedAvg and FedAce today) decide who trains what and when;
-this package does the learning and says how much there was of it (steps, bytes, losses), and
-the system charges the time that work would take on the scenario's devices and links.
+simulated clock. Training systems (FedAvg and FedAce, decentralized sub-models, ...) decide
+who trains what and when; this package does the learning and says how much there was of it
+(steps, bytes, losses), and the system charges the time that work would take on the
+scenario's devices and links.
 
 Modules, one concern each:
 
@@ -12,8 +13,13 @@ Modules, one concern each:
 * :mod:`.compression`: magnitude masks, majority vote, mask caching, the sparsity schedule,
   bytes on the wire; numpy only;
 * :mod:`.server`: weighted averaging and the server optimiser; numpy only;
-* :mod:`.torch_learner`: the model, local SGD, per-example losses, evaluation; the one module
-  that imports torch, and only when a learning system is built.
+* :mod:`.consensus`: decentralized sub-model training's task allocation (overlap, residue),
+  structure slices, neighbour averaging and global recomposition; numpy only;
+* :mod:`.torch_learner`: the model, local SGD, per-example losses, evaluation; it imports
+  torch, and only when a learning system is built;
+* :mod:`.branched`: the branched model of decentralized training (shared layers + one branch
+  per class), sub-model SGD and evaluation, FLOPs of a sub-model; imports torch, only when a
+  `training.decentralized` system is built.
 
 Plain simulations never import this package's torch module: :func:`require_torch` is the gate
 a system passes through, and it names the extra to install when torch is missing.

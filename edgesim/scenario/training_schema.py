@@ -18,6 +18,8 @@ from pydantic import Field, model_validator
 from .schema import ServiceSpec, Strict
 from .types import Duration, Fraction, Rate, Size
 from .federated_schema import FederatedSpec
+from .clue_schema import ClueSpec
+from .decentral_schema import DecentralizedSpec
 
 
 # --------------------------------------------------------------------------- DEEPCON
@@ -193,6 +195,14 @@ class TrainingSpec(Strict):
     mercury: Optional[MercurySpec] = None
     federated: Optional[FederatedSpec] = Field(
         None, description="FedAvg / FedAce with real learning (needs the 'learn' extra)")
+    clue: Optional[ClueSpec] = Field(
+        None, description="CLUE's pull-based knowledge transfer, or its baselines (isolated "
+                          "learning, FedAvg push), on drifting request streams, with real "
+                          "learning (needs the 'learn' extra)")
+    decentralized: Optional[DecentralizedSpec] = Field(
+        None, description="decentralized sub-model training over a ring, mesh or any "
+                          "connected graph, or its centralized baseline, with real learning "
+                          "(needs the 'learn' extra)")
 
     @model_validator(mode="after")
     def _one_system(self) -> "TrainingSpec":
@@ -208,8 +218,9 @@ class TrainingSpec(Strict):
         return next(k for k in SYSTEMS if getattr(self, k) is not None)
 
 
-SYSTEMS = ("deepcon", "mercury", "federated")
+SYSTEMS = ("deepcon", "mercury", "federated", "clue", "decentralized")
 
 
 __all__ = ["TrainingSpec", "DeepconSpec", "TrainModelSpec", "OTASpec", "GapSpec", "MercurySpec",
-           "GroupSpec", "ReshardSpec", "ConvergenceSpec", "FederatedSpec"]
+           "GroupSpec", "ReshardSpec", "ConvergenceSpec", "FederatedSpec", "ClueSpec",
+           "DecentralizedSpec"]
