@@ -146,15 +146,43 @@ def test_two_equally_hot_cameras_are_both_relieved():
     assert {i for i, _j in res.x} == {0, 1}
 
 
-def test_capacity_normalisation_moves_more_work_to_faster_cameras():
-    # camera 0 hot; cameras 1 (TX1) and 2 (TX2, 1.31x the FP32 peak of a TX1) idle
-    res = bal.balance([90, 0, 0], None, [1.0, 1.0, 1.31], beta=0.05)
+def test_divided_normalisation_moves_more_work_to_faster_cameras():
+    # normalise="divide" (u'_i = u_i / a_i, not the paper's Eq. 1.4d): camera 0 hot; cameras 1
+    # (TX1) and 2 (TX2, 1.31x the FP32 peak of a TX1) idle
+    res = bal.balance([90, 0, 0], None, [1.0, 1.0, 1.31], beta=0.05, normalise="divide")
     assert res.x[(0, 2)] > 1.2 * res.x[(0, 1)]
-    un = bal.normalised_loads(res.u, bal.normalisation([1.0, 1.0, 1.31]))
+    un = bal.normalised_loads(res.u, bal.normalisation([1.0, 1.0, 1.31]), "divide")
     assert max(un) / min(un) < 1.15
     # equal raw workloads are imbalanced once capacities differ: work flows to the TX2
-    res = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1)
+    res = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1, normalise="divide")
     assert res.triggered and {j for _i, j in res.x} == {2}
+
+
+def test_eq_1_4d_as_the_paper_writes_it_by_hand():
+    """Eq. 1.4c-e on w = (10, 10, 10), C = (1, 1, 2): a = (0.75, 0.75, 1.5).
+    Paper (u' = u * a): u' = (7.5, 7.5, 15), mean 10, v' = 15 / 10 - 1 = 0.5.
+    Divided (u' = u / a): u' = (40/3, 40/3, 20/3), mean 100/9, v' = (40/3) / (100/9) - 1 = 0.2."""
+    a = bal.normalisation([1, 1, 2])
+    assert a == pytest.approx([0.75, 0.75, 1.5])
+    assert bal.normalised_loads([10, 10, 10], a) == pytest.approx([7.5, 7.5, 15])
+    assert bal.imbalance(bal.normalised_loads([10, 10, 10], a)) == pytest.approx(0.5)
+    assert bal.normalised_loads([10, 10, 10], a, "divide") == pytest.approx([40 / 3, 40 / 3, 20 / 3])
+    assert bal.imbalance(bal.normalised_loads([10, 10, 10], a, "divide")) == pytest.approx(0.2)
+    # First step of the heuristic: most loaded u'_2 = 15 -> least loaded u'_0 = 7.5 (the tie
+    # with camera 1 goes to the lower index); dx = 1 % of u'_2 = 0.15. Then u = (10.15, 10,
+    # 9.85), u' = (7.6125, 7.5, 14.775), v' = 14.775 / 9.9625 - 1.
+    one = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1, max_iter=1)
+    assert one.v_before == pytest.approx(0.5) and one.reason == "limit"
+    assert one.x == {(2, 0): pytest.approx(0.15)}
+    assert one.u == pytest.approx([10.15, 10, 9.85])
+    assert one.v_after == pytest.approx(14.775 / 9.9625 - 1)
+    # run to the end: under the paper's form the fast camera gives work to the slow ones
+    res = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1)
+    assert res.reason == "below-beta" and res.v_after <= 0.1
+    assert {i for i, _j in res.x} == {2} and {j for _i, j in res.x} == {0, 1}
+    assert sum(res.u) == pytest.approx(30)
+    with pytest.raises(ValueError, match="normalise"):
+        bal.normalised_loads([1, 2], [1, 1], "times")
 
 
 def test_predictor_adjustment_avoids_cameras_about_to_be_busy():
@@ -209,8 +237,9 @@ def test_phase_two_meets_the_slo_known_optimum():
 @pytest.mark.parametrize("slo", [0.2, 0.3, 0.5])
 @pytest.mark.parametrize("ascent,share", [(True, 0.995), (False, 0.95)])
 def test_two_phase_heuristic_against_exhaustive_search(slo, ascent, share):
-    """With the ascent the heuristic reaches the exhaustive optimum of Eq. 1.8; water-filling
-    alone (the default) balances cost, not inferences, and stays within 5% of it here."""
+    """With the ascent (the default) the heuristic reaches the exhaustive optimum of Eq. 1.8;
+    water-filling alone (ascent=False) balances cost, not inferences, and stays within 5% of it
+    here."""
     mix = part.PathMix([[0, 0.5, 0.8, 1.0], [0, 0.6, 1.0]], [0.6, 0.4])
     cams = [ctl.Site(capacity=8, rate=14, pending=6), ctl.Site(capacity=12, rate=6)]
     edge = ctl.Site(capacity=10, pending=3)
@@ -409,6 +438,34 @@ def test_decision_is_taken_once_and_kept_in_the_note():
     d = req.note
     assert d.target == cam.index and 0 <= d.cut <= plan.n
     assert [n.name for n in placed] == ["c1_0"] * d.cut + ["edge0"] * (plan.n - d.cut)
+
+
+def test_paper_defaults_and_their_options():
+    pol = edgesim.simulation(cameras_scenario("distream")).policy
+    c = pol.config
+    assert (c.normalise, c.ascent, c.predictor, c.beta, c.dx, c.gamma) == \
+        ("multiply", True, "ewma", 0.2, 0.01, 0.5)
+    c = edgesim.simulation(cameras_scenario(
+        "distream", params={"normalise": "divide", "ascent": False})).policy.config
+    assert (c.normalise, c.ascent) == ("divide", False)
+    with pytest.raises(edgesim.ScenarioError, match="normalise"):
+        edgesim.simulation(cameras_scenario("distream", params={"normalise": "times"}))
+
+
+def test_normalise_option_reaches_the_balancer(monkeypatch):
+    seen = []
+    real = bal.balance
+
+    def spy(*args, **kw):
+        seen.append(kw.get("normalise"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(bal, "balance", spy)
+    for mode in ("multiply", "divide"):
+        seen.clear()
+        edgesim.run(cameras_scenario("distream-l", rates=(80, 0, 0), duration=1.0,
+                                     params={"normalise": mode}))
+        assert seen and set(seen) == {mode}
 
 
 def test_unknown_group_and_missing_torch_are_reported():

@@ -10,14 +10,26 @@ CAMPUS = "scenarios/distream/campus.yaml"
 
 
 def test_campus_golden_summary():
+    # the paper's defaults: Eq. 1.4d as u * a, the throughput-maximising first phase (ascent)
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19461, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 152, "warmup": 2509,
+    assert s["requests"] == {"generated": 19613, "completed": 19474, "dropped": 0, "failed": 0,
+                             "timed_out": 0, "in_flight": 139, "warmup": 2509,
                              "in_flight_past_slo": 0}
+    assert s["inference_ips"]["avg"] == pytest.approx(926.2333333333333, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(0.4733721123730227, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(1.5387748002560218, rel=1e-9)
+    assert s["slo_miss_rate"] == 0.0
+
+
+def test_campus_golden_summary_with_the_previous_defaults():
+    """normalise: divide + ascent: false reproduce the summary pinned before the paper's forms
+    became the defaults, bit for bit."""
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.normalise=divide",
+                                          "policy.params.ascent=false"])).summary
+    assert s["requests"]["completed"] == 19461 and s["requests"]["in_flight"] == 152
     assert s["inference_ips"]["avg"] == pytest.approx(926.4, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.47870870926508685, rel=1e-9)
     assert s["latency_s"]["p99"] == pytest.approx(1.5841005997083584, rel=1e-9)
-    assert s["slo_miss_rate"] == 0.0
 
 
 POLICIES = ["camera-only", "centralized", "videoedge-l", "distream-l", "distream-p", "distream"]
@@ -42,9 +54,15 @@ def test_campus_policy_ordering(campus_by_policy):
     # and the ablations in between: above Distream, below the best baseline.
     best_baseline = min(miss[p] for p in ("camera-only", "centralized", "videoedge-l"))
     assert miss["distream"] < 0.25 * best_baseline
-    assert miss["distream"] == min(miss.values())
-    assert miss["distream"] < min(miss["distream-l"], miss["distream-p"])
     assert max(miss["distream-l"], miss["distream-p"]) < best_baseline
+    assert miss["distream"] < miss["distream-p"]
+    # A gap to the paper, pinned so that it is seen: with the paper's throughput-maximising
+    # first phase (ascent, the default) Distream misses more than Distream-L here (the guide's
+    # "controller's first phase"); with water-filling alone it misses least of all.
+    assert miss["distream-l"] < miss["distream"]
+    wf = edgesim.run(edgesim.load(CAMPUS, ["duration=300s", "policy.name=distream",
+                                           "policy.params.ascent=false"])).summary
+    assert wf["slo_miss_rate"] < min(miss.values())
 
 
 @pytest.mark.parametrize("policy", ["camera-only", "centralized"])

@@ -22,6 +22,8 @@ Eq. 1.4a min max(v' - beta, 0)         ``balancer.objective``; solved by
                                        most -> least loaded, dx = 1 % of u'_i, until
                                        v' <= beta or no improvement)
 Eq. 1.4c a_i = C_i / C_mean            ``balancer.normalisation``
+Eq. 1.4d u'_i = u_i * a_i              ``balancer.normalised_loads`` (``normalise: divide``
+                                       for u_i / a_i, ``balancer.DIVIDE_REASON``)
 x_ij -> per-ROI migration              ``balancer.migration_probabilities``
 Full DAG profiling (Step#1)            ``partition.execution_paths``,
                                        ``partition.accumulated_costs``,
@@ -35,7 +37,9 @@ Eq. 1.7a-b L = w / TP + 1 / TP         ``controller.latency`` (w: the pending wo
                                        predicted at the end of the period from the monitor
                                        view's queues)
 Eq. 1.8  max TP_sys s.t. L <= L_Max    ``controller.plan`` = ``controller.phase_one``
-                                       (throughput, no SLO) + ``controller.phase_two``
+                                       (water-filling) + ``controller.ascend`` (to the
+                                       throughput optimum, no SLO; ``ascent: false`` skips
+                                       it) + ``controller.phase_two``
                                        (bottleneck camera first, until the SLO holds);
                                        ``controller.feasible`` is Eq. 1.8b-c
 VideoEdge-L's static point             ``_Partitioned.static_partition`` +
@@ -53,7 +57,10 @@ Units and modelling choices, where the paper leaves them open:
   what the device sustains as deployed. The balancer's normalisation, VideoEdge-L's static point
   and the controller all use it (the controller takes a measured throughput when higher).
   Batch-1 capacities would misstate the camera/cluster ratio when batching pays off unequally.
-* Eq. 1.4d is applied as ``u_i / a_i`` (see `balancer`), so faster cameras receive more work.
+* Eq. 1.4d is applied as the paper writes it, ``u_i * a_i``; ``normalise: divide`` applies
+  ``u_i / a_i``, under which faster cameras receive more work (see `balancer`).
+* The workload predictor is ``ewma`` by default; the paper's LSTM is ``predictor: lstm`` and
+  needs the 'learn' extra (PyTorch), so that a default scenario runs alike without it.
 * The plan x_ij of the balancer becomes probabilities that camera i's *new* ROIs go to camera j
   (the simulator places requests as they arrive; queued ones are not moved); they stay in force
   until the balancer runs again. Migrated ROIs carry their bytes over the camera links (the

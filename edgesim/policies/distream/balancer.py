@@ -3,13 +3,10 @@
 Workloads are counted in inferences (the paper's "workloads": one classifier run each). The
 migration plan ``x`` maps ``(i, j)`` to the workload moved from camera ``i`` to camera ``j``.
 
-Capacity normalisation. Consideration#2 asks for workloads "proportional to each camera's
-compute capacity", so a camera with twice the capacity should end with twice the workload when
-balanced. With ``a_i = C_i / C_mean`` (Eq. 1.4c) and C a capacity (inferences per second) that
-requires ``u'_i = u_i / a_i``; the literal ``u'_i = u_i * a_i`` of Eq. 1.4d is the same rule
-when C is read as a per-inference *cost* (1 / capacity), and with C a capacity it would move
-work *towards* slow cameras. `normalised_loads` divides by a_i (C is a capacity everywhere in
-edgesim), which is what makes faster (TX2) cameras receive more work.
+Capacity normalisation (Eq. 1.4d). The paper writes ``u'_i = u_i * a_i`` with
+``a_i = C_i / C_mean`` (Eq. 1.4c); that is the default here (``normalise="multiply"``).
+``normalise="divide"`` applies ``u'_i = u_i / a_i`` instead; `DIVIDE_REASON` says why one
+might want it.
 """
 from __future__ import annotations
 
@@ -18,6 +15,15 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 _EPS = 1e-12
+
+NORMALISE = ("multiply", "divide")
+DIVIDE_REASON = (
+    "Consideration#2 of §1.3.2 asks for workloads 'proportional to each camera's compute "
+    "capacity', so a camera with twice the capacity should end with twice the workload when "
+    "balanced. With a_i = C_i / C_mean and C a capacity (inferences per second, as everywhere "
+    "in edgesim) that needs u'_i = u_i / a_i; the paper's literal u'_i = u_i * a_i (Eq. 1.4d) "
+    "is the same rule only when C is read as a per-inference cost, and with C a capacity it "
+    "moves work towards slow cameras.")
 
 
 def loads(w: Sequence[float], w_hat: Sequence[float] | None = None,
@@ -40,9 +46,19 @@ def normalisation(capacities: Sequence[float]) -> list[float]:
     return [c / mean for c in capacities]
 
 
-def normalised_loads(u: Sequence[float], a: Sequence[float]) -> list[float]:
-    """Eq. 1.4d with C a capacity (see the module docstring): ``u'_i = u_i / a_i``."""
-    return [ui / ai if ai > 0 else float("inf") for ui, ai in zip(u, a)]
+def _normalised(ui: float, ai: float, normalise: str) -> float:
+    if normalise == "multiply":
+        return ui * ai
+    return ui / ai if ai > 0 else float("inf")
+
+
+def normalised_loads(u: Sequence[float], a: Sequence[float],
+                     normalise: str = "multiply") -> list[float]:
+    """Eq. 1.4d: ``u'_i = u_i * a_i`` as the paper writes it (``normalise="multiply"``), or
+    ``u'_i = u_i / a_i`` (``"divide"``, see `DIVIDE_REASON`)."""
+    if normalise not in NORMALISE:
+        raise ValueError(f"normalise must be one of {', '.join(NORMALISE)}, not {normalise!r}")
+    return [_normalised(ui, ai, normalise) for ui, ai in zip(u, a)]
 
 
 def imbalance(u: Sequence[float]) -> float:
@@ -75,7 +91,8 @@ class BalanceResult:
 
 
 def balance(w: Sequence[float], w_hat: Sequence[float] | None, capacities: Sequence[float],
-            beta: float = 0.2, dx: float = 0.01, max_iter: int = 20_000) -> BalanceResult:
+            beta: float = 0.2, dx: float = 0.01, max_iter: int = 20_000,
+            normalise: str = "multiply") -> BalanceResult:
     """The heuristic of §1.3.2 for Eq. 1.4.
 
     Not triggered when ``v' <= beta``. Otherwise it starts from ``x = 0``; each iteration pairs
@@ -86,20 +103,21 @@ def balance(w: Sequence[float], w_hat: Sequence[float] | None, capacities: Seque
     helps: such a step counts as an improvement if the maximum does not grow and the pair's
     larger load falls (without this, two equally hot cameras would never be balanced). A
     camera can give away at most its own workload ``w_i + w_hat_i`` (``exhausted`` when the
-    most loaded camera has nothing left to give).
+    most loaded camera has nothing left to give). ``normalise`` is Eq. 1.4d's form
+    (`normalised_loads`).
     """
     n = len(w)
     w_hat = list(w_hat) if w_hat is not None else [0.0] * n
     a = normalisation(capacities)
     u = loads(w, w_hat)
-    v = imbalance(normalised_loads(u, a))
+    v = imbalance(normalised_loads(u, a, normalise))
     res = BalanceResult(v_before=v, v_after=v, u=list(u))
     if n < 2 or v <= beta:
         return res
     own = [max(0.0, float(w[i]) + float(w_hat[i])) for i in range(n)]
     out = [0.0] * n                      # workload camera i has given away (net of returns)
     x: dict = {}
-    un = normalised_loads(u, a)
+    un = normalised_loads(u, a, normalise)
     total = sum(un)
     # The most and least loaded cameras come from two heaps with lazy deletion (an entry is
     # stale when its camera's version moved on): O(log n) per step instead of O(n).
@@ -129,7 +147,8 @@ def balance(w: Sequence[float], w_hat: Sequence[float] | None, capacities: Seque
             break
         it += 1
         old = (un[i], un[j], total)
-        un[i], un[j] = (u[i] - give) / a[i], (u[j] + give) / a[j]
+        un[i] = _normalised(u[i] - give, a[i], normalise)
+        un[j] = _normalised(u[j] + give, a[j], normalise)
         total = total - old[0] - old[1] + un[i] + un[j]
         for k in (i, j):
             ver[k] += 1

@@ -26,12 +26,13 @@ camera (or, when the edge is the bottleneck, of the camera whose move helps the 
 Because Eq. 1.7 has a ``1 / TP`` term, the helpful direction is not always towards the edge: a
 lightly loaded camera's latency falls when it is given more work.
 
-``ascent=True`` refines phase 1 by coordinate ascent on Eq. 1.6c: throughput counts
-inferences, so a cost-balanced split is not always the one-period optimum, and with the ascent
-the heuristic matches an exhaustive search of Eq. 1.8. It is off by default because in closed
-loop it loses: the one-period optimum chases the backlog drained within gamma, so the points
-swing from one period to the next, and on `scenarios/distream/campus.yaml` Distream's SLO miss
-rate is 6x higher with it (9.3% against 1.4%, docs/guides/distream.md).
+``ascent=True`` (the default) refines phase 1 by coordinate ascent on Eq. 1.6c: throughput
+counts inferences, so a cost-balanced split is not always the one-period optimum, and with the
+ascent the heuristic matches an exhaustive search of Eq. 1.8 (§1.3.4's first phase "maximize[s]
+the throughput without considering the latency SLO"). ``ascent=False`` keeps the water-filling
+alone: in closed loop the one-period optimum chases the backlog drained within gamma, so the
+points swing from one period to the next, and water-filling alone missed the SLO less on
+`scenarios/distream/campus.yaml` (docs/guides/distream.md has the figures).
 """
 from __future__ import annotations
 
@@ -259,9 +260,10 @@ def phase_two(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathM
 
 def plan(cams: Sequence[Site], edge: Site, mix: PathMix, gamma: float, slo: float,
          step: float = 0.02, par0: Sequence[float] | None = None,
-         idle_par: float = 1.0, ascent: bool = False) -> Plan:
+         idle_par: float = 1.0, ascent: bool = True) -> Plan:
     """The two-phase heuristic for Eq. 1.8 (one controller iteration); ``ascent`` refines
-    phase 1 towards the one-period optimum (see the module docstring)."""
+    phase 1's water-filling to the one-period throughput optimum (see the module docstring;
+    ``ascent=False``: water-filling alone)."""
     pre = phase_one(cams, edge, mix, gamma, par0, idle_par)
     if ascent:
         pre = ascend(pre, cams, edge, mix, gamma)

@@ -62,8 +62,16 @@ class BalancerParams(PartitionConfig):
                                                "balancer runs (Eq. 1.4a)")
     dx: float = Field(0.01, gt=0, le=1, description="migration step, a fraction of the most "
                                                     "loaded camera's normalised workload")
+    normalise: Literal["multiply", "divide"] = Field(
+        "multiply", description="Eq. 1.4d's capacity normalisation: 'multiply' is the paper's "
+        "u'_i = u_i * a_i (a_i = C_i / C_mean); 'divide' uses u'_i = u_i / a_i. "
+        + bal.DIVIDE_REASON)
     predictor: Literal["none", "ewma", "oracle", "lstm"] = Field(
-        "ewma", description="workload predictor for Eq. 1.2's adjustment ('lstm' needs PyTorch)")
+        "ewma", description="workload predictor for Eq. 1.2's adjustment. 'lstm' is the paper's "
+        "(§1.4: two layers of lstm_hidden units, trained on the run's past) and needs the "
+        "'learn' extra (PyTorch); 'ewma' is the default so that a scenario runs, and gives the "
+        "same result, in installs without PyTorch; 'oracle' reads the true future arrivals; "
+        "'none' leaves w_hat = 0")
     horizon: Duration = Field(1.0, gt=0, description="how far ahead the predictor looks")
     ewma_alpha: float = Field(0.2, gt=0, le=1, description="smoothing of the 'ewma' predictor "
                                                            "(per report interval)")
@@ -82,8 +90,9 @@ class BalancerParams(PartitionConfig):
     @classmethod
     def _torch(cls, v: str) -> str:
         if v == "lstm" and not pred.torch_available():
-            raise ValueError("the 'lstm' predictor needs PyTorch (pip install -e '.[calibrate]' "
-                             "-c constraints.txt); choose 'ewma', 'oracle' or 'none'")
+            from ...learning import INSTALL_HINT
+            raise ValueError(f"the 'lstm' predictor needs PyTorch, which is not installed "
+                             f"({INSTALL_HINT}); or choose 'ewma', 'oracle' or 'none'")
         return v
 
 
@@ -93,9 +102,12 @@ class ControllerParams(PartitionConfig):
                                     "default: metrics.slo, else 3 s")
     step: float = Field(0.02, gt=0, le=1, description="partition point step of the heuristic's "
                                                       "second phase")
-    ascent: bool = Field(False, description="refine the first phase's water-filling by "
-                         "coordinate ascent on Eq. 1.6c (the one-period optimum; it makes the "
-                         "points swing in closed loop, see the Distream guide)")
+    ascent: bool = Field(True, description="the heuristic's first phase maximises Eq. 1.6c, "
+                         "the system throughput in inferences/s, as §1.3.4 asks: water-filling "
+                         "(every site at the same utilisation) refined by coordinate ascent. "
+                         "false: water-filling alone, which balances inference cost rather than "
+                         "maximising inferences, and swings less between periods (see the "
+                         "Distream guide)")
     control_bytes: Size = Field(64.0, ge=0, description="bytes of one control message "
                                                         "(a balancing instruction, a partition point)")
 
@@ -424,7 +436,7 @@ class _Partitioned(_VideoPolicy):
         w = [self._pending(n) for n in self.cams]
         d = self.mix.inferences
         w_hat = [r * d for r in self.predictor.predict(now, c.horizon)]
-        res = bal.balance(w, w_hat, self.capb, c.beta, c.dx)
+        res = bal.balance(w, w_hat, self.capb, c.beta, c.dx, normalise=c.normalise)
         if res.triggered:
             self.stats["balancer_runs"] += 1
             probs = bal.migration_probabilities(res.x, w, w_hat)
