@@ -156,6 +156,25 @@ class Learner:
                 steps += 1
             return self.get(), steps, total / max(len(idx), 1)
 
+    def weighted_step(self, flat: np.ndarray, positions: np.ndarray, weights: np.ndarray,
+                      lr: float) -> tuple[np.ndarray, float]:
+        """One SGD step on the mean of ``weights`` x per-example loss over ``positions`` (one
+        synchronous data-parallel iteration: every device's importance-weighted examples,
+        the gradient averaged). (new weights, unweighted mean loss)."""
+        local = self.spec.local
+        with deterministic():
+            self.load(flat)
+            opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=0.0,
+                                  weight_decay=local.weight_decay)
+            self.model.train()
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            w = torch.from_numpy(np.asarray(weights, dtype=np.float32))
+            opt.zero_grad(set_to_none=True)
+            per = F.cross_entropy(self.model(self.x[b]), self.y[b], reduction="none")
+            (per * w).mean().backward()
+            opt.step()
+            return self.get(), float(per.detach().mean())
+
     def losses(self, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Per-example cross-entropy of the weights ``flat`` on the given examples."""
         with deterministic(), torch.no_grad():

@@ -8,7 +8,7 @@ has in common with its neighbours in the collaboration graph (`topology`).
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, Optional, Union
+from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from .schema import ServiceSpec, Strict
 from .types import Duration, Fraction, Rate, Size
 from .federated_schema import FederatedSpec
+from .learning_schema import DatasetSpec, ModelSpec, PartitionSpec
 from .clue_schema import ClueSpec
 from .decentral_schema import DecentralizedSpec
 
@@ -80,6 +81,19 @@ class OTASpec(Strict):
                                                         "previous window's items")
     min_per_stratum: int = Field(1, ge=0, description="ASRS: every stratum seen gets at least "
                                                       "this many places")
+    estimator: Literal["stratified", "sample-mean"] = Field(
+        "stratified", description="how the cloud estimates the gap from an ASRS sample: "
+                                  "'stratified': each stratum's sample mean weighted by the "
+                                  "stratum's share of the window; 'sample-mean': Eq. 5 on the "
+                                  "collected sample as it is (Alg. 3 returns the union of the "
+                                  "strata's reservoirs and getValid evaluates it unweighted). "
+                                  "One reservoir always uses the sample mean")
+    class_shift: int = Field(0, ge=0, description="non-stationary stream: every window the "
+                                                  "classes' popularity ranks move by this many "
+                                                  "places (class c has Zipf rank (c - w x "
+                                                  "class_shift) mod classes in window w); a "
+                                                  "class's consistency stays with the class. "
+                                                  "0: stationary")
     gap: GapSpec
     threshold: Fraction = Field(description="train when the estimated gap exceeds this")
     validate_time: Duration = Field(0.0, ge=0, description="cloud inference time per sampled "
@@ -109,6 +123,15 @@ class DeepconSpec(Strict):
     models: dict[str, TrainModelSpec] = Field(min_length=2, description="in order: M1, M2, ...")
     affinity: bool = Field(True, description="dmml-par: a worker that just trained a model keeps "
                                              "it when it is among the models due (Fig. 5)")
+    round_count: Literal["all-models", "tasks", "mean-model"] = Field(
+        "all-models", description="what a round is. 'all-models': round r is done when every "
+                                  "model has r rounds, each model trained R times (the paper's "
+                                  "'all models get the same rounds of training'); 'tasks': a "
+                                  "round is N training tasks done, whatever the models (Alg. 2 "
+                                  "has no per-model target): training stops after N x R tasks "
+                                  "and fast models run ahead (dmml-sp and dmml unchanged); "
+                                  "'mean-model': every model R rounds, round r's time the mean "
+                                  "over models of when each finished its r-th")
     ota: Optional[OTASpec] = Field(None, description="run the over-the-air loop for `duration`, "
                                                      "training `ota.rounds` rounds per trigger")
 
@@ -162,6 +185,28 @@ class ConvergenceSpec(Strict):
         return self
 
 
+class MercuryLearningSpec(Strict):
+    """Learning in the loop for Mercury: the K devices really train a small model on a real
+    data set by the schedule's sampling, so iterations to a target accuracy (E, and E_is for
+    the importance-sampling schedules) come out of the run instead of `convergence`."""
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    partition: PartitionSpec = Field(default_factory=lambda: PartitionSpec(kind="iid"),
+                                     description="how the training examples are split among "
+                                                 "the devices (data-parallel: iid by default)")
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    lr: float = Field(0.1, gt=0, le=100, description="SGD learning rate of the averaged "
+                                                     "gradient")
+    target_accuracy: Fraction = Field(description="held-out accuracy whose first crossing "
+                                                  "gives E (iterations) and the time to it")
+    stop_at_target: bool = Field(True, description="end the run at the target")
+    eval_every: int = Field(10, ge=1, description="iterations between held-out evaluations")
+    select: int = Field(5, ge=1, description="d: groups picked per mini-batch (§2.4.1 Step 2; "
+                                             "at most D)")
+    beta: float = Field(0.5, gt=0, le=100, description="beta of Eq. 2.4: larger favours "
+                                                       "groups whose importance is fresher")
+
+
 class MercurySpec(Strict):
     """K devices train one model by synchronous data-parallel SGD, every device a parameter
     server for 1/K of the parameters (Fig. 2.1)."""
@@ -185,7 +230,13 @@ class MercurySpec(Strict):
                                                             "to sum its shard per iteration")
     group: GroupSpec
     reshard: ReshardSpec
-    convergence: ConvergenceSpec
+    convergence: Optional[ConvergenceSpec] = Field(
+        None, description="E and E_is / E as inputs; needed without `learning` (for the "
+                          "importance-sampling schedules); with `learning` an explicit "
+                          "override of what the run measured")
+    learning: Optional[MercuryLearningSpec] = Field(
+        None, description="train a real model by the schedule's sampling (needs the 'learn' "
+                          "extra): iterations to `target_accuracy` are measured")
 
 
 class TrainingSpec(Strict):

@@ -98,7 +98,7 @@ class DeepconSystem:
         self.lane = {n: i for i, n in enumerate(names)}
         self.tx = Transfers(sim.env, sim.network)
         self.dmml = Dmml(sim.env, self.models, self.workers, self.server, self.tx, self.log,
-                         self.lane, spec.schedule, spec.affinity)
+                         self.lane, spec.schedule, spec.affinity, spec.round_count)
         self.ota = None
         if spec.ota is not None and self.server is not None:
             self.ota = OtaLoop(sim.env, spec.ota, self.edges, self.server, self.models,
@@ -141,9 +141,11 @@ class MercurySystem:
                               spec.batch)
         forward = service_models(sim, spec.model, spec.group.forward, self.devices,
                                  f"{base}.group.forward", spec.group.batch)
-        if spec.schedule != "sgd":
-            missing = {"sequential", "bacc"} - set(spec.convergence.ratio)
-            if spec.schedule in missing:
+        if spec.schedule != "sgd" and spec.learning is None:
+            if spec.convergence is None:
+                sim.problem(f"{base}.convergence", f"{spec.schedule!r} needs E and E_is / E, "
+                            "or `learning` to measure them", None)
+            elif spec.schedule not in spec.convergence.ratio:
                 sim.problem(f"{base}.convergence.ratio", f"needs E_is / E for {spec.schedule!r}",
                             dict(spec.convergence.ratio), ["sequential", "bacc"])
         if spec.samples < len(self.devices):
@@ -155,10 +157,14 @@ class MercurySystem:
         self.log = ScheduleLog(names, [spec.model])
         self.lane = {n: i for i, n in enumerate(names)}
         self.tx = Transfers(sim.env, sim.network)
+        self.learning = None
+        if spec.learning is not None:
+            from .mercury_learning import build_learning
+            self.learning = build_learning(sim, spec, self.devices, base)
         # Without devices (an unknown group, reported) there is nothing to build.
         self.runner = Mercury(sim.env, self.devices, spec, spec.schedule, step or {},
                               forward or {}, streams, self.tx, self.log,
-                              self.lane) if self.devices else None
+                              self.lane, self.learning) if self.devices else None
 
     def routes(self) -> list[tuple]:
         return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices

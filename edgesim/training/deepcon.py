@@ -15,10 +15,23 @@
 A dmml-sp or dmml-par task of model n computes, per step, the mixup labels of every other model
 (Alg. 2 lines 34-37); those forward passes are charged when the models give a `label` time.
 
-Round r is complete when every model has completed r rounds (its push included).
+What a "round" is, ``round_count`` (the paper's figures fit more than one reading, see
+docs/guides/deepcon.md):
+
+* ``all-models`` (the default): round r is complete when every model has completed r rounds
+  (its push included); every model is trained exactly R times ("all models get the same rounds
+  of training", §3.3).
+* ``tasks``: a round is N training tasks completed by the workers, whatever the models: Alg. 2
+  loops "while not convergence" with no per-model target, so a fast model can run ahead of a
+  slow one. Training stops after N x R tasks; dmml-par's idle workers still take the model with
+  the fewest rounds among those not running, without the cap of R. dmml-sp and dmml train
+  every model once per round, so their rounds are unchanged.
+* ``mean-model``: every model is trained R times (as ``all-models``); round r's time is the
+  mean over the models of the time each completed its r-th round.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -27,6 +40,10 @@ import simpy
 from ..engine.clock import CONTROL, call_in
 from .allocation import allocate
 from .devices import URGENT, Device, ScheduleLog, Transfers
+
+
+#: What a round is (DeepconSpec.round_count); the first is the default.
+ROUND_COUNTS = ("all-models", "tasks", "mean-model")
 
 
 @dataclass
@@ -61,8 +78,9 @@ class TrainingRecord:
 
     start: float
     end: float = 0.0
-    round_times: list = field(default_factory=list)   # all models have r rounds, r = 1..R
+    round_times: list = field(default_factory=list)   # round r's time (by round_count)
     tasks: int = 0
+    model_times: list = field(default_factory=list)   # per model: its rounds' end times
 
 
 class Dmml:
@@ -70,7 +88,8 @@ class Dmml:
 
     def __init__(self, env: simpy.Environment, models: list[TrainModel], workers: list[Device],
                  server: Device, transfers: Transfers, log: ScheduleLog, lane: dict[str, int],
-                 schedule: str, affinity: bool = True) -> None:
+                 schedule: str, affinity: bool = True, round_count: str = "all-models"
+                 ) -> None:
         self.env = env
         self.models = models
         self.workers = workers
@@ -80,22 +99,39 @@ class Dmml:
         self.lane = lane            # device name -> its row in the schedule log
         self.schedule = schedule
         self.affinity = affinity
+        if round_count not in ROUND_COUNTS:
+            raise ValueError(f"round_count {round_count!r}: one of {', '.join(ROUND_COUNTS)}")
+        self.round_count = round_count
         self.records: list[TrainingRecord] = []
 
     # ------------------------------------------------------------------ common pieces
     def train(self, rounds: int):
         """A SimPy process: one training of ``rounds`` rounds; its value is the record."""
-        rec = TrainingRecord(start=self.env.now)
+        rec = TrainingRecord(start=self.env.now,
+                             model_times=[[] for _ in self.models])
         self.records.append(rec)
         run = {"dmml": self._serial, "dmml-sp": self._sp, "dmml-par": self._par}[self.schedule]
         yield from run(rounds, rec)
         rec.end = self.env.now
         return rec
 
-    def _completed(self, rec: TrainingRecord, rounds: list[int]) -> None:
+    def _completed(self, rec: TrainingRecord, rounds: list[int], m: int) -> None:
+        """Model ``m`` has just completed a round (``rounds`` already counts it)."""
+        now = self.env.now
         rec.tasks += 1
-        while min(rounds) > len(rec.round_times):
-            rec.round_times.append(self.env.now)
+        rec.model_times[m].append(now)
+        if self.round_count == "tasks":
+            n = len(self.models)
+            while rec.tasks >= (len(rec.round_times) + 1) * n:
+                rec.round_times.append(now)
+        elif self.round_count == "mean-model":
+            while min(rounds) > len(rec.round_times):
+                r = len(rec.round_times)
+                rec.round_times.append(math.fsum(t[r] for t in rec.model_times)
+                                       / len(self.models))
+        else:
+            while min(rounds) > len(rec.round_times):
+                rec.round_times.append(now)
 
     def _pull_all(self, dev: Device, model: Optional[int], round_: int):
         """Pull the latest replica of every model from the server (Alg. 2 line 30)."""
@@ -143,7 +179,7 @@ class Dmml:
             for m in self.models:
                 yield from self._compute(dev, m, r, labels=False)
                 counts[m.index] += 1
-                self._completed(rec, counts)
+                self._completed(rec, counts, m.index)
         yield from self._push(dev, self.models, rounds)
 
     def _sp(self, rounds: int, rec: TrainingRecord):
@@ -157,7 +193,7 @@ class Dmml:
                     m = queue.pop(0)
                     yield from self._task(dev, m, r)
                     counts[m.index] += 1
-                    self._completed(rec, counts)
+                    self._completed(rec, counts, m.index)
 
             # Workers start in order at the round's start and take the next model when free;
             # the server's replicas are replaced together once every model is back.
@@ -171,15 +207,20 @@ class Dmml:
         idle = [True] * len(self.workers)
         last: list[Optional[int]] = [None] * len(self.workers)
         done = env.event()
-        state = {"queued": False}
+        state = {"queued": False, "started": 0}
+        by_tasks = self.round_count == "tasks"
+        # 'tasks': N x R tasks in all, no model capped at R; otherwise every model R rounds.
+        cap = math.inf if by_tasks else rounds
+        total = n * rounds
 
         def finished(w: int, m: int) -> None:
             counts[m] += 1
             running[m] = False
             idle[w] = True
             last[w] = m
-            self._completed(rec, counts)
-            if min(counts) >= rounds and not any(running):
+            self._completed(rec, counts, m)
+            complete = rec.tasks >= total if by_tasks else min(counts) >= rounds
+            if complete and not any(running):
                 done.succeed()
             else:
                 request_dispatch()
@@ -192,7 +233,12 @@ class Dmml:
             # Alg. 2 lines 6-21: every idle worker takes a model (allocation.allocate).
             state["queued"] = False
             free = [w for w in range(len(self.workers)) if idle[w]]
-            for w, m in allocate(free, counts, running, rounds, last, self.affinity):
+            pairs = allocate(free, counts, running, cap, last, self.affinity)
+            if by_tasks:
+                # The last tasks go to the first idle workers in worker order.
+                pairs = pairs[:max(0, total - state["started"])]
+            for w, m in pairs:
+                state["started"] += 1
                 idle[w] = False
                 running[m] = True
                 env.process(run(w, m))

@@ -40,8 +40,9 @@ from .devices import BACKGROUND, URGENT, Device, ScheduleLog, Transfers
 class Mercury:
     def __init__(self, env: simpy.Environment, devices: list[Device], spec, schedule: str,
                  step: dict, forward: dict, streams: list, transfers: Transfers,
-                 log: ScheduleLog, lane: dict[str, int]) -> None:
+                 log: ScheduleLog, lane: dict[str, int], learning=None) -> None:
         self.env = env
+        self.learning = learning      # a MercuryLearning when the run trains for real
         self.devices = devices
         self.spec = spec
         self.schedule = schedule
@@ -67,6 +68,7 @@ class Mercury:
         self.rs_backlog = [0.0] * k         # resharding bytes waiting (bacc)
         self._wake_imp = [env.event() for _ in range(k)]
         self._wake_rs = [env.event() for _ in range(k)]
+        self.iteration = [0] * k            # the iteration each device is in
         # measurements
         self.ends: list[list[float]] = []   # per iteration, per device: aggregation end
         self.t_cp: list[float] = []
@@ -96,7 +98,13 @@ class Mercury:
         env, dev, spec = self.env, self.devices[k], self.spec
         step, step_stream = self.step[dev.node.device], self.streams[k][0]
         rs_bytes = spec.reshard.samples * spec.reshard.sample_bytes
+        learn = self.learning
         for t in range(spec.iterations):
+            # Every device checks after its own aggregation of t-1, which ends after the first
+            # device's, which applied t-1 and measured the target: all stop at the same t.
+            if learn is not None and learn.done:
+                break
+            self.iteration[k] = t
             reshard_now = rs_bytes > 0 and t % spec.reshard.every == 0
             if self.schedule == "sequential":
                 if reshard_now:
@@ -112,6 +120,8 @@ class Mercury:
             with dev.compute.request(priority=URGENT) as req:
                 yield req
                 t0 = env.now
+                if learn is not None:
+                    learn.draw(k, t)
                 d = step.sample(spec.batch, step_stream)
                 yield env.timeout(d)
                 dev.busy += d
@@ -132,6 +142,8 @@ class Mercury:
                 yield from self._aggregate(k, t)
                 self.est_cm[k] = env.now - t0
                 self.t_cm.append(env.now - t0)
+                if learn is not None:
+                    learn.apply(t, env.now)
                 self.log.add(self.lane[dev.name], 0, "aggregate", t0, env.now, t,
                              2 * self.shard * (self.K - 1))
             while len(self.ends) <= t:
@@ -166,6 +178,8 @@ class Mercury:
             dev.busy += d
             self.t_is[k] += d
             self.imp_done += g
+            if self.learning is not None:
+                self.learning.compute_importance(k, t, g)
             self.log.add(self.lane[dev.name], 0, "importance", t0, env.now, t)
 
     def _importance_thread(self, k: int):
@@ -184,6 +198,8 @@ class Mercury:
                 n = min(self.imp_backlog[k], self.spec.group.batch)
                 self.imp_backlog[k] -= n
                 self.imp_done += n
+                if self.learning is not None:
+                    self.learning.compute_importance(k, self.iteration[k], n)
                 self.log.add(self.lane[dev.name], 0, "importance", t0, env.now, -1)
 
     # ------------------------------------------------------------------ resharding

@@ -16,10 +16,12 @@ What the items are is not simulated, only what sampling needs. Each item gets a 
 with exponent ``skew``) and a *gap indicator*: whether the least accurate model is right while
 the models do not all agree on the right answer. Eq. 5's gap, min Acc - CC, is the mean of that
 indicator (an item where all models are right and agree has the least accurate model right),
-so the cloud's estimate is the sample's (stratified) mean of it, and the full data's value is
-the mean over every item: the "gap shift" of Fig. 7(a) is their difference. The indicator's
-probability is the true gap at that moment (an input: ``gap.start``, ``drift``,
-``after_update``), spread across classes so that rarer classes are less consistent (``spread``).
+so the cloud's estimate is the sample's mean of it (stratified, or the sample as it is:
+``estimator``), and the full data's value is the mean over every item: the "gap shift" of
+Fig. 7(a) is their difference. The indicator's probability is the true gap at that moment (an
+input: ``gap.start``, ``drift``, ``after_update``), spread across classes so that rarer classes
+are less consistent (``spread``). With ``class_shift`` the classes' popularity moves from
+window to window (a non-stationary stream).
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ class OtaLoop:
         self.class_p = p / p.sum()
         # Rarer classes are less consistent: a multiplier from 1 - spread (the commonest) to
         # 1 + spread (the rarest), scaled so that the stream's mean gap is the input gap.
-        raw = 1.0 + spec.gap.spread * (2.0 * rank / (c - 1) - 1.0)
+        self.class_raw = raw = 1.0 + spec.gap.spread * (2.0 * rank / (c - 1) - 1.0)
         self.class_m = raw / float((self.class_p * raw).sum())
         self.items_gen = [streams(f"ota:{e.name}:items").gen for e in edges]
         self.samplers = [StreamSampler(c, spec.sample_fraction,
@@ -116,13 +118,20 @@ class OtaLoop:
         env, spec = self.env, self.spec
         g = self.gap(env.now)
         per_item = spec.item_bytes + spec.result_bytes
+        class_p, class_m = self.class_p, self.class_m
+        if spec.class_shift:
+            # Non-stationary: class c has rank (c - w x shift) mod C this window; its
+            # consistency multiplier stays with the class, renormalised to the window's mix
+            # so that the stream's mean gap is still the input gap.
+            class_p = np.roll(self.class_p, (w * spec.class_shift) % spec.classes)
+            class_m = self.class_raw / float((class_p * self.class_raw).sum())
         uploads, parts = [], []
         for e, dev in enumerate(self.edges):
             gen = self.items_gen[e]
             mean = spec.rate * spec.window
             n = int(gen.poisson(mean)) if spec.arrivals == "poisson" else int(round(mean))
-            strata = gen.choice(spec.classes, size=n, p=self.class_p)
-            hits = (gen.random(n) < np.minimum(1.0, g * self.class_m[strata])).astype(float)
+            strata = gen.choice(spec.classes, size=n, p=class_p)
+            hits = (gen.random(n) < np.minimum(1.0, g * class_m[strata])).astype(float)
             kept = self.samplers[e].sample(strata, mean)
             parts.append((n, strata, hits, kept))
             uploads.append(self.tx.send(dev.index, self.server.index, len(kept) * per_item,
@@ -143,7 +152,7 @@ class OtaLoop:
                 self.server.busy += d
                 self.log.add(self.lane[self.server.name], None, "validate", t1, env.now, w)
         items = sum(p[0] for p in parts)
-        stratified = spec.sampler == "asrs"
+        stratified = spec.sampler == "asrs" and spec.estimator == "stratified"
         # Each edge's estimate, weighted by its share of the window's items.
         est = sum(p[0] / items * (estimate(p[2], p[1], p[3], stratified) or 0.0)
                   for p in parts if p[0]) if items else 0.0

@@ -1,0 +1,165 @@
+"""The learning inside a Mercury run (`training.mercury.learning`): what the K devices really
+train while :class:`.mercury.Mercury` charges the schedule's time.
+
+Each device holds a shard of the data set, split into the D groups of §2.4.1. The schedule
+tells this object when things happen, and it does them for real:
+
+* a device **computes importance** of n samples (the sequential pipeline's group, or a batch
+  of BACC's second thread): the next n samples of its data, round-robin, get their loss on
+  the current model and the current step as their stamp;
+* a device **starts a gradient computation** for iteration t: it draws its mini-batch, uniformly
+  (``sgd``) or group-wise by importance (Eq. 2.4, 2.5, with the unbiasing weights);
+* the first device to **finish aggregating** iteration t applies the iteration: one SGD step
+  on every device's weighted examples, the gradient averaged (data-parallel SGD is one step
+  on the union of the K mini-batches), then, every ``eval_every`` iterations, measures
+  held-out accuracy.
+
+Every draw comes from a generator named by (device, iteration), and the losses are pure
+functions of the weights, so one seed gives the same run bit for bit.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..engine.rng import generator
+from ..learning.groupwise import minibatch
+
+
+class MercuryLearning:
+    """The model, the shards and their importance, advanced by the simulated schedule."""
+
+    def __init__(self, seed: int, spec, schedule: str, learner, shards: list[np.ndarray],
+                 test: np.ndarray) -> None:
+        self.seed, self.spec, self.schedule = seed, spec, schedule
+        self.ls = spec.learning
+        self.learner, self.test = learner, test
+        self.shards = shards
+        D = spec.group.groups
+        # Groups are contiguous slices of a device's (shuffled) shard, so round-robin
+        # importance computation refreshes them one after another, as §2.4.1 describes.
+        self.groups = [[idx for idx in np.array_split(np.arange(len(s)), D) if len(idx)]
+                       for s in shards]
+        self.importance = [np.ones(len(s)) for s in shards]
+        self.stamp = [np.full(len(s), -1.0) for s in shards]
+        self.cursor = [0] * len(shards)
+        self.weights = learner.initial.copy()
+        self.version = 0                     # iterations applied
+        self.batches: dict[int, dict[int, tuple]] = {}
+        self.rows: list[dict] = []
+        self.target_iteration: Optional[int] = None
+        self.target_time: Optional[float] = None
+        self.computed = 0                    # importance values computed for real
+
+    @property
+    def done(self) -> bool:
+        return self.ls.stop_at_target and self.target_iteration is not None
+
+    # ------------------------------------------------------------------ importance
+    def compute_importance(self, k: int, t: int, n: int) -> None:
+        """The next ``n`` samples of device k, round-robin, get their loss now."""
+        size = len(self.shards[k])
+        if n <= 0 or size == 0:
+            return
+        n = min(n, size)
+        start = self.cursor[k]
+        local = (start + np.arange(n)) % size
+        self.cursor[k] = int((start + n) % size)
+        self.importance[k][local] = self.learner.losses(self.weights, self.shards[k][local])
+        self.stamp[k][local] = t
+        self.computed += n
+
+    # ------------------------------------------------------------------ a mini-batch
+    def draw(self, k: int, t: int) -> None:
+        """Device k's mini-batch of iteration t, drawn when its gradient computation starts."""
+        gen = generator(self.seed, f"mercury:batch:{k}:{t}")
+        shard, size = self.shards[k], self.spec.batch
+        if self.schedule == "sgd":
+            local = gen.choice(len(shard), size=min(size, len(shard)), replace=False)
+            pos, w = shard[local], np.ones(len(local))
+        else:
+            groups = self.groups[k]
+            stamps = np.array([self.stamp[k][g].mean() for g in groups])
+            local, w = minibatch(gen, groups, self.importance[k], stamps, self.ls.beta,
+                                 self.ls.select, size)
+            pos = shard[local]
+        self.batches.setdefault(t, {})[k] = (pos, w)
+
+    # ------------------------------------------------------------------ an iteration
+    def apply(self, t: int, now: float) -> None:
+        """Iteration t's averaged step (once, by whichever device finishes it first)."""
+        if self.version > t:
+            return
+        parts = self.batches.pop(t)
+        pos = np.concatenate([parts[k][0] for k in sorted(parts)])
+        w = np.concatenate([parts[k][1] for k in sorted(parts)])
+        self.weights, loss = self.learner.weighted_step(self.weights, pos, w, self.ls.lr)
+        self.version = t + 1
+        if (t + 1) % self.ls.eval_every == 0 or t + 1 == self.spec.iterations:
+            tl, acc = self.learner.evaluate(self.weights, self.test)
+            self.rows.append({"iteration": t + 1, "time": now, "train_loss": loss,
+                              "loss": tl, "accuracy": acc})
+            if self.target_iteration is None and acc >= self.ls.target_accuracy:
+                self.target_iteration, self.target_time = t + 1, now
+
+    def summary(self) -> dict:
+        accs = [r["accuracy"] for r in self.rows]
+        return {
+            "model": self.ls.model.name, "parameters": self.learner.params,
+            "examples_per_device": [len(s) for s in self.shards],
+            "target_accuracy": self.ls.target_accuracy,
+            "iterations_to_target": self.target_iteration,
+            "time_to_target_s": self.target_time,
+            "final_accuracy": accs[-1] if accs else None,
+            "best_accuracy": max(accs) if accs else None,
+            "iterations_run": self.version,
+            "importance_computed": self.computed,
+            "accuracy_curve": [(r["iteration"], r["accuracy"]) for r in self.rows],
+        }
+
+
+
+def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearning]:
+    """The learning of a Mercury scenario with `learning:`, or None after a recorded problem.
+    The model trained is the model on the wire and the data is the data sampled, so `params`
+    and `samples` must be the model's and the training split's."""
+    from types import SimpleNamespace
+
+    from ..learning import data as D
+    from ..scenario.learning_schema import LocalSpec
+    from .learning_build import load_dataset, split, torch_available
+    ls = spec.learning
+    path = f"{base}.learning"
+    if not torch_available(sim, path) or not devices:
+        return None
+    data = load_dataset(sim, ls.dataset, f"{path}.dataset")
+    if data is None:
+        return None
+    train, test = split(sim, data, ls.dataset.holdout)
+    try:
+        shards = D.partition(data.y[train], len(devices), ls.partition.kind, ls.partition.alpha,
+                             ls.partition.min_samples, generator(sim.seed, "learning:partition"))
+    except D.DatasetError as exc:
+        sim.problem(f"{path}.partition", str(exc), ls.partition.kind)
+        return None
+    from ..learning.torch_learner import Learner
+    shape = SimpleNamespace(model=ls.model, local=LocalSpec(batch=spec.batch, lr=ls.lr))
+    try:
+        learner = Learner(shape, data, sim.seed)
+    except D.DatasetError as exc:
+        sim.problem(f"{path}.model", str(exc), ls.model.name)
+        return None
+    if int(spec.params) != learner.params:
+        sim.problem(f"{base}.params", f"with learning, the gradient on the wire is the trained "
+                    f"model's: {learner.params} parameters", spec.params)
+    if spec.samples != len(train):
+        sim.problem(f"{base}.samples", f"with learning, the samples are the data set's "
+                    f"training split: {len(train)}", spec.samples)
+    if ls.select > spec.group.groups:
+        sim.problem(f"{path}.select", f"picks more groups than the D = {spec.group.groups}",
+                    ls.select)
+    if sim.problems:
+        return None
+    return MercuryLearning(sim.seed, spec, spec.schedule, learner,
+                           [train[s] for s in shards], test)
