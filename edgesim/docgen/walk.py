@@ -106,9 +106,11 @@ def _children(model: type[BaseModel]):
                 tp, _ = _strip(typing.get_args(tp)[0])
             elif origin is typing.Union and _union_models(tp) is None:
                 non_none = [a for a in typing.get_args(tp) if a is not _NONE]
-                if len(non_none) != 1:
+                # A model beside plain values (`ring | mesh | {edges: ...}`) is documented.
+                models = [a for a in non_none if _is_model(_strip(a)[0])]
+                if len(non_none) != 1 and len(models) != 1:
                     break
-                tp, _ = _strip(non_none[0])
+                tp, _ = _strip(non_none[0] if len(non_none) == 1 else models[0])
             else:
                 break
         members = _union_models(tp)
