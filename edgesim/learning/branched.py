@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from .consensus import Layout
 from .data import Dataset
-from .torch_learner import deterministic, feature_layers
+from .torch_learner import deterministic, feature_layers, flat_weights, load_flat
 
 
 def _trunk(spec, shape: tuple) -> tuple[nn.Sequential, int]:
@@ -81,15 +81,10 @@ class BranchedLearner:
 
     # ------------------------------------------------------------------ weights
     def get(self) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]
-                             ).numpy().astype(np.float32, copy=True)
+        return flat_weights(self.model)
 
     def load(self, flat: np.ndarray) -> None:
-        t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
-        with torch.no_grad():
-            for sl, p in zip(self.slices, self.model.parameters()):
-                p.copy_(t[sl].view_as(p))
+        load_flat(self.model, self.slices, flat)
 
     # ------------------------------------------------------------------ learning
     def _targets(self, tasks: Sequence[int], idx: torch.Tensor) -> torch.Tensor:

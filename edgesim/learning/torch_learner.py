@@ -46,6 +46,21 @@ def _set_deterministic(mode: bool) -> None:
         setter(mode)
 
 
+def flat_weights(model: nn.Module) -> np.ndarray:
+    """A model's parameters as one float32 vector, in ``parameters()`` order."""
+    with torch.no_grad():
+        return torch.cat([p.detach().reshape(-1) for p in model.parameters()]
+                         ).numpy().astype(np.float32, copy=True)
+
+
+def load_flat(model: nn.Module, slices: list[slice], flat: np.ndarray) -> None:
+    """Copy ``flat`` into the model's parameters (``slices``: each parameter's part)."""
+    t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
+    with torch.no_grad():
+        for sl, p in zip(slices, model.parameters()):
+            p.copy_(t[sl].view_as(p))
+
+
 def feature_layers(spec, shape: tuple) -> tuple[list[nn.Module], int]:
     """The layers of a ModelSpec before its output layer (for 'logreg', none but a flatten),
     and the width of their output. Examples arrive flattened, for every model."""
@@ -114,15 +129,10 @@ class Learner:
 
     # ------------------------------------------------------------------ weights
     def get(self) -> np.ndarray:
-        with torch.no_grad():
-            return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]
-                             ).numpy().astype(np.float32, copy=True)
+        return flat_weights(self.model)
 
     def load(self, flat: np.ndarray) -> None:
-        t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
-        with torch.no_grad():
-            for sl, p in zip(self.layers, self.model.parameters()):
-                p.copy_(t[sl].view_as(p))
+        load_flat(self.model, self.layers, flat)
 
     # ------------------------------------------------------------------ learning
     def train(self, flat: np.ndarray, order: np.ndarray, lr: float,

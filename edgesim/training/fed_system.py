@@ -2,12 +2,10 @@
 the model, and the run; every problem located at its key path before t = 0."""
 from __future__ import annotations
 
-from ..engine.rng import generator
-from ..learning import data as D
 from .build import _devices
 from .devices import ScheduleLog, Transfers, fail_transfer
 from .fed_clients import build_clients
-from .learning_build import load_dataset, split, torch_available
+from .learning_build import load_dataset, make_learner, shards, split, torch_available
 
 BASE = "training.federated"
 
@@ -48,20 +46,14 @@ class FederatedSystem:
         if data is None or not self.clients or self.server is None:
             return
         train, test = split(sim, data, learning.dataset.holdout)
-        try:
-            shards = D.partition(data.y[train], n, learning.partition.kind,
-                                 learning.partition.alpha, learning.partition.min_samples,
-                                 generator(sim.seed, "learning:partition"))
-        except D.DatasetError as exc:
-            sim.problem(f"{BASE}.learning.partition", str(exc), learning.partition.kind)
+        parts = shards(sim, data.y[train], n, learning.partition, f"{BASE}.learning.partition")
+        if parts is None:
             return
-        for c, s in zip(self.clients, shards):
+        for c, s in zip(self.clients, parts):
             c.shard = train[s]
         from ..learning.torch_learner import Learner
-        try:
-            self.learner = Learner(learning, data, sim.seed)
-        except D.DatasetError as exc:
-            sim.problem(f"{BASE}.learning.model", str(exc), learning.model.name)
+        self.learner = make_learner(sim, Learner, learning, data, f"{BASE}.learning.model")
+        if self.learner is None:
             return
         self.data = data
         from .federated import FederatedRun

@@ -52,3 +52,23 @@ def round_lr(local, r: int, rounds: int) -> float:
     if local.decay == "cosine":
         return local.lr * 0.5 * (1.0 + math.cos(math.pi * r / rounds))
     return local.lr
+
+
+def make_learner(sim, factory, spec, data: D.Dataset, path: str):
+    """``factory(spec, data, seed)`` (a Learner or BranchedLearner), or None after a problem
+    at ``path`` (a model that does not fit the data, e.g. a CNN on flat vectors)."""
+    try:
+        return factory(spec, data, sim.seed)
+    except D.DatasetError as exc:
+        sim.problem(path, str(exc), spec.model.name)
+        return None
+
+
+def shards(sim, labels: np.ndarray, count: int, spec, path: str) -> Optional[list[np.ndarray]]:
+    """A PartitionSpec's split of ``labels`` among ``count`` nodes, or None after a problem."""
+    try:
+        return D.partition(labels, count, spec.kind, spec.alpha, spec.min_samples,
+                           generator(sim.seed, "learning:partition"))
+    except D.DatasetError as exc:
+        sim.problem(path, str(exc), spec.kind)
+        return None

@@ -126,9 +126,8 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     and `samples` must be the model's and the training split's."""
     from types import SimpleNamespace
 
-    from ..learning import data as D
     from ..scenario.learning_schema import LocalSpec
-    from .learning_build import load_dataset, split, torch_available
+    from .learning_build import load_dataset, make_learner, shards, split, torch_available
     ls = spec.learning
     path = f"{base}.learning"
     if not torch_available(sim, path) or not devices:
@@ -137,18 +136,13 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     if data is None:
         return None
     train, test = split(sim, data, ls.dataset.holdout)
-    try:
-        shards = D.partition(data.y[train], len(devices), ls.partition.kind, ls.partition.alpha,
-                             ls.partition.min_samples, generator(sim.seed, "learning:partition"))
-    except D.DatasetError as exc:
-        sim.problem(f"{path}.partition", str(exc), ls.partition.kind)
+    parts = shards(sim, data.y[train], len(devices), ls.partition, f"{path}.partition")
+    if parts is None:
         return None
     from ..learning.torch_learner import Learner
     shape = SimpleNamespace(model=ls.model, local=LocalSpec(batch=spec.batch, lr=ls.lr))
-    try:
-        learner = Learner(shape, data, sim.seed)
-    except D.DatasetError as exc:
-        sim.problem(f"{path}.model", str(exc), ls.model.name)
+    learner = make_learner(sim, Learner, shape, data, f"{path}.model")
+    if learner is None:
         return None
     if int(spec.params) != learner.params:
         sim.problem(f"{base}.params", f"with learning, the gradient on the wire is the trained "
@@ -162,4 +156,4 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     if sim.problems:
         return None
     return MercuryLearning(sim.seed, spec, spec.schedule, learner,
-                           [train[s] for s in shards], test)
+                           [train[s] for s in parts], test)

@@ -13,7 +13,7 @@ from ...learning import consensus as C
 from ...learning import data as D
 from ..build import member_devices, service_models
 from ..devices import Device, ScheduleLog, Transfers
-from ..learning_build import load_dataset, split, torch_available
+from ..learning_build import load_dataset, make_learner, split, torch_available
 
 BASE = "training.decentralized"
 
@@ -183,10 +183,9 @@ class DecentralizedSystem:
                                 "of one another: those branches only meet in the "
                                 "recomposed model")
         from ...learning.branched import BranchedLearner
-        try:
-            self.learner = BranchedLearner(learning, data, sim.seed)
-        except D.DatasetError as exc:
-            sim.problem(f"{BASE}.learning.model", str(exc), learning.model.name)
+        self.learner = make_learner(sim, BranchedLearner, learning, data,
+                                    f"{BASE}.learning.model")
+        if self.learner is None:
             return
         self.data = data
         if sim.problems:
