@@ -125,14 +125,21 @@ def test_balancer_reduces_imbalance_below_beta():
 
 
 def test_balancer_stops_when_no_longer_improving():
-    # beta = 0 can never be reached; the first step (1 % of 10) overshoots: nothing moves
-    res = bal.balance([10, 9.95], None, [1, 1], beta=0.0)
+    # The steps: beta = 0 can never be reached; the first step (1 % of 10) overshoots:
+    # nothing moves
+    res = bal.balance_iterative([10, 9.95], None, [1, 1], beta=0.0)
     assert res.reason == "no-improvement" and res.x == {}
     assert res.v_after == pytest.approx(res.v_before)
     # it improves for a while, then stalls near equality; the non-improving step is undone
-    res = bal.balance([10, 0], None, [1, 1], beta=0.0)
+    res = bal.balance_iterative([10, 0], None, [1, 1], beta=0.0)
     assert res.reason == "no-improvement" and 0 < res.v_after < 0.02 < res.v_before
     assert res.x[(0, 1)] == pytest.approx(5.0, abs=0.1)
+    # What the steps tend to (the default, direct): equality, within a step of the above
+    res = bal.balance([10, 9.95], None, [1, 1], beta=0.0)
+    assert res.reason == "no-improvement" and res.v_after == pytest.approx(0.0, abs=1e-12)
+    assert res.x[(0, 1)] == pytest.approx(0.025) and 0.025 < 0.01 * 10
+    res = bal.balance([10, 0], None, [1, 1], beta=0.0)
+    assert res.reason == "no-improvement" and res.x == {(0, 1): pytest.approx(5.0)}
 
 
 def test_balancer_not_triggered_below_beta():
@@ -171,16 +178,18 @@ def test_eq_1_4d_as_the_paper_writes_it_by_hand():
     # First step of the heuristic: most loaded u'_2 = 15 -> least loaded u'_0 = 7.5 (the tie
     # with camera 1 goes to the lower index); dx = 1 % of u'_2 = 0.15. Then u = (10.15, 10,
     # 9.85), u' = (7.6125, 7.5, 14.775), v' = 14.775 / 9.9625 - 1.
-    one = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1, max_iter=1)
+    one = bal.balance_iterative([10, 10, 10], None, [1, 1, 2], beta=0.1, max_iter=1)
     assert one.v_before == pytest.approx(0.5) and one.reason == "limit"
     assert one.x == {(2, 0): pytest.approx(0.15)}
     assert one.u == pytest.approx([10.15, 10, 9.85])
     assert one.v_after == pytest.approx(14.775 / 9.9625 - 1)
-    # run to the end: under the paper's form the fast camera gives work to the slow ones
-    res = bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1)
-    assert res.reason == "below-beta" and res.v_after <= 0.1
-    assert {i for i, _j in res.x} == {2} and {j for _i, j in res.x} == {0, 1}
-    assert sum(res.u) == pytest.approx(30)
+    # run to the end (steps and direct): under the paper's form the fast camera gives work
+    # to the slow ones
+    for res in (bal.balance_iterative([10, 10, 10], None, [1, 1, 2], beta=0.1),
+                bal.balance([10, 10, 10], None, [1, 1, 2], beta=0.1)):
+        assert res.reason == "below-beta" and res.v_after <= 0.1
+        assert {i for i, _j in res.x} == {2} and {j for _i, j in res.x} == {0, 1}
+        assert sum(res.u) == pytest.approx(30)
     with pytest.raises(ValueError, match="normalise"):
         bal.normalised_loads([1, 2], [1, 1], "times")
 

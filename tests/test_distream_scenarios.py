@@ -1,29 +1,55 @@
 """The bundled Distream scenarios: they run, keep their promises, and a golden summary pins
-the whole system's behaviour (any change to it must be deliberate)."""
+the whole system's behaviour (any change to it must be deliberate); the Distream guide's
+commands parse and its scenarios build."""
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 import edgesim
+from edgesim.policies.distream import balancer as bal
 
 CAMPUS = "scenarios/distream/campus.yaml"
 
 
 def test_campus_golden_summary():
-    # the paper's defaults: Eq. 1.4d as u * a, the throughput-maximising first phase (ascent)
+    # the paper's defaults: Eq. 1.4d as u * a, the throughput-maximising first phase (ascent),
+    # the balancer computed directly (the state its dx steps converge to)
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19474, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 139, "warmup": 2509,
+    assert s["requests"] == {"generated": 19613, "completed": 19482, "dropped": 0, "failed": 0,
+                             "timed_out": 0, "in_flight": 131, "warmup": 2509,
                              "in_flight_past_slo": 0}
+    assert s["inference_ips"]["avg"] == pytest.approx(926.4833333333333, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(0.47729703640300275, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(1.6170864852333495, rel=1e-9)
+    assert s["slo_miss_rate"] == 0.0
+
+
+@pytest.fixture
+def iterative(monkeypatch):
+    """The balancer as the paper's dx steps (`balancer.balance_iterative`), as it ran before
+    the direct computation became the default."""
+    monkeypatch.setattr(bal, "balance", bal.balance_iterative)
+
+
+def test_campus_golden_summary_with_the_iterative_balancer(iterative):
+    """The steps reproduce the summary pinned before the balancer was computed directly, bit
+    for bit; the direct summary above differs from it as the steps' own results differ with
+    dx (over dx = 0.001-0.02 on these 90 s: latency mean 0.473-0.480 s, p99 1.53-1.61 s; the
+    guide's "Results beside the paper" has the same for whole runs)."""
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
+    assert s["requests"]["completed"] == 19474 and s["requests"]["in_flight"] == 139
     assert s["inference_ips"]["avg"] == pytest.approx(926.2333333333333, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.4733721123730227, rel=1e-9)
     assert s["latency_s"]["p99"] == pytest.approx(1.5387748002560218, rel=1e-9)
     assert s["slo_miss_rate"] == 0.0
 
 
-def test_campus_golden_summary_with_the_previous_defaults():
-    """normalise: divide + ascent: false reproduce the summary pinned before the paper's forms
-    became the defaults, bit for bit."""
+def test_campus_golden_summary_with_the_previous_defaults(iterative):
+    """normalise: divide + ascent: false (and the iterative balancer) reproduce the summary
+    pinned before the paper's forms became the defaults, bit for bit."""
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.normalise=divide",
                                           "policy.params.ascent=false"])).summary
     assert s["requests"]["completed"] == 19461 and s["requests"]["in_flight"] == 152
@@ -95,3 +121,64 @@ def test_scaling_6_to_24_cameras_is_linear_in_the_offered_load(campus_by_policy)
     trace = "traces/rois/campus-24-day.csv"
     offered = _offered_rois(trace, 24, 30, 300) / _offered_rois(trace, 6, 30, 300)
     assert ratio == pytest.approx(offered, rel=0.05)
+
+
+GUIDE = "docs/guides/distream.md"
+
+
+def _guide_commands() -> list[tuple[list[str], str]]:
+    """Every `edgesim` command of the Distream guide, from its bash blocks and from inline code
+    (the tables' command column), with the placeholders P (a policy), S (a seed or a count
+    scale) and $P filled in."""
+    from tests.test_docs import blocks, edgesim_lines
+    path = Path(__file__).resolve().parents[1] / GUIDE
+    bodies = [body for lang, body, _line in blocks(path) if lang == "bash"]
+    text = path.read_text(encoding="utf-8")
+    # inline: the runs and comparisons (other inline mentions name a command, not a use)
+    bodies += [" ".join(m.split()) for m in re.findall(r"`(edgesim (?:run|compare) [^`]+)`", text)]
+    out = []
+    for body in bodies:
+        body = re.sub(r"(policy\.name=)(\$P|P)\b", r"\1distream", body)
+        body = re.sub(r"--seed S\b", "--seed 2", body)
+        body = re.sub(r"(scale=)S\b", r"\g<1>1.94", body)
+        for argv, _code, line in edgesim_lines(body):
+            out.append((argv, line))
+    return out
+
+
+def test_guide_commands_parse_and_their_scenarios_build():
+    """The guide's commands are real commands with real options, and every scenario they run,
+    with its --set overrides, builds (policy names and parameters included)."""
+    import click
+
+    from edgesim.bundled import find_scenario
+    from edgesim.cli import main
+    cmds = _guide_commands()
+    assert len(cmds) >= 10
+    seen = set()
+    for argv, line in cmds:
+        cmd, args = main, list(argv)
+        while isinstance(cmd, click.Group):
+            assert args and args[0] in cmd.commands, f"{GUIDE}: {line}"
+            cmd, args = cmd.commands[args[0]], args[1:]
+        ctx = cmd.make_context(cmd.name, list(args))
+        if cmd.name != "run":
+            continue
+        key = (ctx.params["scenario"], ctx.params["sets"])
+        if key in seen:
+            continue
+        seen.add(key)
+        sf = edgesim.load(find_scenario(key[0]), list(key[1]))
+        assert edgesim.simulation(sf) is not None, line
+
+
+def test_guide_links_and_embedded_files_resolve():
+    from tests.test_docs import _slug
+    path = Path(__file__).resolve().parents[1] / GUIDE
+    text = path.read_text(encoding="utf-8")
+    heads = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    for anchor in re.findall(r"\]\(#([^)]+)\)", text):
+        assert anchor in heads, f"{GUIDE}: broken anchor #{anchor}"
+    for target in re.findall(r"\]\(([^)#\s]+)\)", text):
+        if "://" not in target:
+            assert (path.parent / target).exists(), f"{GUIDE}: missing {target}"

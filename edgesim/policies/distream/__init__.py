@@ -16,11 +16,14 @@ Equation -> function:
 Eq. 1.1  v = u_max / u_mean - 1        ``balancer.imbalance``
 Eq. 1.2  u_i = w_i + sum x_ji          ``balancer.loads`` (w_hat from ``predictor``:
          - sum x_ij + w_hat_i           ``Predictor.predict``; none / ewma / oracle / lstm)
-Eq. 1.3  v' on u'_i = u_i / a_i        ``balancer.normalised_loads`` + ``balancer.imbalance``
+Eq. 1.3  v' on u'_i (Eq. 1.4d)          ``balancer.normalised_loads`` + ``balancer.imbalance``
 Eq. 1.4a min max(v' - beta, 0)         ``balancer.objective``; solved by
-                                       ``balancer.balance`` (§1.3.2's pairwise heuristic:
-                                       most -> least loaded, dx = 1 % of u'_i, until
-                                       v' <= beta or no improvement)
+                                       ``balancer.balance_iterative`` (§1.3.2's pairwise
+                                       heuristic: most -> least loaded, dx = 1 % of u'_i,
+                                       until v' <= beta or no improvement) or, the
+                                       default, ``balancer.balance_direct`` (what those
+                                       steps converge to, by water-filling);
+                                       ``balancer.BalanceCache`` skips unchanged inputs
 Eq. 1.4c a_i = C_i / C_mean            ``balancer.normalisation``
 Eq. 1.4d u'_i = u_i * a_i              ``balancer.normalised_loads`` (``normalise: divide``
                                        for u_i / a_i, ``balancer.DIVIDE_REASON``)

@@ -393,6 +393,7 @@ class _Partitioned(_VideoPolicy):
         self.report_every = spec.policy.report_interval if spec is not None else 0.05
         if self.balancing:
             self.predictor = self._make_predictor()
+            self.balancer = bal.BalanceCache()    # unchanged inputs: the last plan, no rerun
             call_in(env, self.report_every, CONTROL, self._report_tick)
         if self.adaptive:
             slo = self.config.slo
@@ -436,7 +437,7 @@ class _Partitioned(_VideoPolicy):
         w = [self._pending(n) for n in self.cams]
         d = self.mix.inferences
         w_hat = [r * d for r in self.predictor.predict(now, c.horizon)]
-        res = bal.balance(w, w_hat, self.capb, c.beta, c.dx, normalise=c.normalise)
+        res = self.balancer.balance(w, w_hat, self.capb, c.beta, c.dx, normalise=c.normalise)
         if res.triggered:
             self.stats["balancer_runs"] += 1
             probs = bal.migration_probabilities(res.x, w, w_hat)
