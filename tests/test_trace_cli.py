@@ -50,3 +50,43 @@ def test_bad_trace_exits_2_without_traceback(tmp_path):
     res = CliRunner().invoke(main, ["trace", "show", str(bad), "--no-plot"])
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "bad.txt" in res.output
+
+
+def _mahimahi(tmp_path: Path) -> Path:
+    p = tmp_path / "link.down"
+    p.write_text("".join(f"{t}\n" for t in [0, 0, 3, 3, 3, 9, 40, 41, 41, 77, 150, 150, 200]))
+    return p
+
+
+def test_mahimahi_import_native_by_default_binned_on_request(tmp_path):
+    src = _mahimahi(tmp_path)
+    for extra, resolution in (([], "native"), (["--bin-ms", "100"], "binned")):
+        out = tmp_path / f"{resolution}.csv"
+        res = CliRunner().invoke(main, ["trace", "import", str(src), *extra, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        want = read_trace(src, "mahimahi", **({"bin_s": 0.1} if extra else {}))
+        assert want.meta["resolution"] == resolution
+        back = read_trace(out, "canonical")
+        np.testing.assert_array_equal(back.times, want.times)
+        np.testing.assert_array_equal(back.bps, want.bps)
+        assert back.duration == want.duration
+    res = CliRunner().invoke(main, ["trace", "show", str(src), "--bin-ms", "50", "--no-plot"])
+    assert res.exit_code == 0 and "samples: 4" in res.output, res.output
+
+
+def test_resolution_command_and_bad_input(tmp_path):
+    src = _mahimahi(tmp_path)
+    res = CliRunner().invoke(main, ["trace", "resolution", str(src), "--size", "3kB",
+                                    "--size", "9000", "--starts", "50"])
+    assert res.exit_code == 0, res.output
+    assert "100 ms bins vs native 1 ms" in res.output and len(res.output.splitlines()) == 4
+    csv = tmp_path / "bw.csv"
+    csv.write_text("0,1000\n1,2000\n")
+    res = CliRunner().invoke(main, ["trace", "show", str(csv), "--bin-ms", "100", "--no-plot"])
+    assert res.exit_code == 2 and "mahimahi traces only" in res.output
+    bad = tmp_path / "bad.down"
+    bad.write_text("0\n5\n7.5\n9\n")
+    for cmd in (["show", "--format", "mahimahi", "--no-plot"], ["resolution"]):
+        res = CliRunner().invoke(main, ["trace", *cmd, str(bad)])
+        assert res.exit_code == 2 and "Traceback" not in res.output
+        assert "bad.down, line 3" in res.output and "'7.5'" in res.output, res.output

@@ -6,7 +6,8 @@ happens after ``duration`` (``end="loop"`` repeats from 0, ``end="hold"`` keeps 
 and a ``scale`` multiplying every rate. All queries are exact for that step function.
 
 Formats (details and conventions in docs/guides/network.md):
-  mahimahi   one integer millisecond per line = one 1500-byte delivery opportunity
+  mahimahi   one integer millisecond per line = one 1500-byte delivery opportunity; read at
+             native 1 ms resolution by default (edgesim.network.mahimahi)
   mbps       whitespace ``time_s throughput_Mbps`` (Pensieve cooked traces, Puffer, Oboe)
   csv-bps    headerless ``time_s,bytes_per_second`` (NYU multipath Wi-Fi/cellular)
   5gophers   headered CSV with a ``*throughput_mbps`` column, one row per 1 s step
@@ -20,6 +21,7 @@ import datetime as _dt
 import math
 import os
 import re
+from array import array
 from pathlib import Path
 from types import MappingProxyType
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -38,8 +40,9 @@ FORMATS = ("canonical", "5gophers", "mahimahi", "csv-bps", "mbps")
 CANONICAL_MAGIC = "edgesim-bandwidth-trace"
 CANONICAL_VERSION = "1"
 CANONICAL_HEADER = "time_s,bandwidth_bps"
-MAHIMAHI_BIN_S = 0.1
-_REL = 1e-12          # rounding slack of time_to_deliver, relative to the bits asked for
+MAHIMAHI_BIN_S = 0.1  # the binned mode's former default; mahimahi now reads at 1 ms unless asked
+_REL = 1e-12          # rounding slack of time_to_deliver, relative to the bits in play
+_TIME_ULPS = 64 * 2.0 ** -52   # and the slack for rounding of times, relative to their size
 
 
 class TraceFormatError(ValueError):
@@ -53,11 +56,17 @@ class TraceFormatError(ValueError):
         super().__init__(msg + ("" if fmt is None else f" [format {fmt}]"))
 
 
+def _doubles(a: np.ndarray) -> "array[float]":
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return out
+
+
 class BandwidthTrace:
     """A piecewise-constant link rate (bits/s) over time; read-only after construction."""
 
     __slots__ = ("times", "bps", "duration", "end", "scale", "source", "meta", "_t", "_r", "_seg_end",
-                 "_cum", "_total", "_changes")
+                 "_cum", "_total", "_changes", "_r_max")
 
     def __init__(self, times: Sequence[float], bps: Sequence[float], duration: float | None = None,
                  end: str = "loop", scale: float = 1.0, source: str = "",
@@ -90,13 +99,16 @@ class BandwidthTrace:
         r = b * scale
         seg_end = np.append(t[1:], duration)
         cum = np.concatenate(([0.0], np.cumsum(r * (seg_end - t))))
-        self._t, self._r, self._seg_end, self._cum = t.tolist(), r.tolist(), seg_end.tolist(), cum.tolist()
-        self._total = self._cum[-1]
         # Offsets in [0, duration) where the (scaled) rate changes; 0 (the wrap) for loop only.
-        ch = [self._t[i] for i in range(1, len(self._r)) if self._r[i] != self._r[i - 1]]
-        if end == "loop" and self._r[0] != self._r[-1]:
-            ch.insert(0, 0.0)
-        self._changes = ch
+        ch = t[1:][r[1:] != r[:-1]]
+        if end == "loop" and r[0] != r[-1]:
+            ch = np.concatenate(([0.0], ch))
+        # array('d') rather than lists: bisect and indexing stay on plain floats (no numpy scalars
+        # in the hot path) at 8 bytes a step, and a native mahimahi trace has ~1e5 steps.
+        self._t, self._r, self._seg_end, self._cum, self._changes = (
+            _doubles(t), _doubles(r), _doubles(seg_end), _doubles(cum), _doubles(ch))
+        self._total = self._cum[-1]
+        self._r_max = float(r.max())
 
     # --- construction helpers ---------------------------------------------------------------
     @classmethod
@@ -204,17 +216,24 @@ class BandwidthTrace:
         last = len(self._t) - 1
         return self._span(x0, i0, d, last) + (k - 1) * self._total + self._span(0.0, 0, x1, i1)
 
-    def _solve_in_period(self, target: float) -> float:
-        """Smallest offset y in one period with cumulative bits(0, y) == target (0 < target <= total)."""
-        j = min(bisect.bisect_left(self._cum, target), len(self._t))
-        s = j - 1
-        return self._t[s] + (target - self._cum[s]) / self._r[s]
+    def _solve_in_period(self, target: float, slack: float) -> float:
+        """Smallest offset y in one period with cumulative bits(0, y) == target (0 < target <= total).
+
+        A step whose end falls short of ``target`` by at most ``slack`` ends the search there:
+        prefix sums carry rounding, and without the slack a transfer due exactly at the end of a
+        step (common at native mahimahi resolution) would wait out the zero-rate gap after it.
+        """
+        cum = self._cum
+        key = target - slack if target > 2.0 * slack else target   # key > 0 = cum[0]: r[s] > 0
+        s = min(bisect.bisect_left(cum, key), len(self._t)) - 1
+        return min(self._t[s] + (target - cum[s]) / self._r[s], self._seg_end[s])
 
     def time_to_deliver(self, t0: float, nbits: float) -> float:
         """Earliest t >= t0 with integral(t0, t) == nbits; inf if that never happens.
 
-        Where rounding leaves a shortfall below 1e-12 x nbits at the end of a step or of a
-        period, the earlier time is returned instead of waiting out a following zero-rate gap.
+        O(log steps) whatever nbits: a bisection on the prefix sums, whole loops by division.
+        Where rounding leaves a shortfall of at most ``_slack`` bits at the end of a step or of a
+        period, that end is returned instead of waiting out a following zero-rate gap.
         """
         if not (nbits >= 0):
             raise ValueError(f"nbits must be >= 0, got {nbits!r}")
@@ -226,14 +245,15 @@ class BandwidthTrace:
         d, r_last, total = self.duration, self._r[-1], self._total
         if self.end == "hold" and t0 >= d:
             return t0 + nbits / r_last if r_last > 0 else math.inf
+        slack = self._slack(t0, nbits)
         _q, b0, x0, i0 = self._locate(t0)
         r0 = self._r[i0]
         avail = r0 * (self._seg_end[i0] - x0)
-        if r0 > 0 and nbits <= avail * (1.0 + _REL):
-            return t0 + nbits / r0
+        if r0 > 0 and nbits <= avail + slack:
+            return min(t0 + nbits / r0, b0 + self._seg_end[i0]) if nbits > avail else t0 + nbits / r0
         target = self._cum[i0 + 1] + (nbits - avail)
-        if target <= total * (1.0 + _REL):
-            return b0 + self._solve_in_period(min(target, total))
+        if target <= total + slack:
+            return b0 + self._solve_in_period(min(target, total), slack)
         rem = target - total                # bits still due after this period ends
         if self.end == "hold":
             return d + rem / r_last if r_last > 0 else math.inf
@@ -241,9 +261,15 @@ class BandwidthTrace:
             return math.inf
         k = math.floor(rem / total)
         rem -= k * total
-        if rem <= _REL * nbits:
+        if rem <= slack:
             k, rem = k - 1, rem + total
-        return b0 + (k + 1) * d + self._solve_in_period(min(rem, total))
+        return b0 + (k + 1) * d + self._solve_in_period(min(rem, total), slack)
+
+    def _slack(self, t0: float, nbits: float) -> float:
+        """Bits of rounding tolerated at a step end: relative to the bits asked for and to the
+        prefix sums (up to one period's total), plus what an ulp of the times involved is worth
+        at the peak rate (a trace 1000 s into a loop has ulps of 2e-13 s)."""
+        return _REL * max(nbits, self._total) + _TIME_ULPS * self._r_max * (t0 + self.duration)
 
     def mean_bps(self) -> float:
         """Time-average rate over one period [0, duration)."""
@@ -334,41 +360,15 @@ def read_csv_bps(path: PathLike, *, end: str = "loop", scale: float = 1.0) -> Ba
     return _sampled(path, "csv-bps", t, v * 8.0, end, scale, {})
 
 
-def read_mahimahi(path: PathLike, *, bin_s: float = MAHIMAHI_BIN_S, packet_bytes: int = 1500,
+def read_mahimahi(path: PathLike, *, bin_s: float | None = None, packet_bytes: int = 1500,
                   end: str = "loop", scale: float = 1.0) -> BandwidthTrace:
-    """Mahimahi delivery opportunities binned into steps of ``bin_s`` (a whole number of ms).
+    """Mahimahi link trace at native 1 ms resolution, or binned into ``bin_s`` steps.
 
-    Opportunity at ms t counts in bin floor(t / bin); the trace lasts ceil(T_last / bin) bins
-    (opportunities at exactly T_last, mahimahi's loop period, go to the last bin), so one period
-    carries exactly (lines x packet_bytes x 8) bits.
+    Defined in :mod:`edgesim.network.mahimahi` (imported here lazily: that module builds on
+    this one); see its ``read_mahimahi`` for the conventions.
     """
-    fmt = "mahimahi"
-    bin_ms = round(bin_s * 1000)
-    if bin_ms < 1 or abs(bin_ms - bin_s * 1000) > 1e-6:
-        raise ValueError(f"bin_s must be a positive whole number of milliseconds, got {bin_s!r}")
-    ms: List[int] = []
-    prev = 0
-    for no, text in _lines(path, fmt):
-        s = text.strip()
-        if not (s.isascii() and s.isdigit()):
-            raise TraceFormatError("expected one non-negative integer (milliseconds)", path, no, text, fmt)
-        v = int(s)
-        if v < prev:
-            raise TraceFormatError(f"timestamp {v} is before the previous one ({prev})", path, no, text, fmt)
-        ms.append(v)
-        prev = v
-    if not ms:
-        raise TraceFormatError("no timestamps", path, fmt=fmt)
-    if ms[-1] == 0:
-        raise TraceFormatError("the last timestamp must be > 0 (it is the trace's period)", path, fmt=fmt)
-    a = np.asarray(ms, dtype=np.int64)
-    nbins = -(-int(a[-1]) // bin_ms)
-    counts = np.bincount(np.minimum(a // bin_ms, nbins - 1), minlength=nbins)
-    bin_len = bin_ms / 1000.0
-    return BandwidthTrace(np.arange(nbins) * bin_ms / 1000.0, counts * (packet_bytes * 8.0 / bin_len),
-                          duration=nbins * bin_ms / 1000.0, end=end, scale=scale, source=str(path),
-                          meta={"format": fmt, "bin_s": repr(bin_len), "packet_bytes": str(packet_bytes),
-                                "period_ms": str(int(a[-1]))})
+    from .mahimahi import read_mahimahi as read
+    return read(path, bin_s=bin_s, packet_bytes=packet_bytes, end=end, scale=scale)
 
 
 def read_5gophers(path: PathLike, *, column: str | None = None, where: Mapping[str, object] | None = None,
