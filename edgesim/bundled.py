@@ -6,8 +6,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
 
 def data_dir(kind: str) -> Optional[Path]:
     here = Path(__file__).resolve().parent.parent / kind
@@ -19,6 +17,7 @@ def data_dir(kind: str) -> Optional[Path]:
 
 def _bundled_yaml(sweeps: bool) -> dict[str, tuple[Path, str]]:
     """Bundled YAML files (name -> (file, description)): scenarios, or sweep files (`base:`)."""
+    import yaml
     root = data_dir("scenarios")
     out: dict[str, tuple[Path, str]] = {}
     if root is None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Optional, Union
-
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from .metrics.atomic import write_parquet_atomic, write_text_atomic
+
+if TYPE_CHECKING:  # pragma: no cover - pandas is imported where the tables are built
+    import pandas as pd
 
 
 class Result:
@@ -49,8 +49,12 @@ class Result:
         data["seed"] = self._sim.seed
         return _absolute_files(data, self.scenario)
 
-    def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
-        """Write the run directory; each file is written atomically (temp file, then rename)."""
+    def save(self, directory: Union[str, Path], plots: bool = True,
+             on_tables: Optional[Callable[[], None]] = None) -> Path:
+        """Write the run directory; each file is written atomically (temp file, then rename).
+
+        ``on_tables`` is called once the tables and the resolved scenario are on disk, before
+        the plots (the CLI prints its summary table there, so the plots do not hold it up)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(self.requests, out / "requests.parquet")
@@ -60,6 +64,8 @@ class Result:
         if self.transfers is not None:
             write_parquet_atomic(self.transfers, out / "transfers.parquet")
         self.write_resolved(out)
+        if on_tables is not None:
+            on_tables()
         if plots:
             from .analysis.plots import write_run_plots
             write_run_plots(self.requests, self.timeseries, self.summary, out / "plots")
@@ -69,6 +75,7 @@ class Result:
 
     def write_resolved(self, out: Path) -> None:
         """scenario.resolved.yaml: the scenario with every default filled in, files absolute."""
+        import yaml
         write_text_atomic(out / "scenario.resolved.yaml",
                           f"# resolved from {self.scenario.file} by edgesim "
                           f"{self.summary['edgesim_version']}\n"

@@ -7,12 +7,14 @@ keeps its records in a few tens of megabytes.
 from __future__ import annotations
 
 from array import array
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..engine.request import OUTCOMES, Request
+
+if TYPE_CHECKING:  # pragma: no cover - pandas is imported when a table is built (frame())
+    import pandas as pd
 
 
 class RequestRecorder:
@@ -82,6 +84,7 @@ class RequestRecorder:
 
     def frame(self) -> pd.DataFrame:
         """The requests table, sorted by request id so it does not depend on finishing order."""
+        import pandas as pd
         n = len(self.id)
         path_names = [""] * len(self._paths)
         for path, code in self._paths.items():
@@ -150,6 +153,7 @@ class SampleRecorder:
         self.done.append(done)
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
         n = len(self.time)
         f = (lambda a, dt: np.frombuffer(a, dtype=dt) if n else np.zeros(0, dt))
         busy = f(self.busy, float)
@@ -207,6 +211,7 @@ class LinkSampler:
                               st.capacity_bps, st.flows, length))
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
         cols = ["time", "link", "channel", "bytes", "throughput_bps", "utilization", "busy",
                 "capacity_bps", "flows", "interval"]
         df = pd.DataFrame(self.rows, columns=cols)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING, Sequence
 
 from edgesim.network.flows import FlowNetwork
+
+if TYPE_CHECKING:  # pragma: no cover - networkx is imported when a Topology is made
+    import networkx as nx
 
 __all__ = ["NoRoute", "Topology", "NODE_KINDS"]
 
@@ -44,6 +45,7 @@ class Topology:
     """
 
     def __init__(self) -> None:
+        import networkx as nx
         self._g = nx.DiGraph()
         self._links: set[str] = set()
         self._pinned: dict[tuple[str, str], tuple[str, ...]] = {}
