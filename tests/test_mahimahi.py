@@ -217,9 +217,6 @@ def test_shared_traced_bottleneck_matches_exact_max_min(tmp_path, a, b):
     assert df.started.tolist() == pytest.approx([fa, fb], rel=1e-9, abs=1e-8)
 
 
-@pytest.mark.xfail(strict=False, reason="flows.py: a flow whose rate drops to 0 at a step end with "
-                   "~1e-9 bits of rounding left is paused until the next non-zero step instead "
-                   "of finishing (needs a residue check where a re-share changes a rate)")
 def test_whole_packet_upload_ending_on_a_step_end(tmp_path):
     p = write(tmp_path, bursty(5))
     tr = native_trace(parse_mahimahi(p))

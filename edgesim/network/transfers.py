@@ -61,13 +61,18 @@ class Network:
         return hit
 
     def transfer(self, src: int, dst: int, nbytes: float, deliver: Callable, arg,
-                 cap_bps: Optional[float] = None) -> None:
+                 cap_bps: Optional[float] = None, sent: Optional[Callable] = None) -> None:
         """Move ``nbytes`` from node ``src`` to node ``dst`` as one message, then ``deliver(arg)``.
         ``cap_bps`` bounds this message's rate (the sender's own radio, say) on top of the
-        route's window cap and the channels' fair shares."""
+        route's window cap and the channels' fair shares. ``sent(arg)`` runs when its last bit
+        has left (before the route's latency; at delivery on a connection with a window of
+        messages, whose messages may be batched with others)."""
         if self.max_in_flight is None:
-            self._send(src, dst, nbytes + self.header, ((deliver, arg),), cap=cap_bps)
+            self._send(src, dst, nbytes + self.header, ((deliver, arg),), cap=cap_bps,
+                       sent=None if sent is None else (sent, arg))
             return
+        if sent is not None:
+            deliver = _both(deliver, sent)
         conn = self._conns.get((src, dst))
         if conn is None:
             conn = self._conns[(src, dst)] = _Connection()
@@ -94,17 +99,17 @@ class Network:
             self._send(src, dst, size, tuple((d, a) for _n, d, a in chunk))
 
     def _send(self, src: int, dst: int, size: float, targets: tuple, conn=None,
-              cap: Optional[float] = None) -> None:
+              cap: Optional[float] = None, sent: Optional[tuple] = None) -> None:
         self.transfers += 1
         self.bytes += size
-        item = (src, dst, size, targets, conn, cap)
+        item = (src, dst, size, targets, conn, cap, sent)
         if self.overhead > 0.0:
             call_in(self.env, self.overhead, COMPLETION, self._start, item)
         else:
             self._start(item)
 
     def _start(self, item) -> None:
-        src, dst, size, targets, conn, own = item
+        src, dst, size, targets, conn, own, sent = item
         route, cap = self.route(src, dst)
         if own is not None:
             cap = own if cap is None else min(cap, own)
@@ -112,7 +117,8 @@ class Network:
             self.cells.starting(route)
         tag = (targets, src, dst, self.env.now, conn)
         self.flows.start_flow(route, size, self._delivered, cap_bps=cap, on_fail=self._failed,
-                              tag=tag)
+                              tag=tag, on_sent=None if sent is None else
+                              (lambda _flow, fn=sent[0], arg=sent[1]: fn(arg)))
         if self.traced:
             for ch in route:
                 for follower in self.traced.get(ch, ()):
@@ -184,3 +190,11 @@ class TransferLog:
             "outcome": np.where((np.frombuffer(self.failed, dtype=np.int8) if n else
                                  np.zeros(0, np.int8)) == 1, "failed", "delivered"),
         })
+
+
+def _both(deliver: Callable, sent: Callable) -> Callable:
+    """On a windowed connection a message's departure is not tracked: both at delivery."""
+    def call(arg) -> None:
+        sent(arg)
+        deliver(arg)
+    return call
