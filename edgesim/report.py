@@ -83,6 +83,15 @@ def print_training_summary(s: dict, out: Path) -> None:
                   f"{o['full_stream_bytes'] / 1e6:,.4g} MB "
                   f"(saved {fmt(o['saved_by_sampling'], '%')})")
         t.add_row("gap shift", f"mean {fmt(o['mean_gap_shift'])}  max {fmt(o['max_gap_shift'])}")
+        if "learning" in o:        # real models: what they learned from the uploads
+            lo = o["learning"]
+            t.add_row("held-out accuracy", f"{fmt(lo['initial']['mean_accuracy'], '%')} -> "
+                      f"{fmt(lo['final_heldout_accuracy'], '%')} (mean over the run "
+                      f"{fmt(lo['mean_heldout_accuracy'], '%')})")
+            diff = (o.get("sampler_comparison") or {}).get("asrs_minus_random")
+            if diff:
+                t.add_row("asrs - random", f"final {100 * diff['final_heldout_accuracy']:+.2f} "
+                          f"pp, mean {100 * diff['mean_heldout_accuracy']:+.2f} pp")
     elif system == "deepcon":
         t.add_row("workers / models", f"{body['workers']} / {len(body['models'])}")
         t.add_row(f"time to {body['rounds']} rounds", fmt(body["time_to_rounds_s"], "s"))

@@ -125,6 +125,7 @@ class Learner:
             if p.dim() > 1:
                 self.prunable[sl] = True
         self.initial = self.get()
+        self.input_shape = shape
         self.flops_per_example = self._flops(shape)
 
     # ------------------------------------------------------------------ weights
@@ -232,18 +233,28 @@ class Learner:
             return total / max(len(classes), 1)
 
     # ------------------------------------------------------------------ cost
+    def layer_costs(self) -> list[tuple[int, float]]:
+        """(parameters, forward FLOPs of one example) of each layer that has parameters, in
+        forward order: what a layer-wise schedule (TicTac) sends and computes."""
+        return [(n, f) for n, f in self._layers_walk() if n]
+
     def _flops(self, shape: tuple) -> float:
         """Forward FLOPs of one example (2 per multiply-add of linear and conv layers), for the
         guide's derivation of step times."""
-        total = 0.0
-        x = torch.zeros((1, int(np.prod(shape))))
+        return sum(f for _, f in self._layers_walk())
+
+    def _layers_walk(self) -> list[tuple[int, float]]:
+        """(parameters, FLOPs of its multiply-adds) of every layer, one example through."""
+        out = []
+        x = torch.zeros((1, int(np.prod(self.input_shape))))
         with torch.no_grad():
             for layer in self.model:
                 y = layer(x)
+                flops = 0.0
                 if isinstance(layer, nn.Linear):
-                    total += 2.0 * layer.in_features * layer.out_features
+                    flops = 2.0 * layer.in_features * layer.out_features
                 elif isinstance(layer, nn.Conv2d):
-                    k = math.prod(layer.kernel_size) * layer.in_channels
-                    total += 2.0 * k * y[0].numel()
+                    flops = 2.0 * math.prod(layer.kernel_size) * layer.in_channels * y[0].numel()
+                out.append((int(sum(p.numel() for p in layer.parameters())), flops))
                 x = y
-        return total
+        return out

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 from .schema import ServiceSpec, Strict
 from .types import Duration, Fraction, Rate, Size
 from .federated_schema import FederatedSpec
-from .learning_schema import DatasetSpec, ModelSpec, PartitionSpec
+from .learning_schema import DatasetSpec, LocalSpec, ModelSpec, PartitionSpec
 from .clue_schema import ClueSpec
 from .decentral_schema import DecentralizedSpec
 
@@ -59,6 +59,33 @@ class GapSpec(Strict):
                                                         "normalising to the mean")
 
 
+class OTALearningSpec(Strict):
+    """Learning in the loop for the over-the-air loop: the N models are real small classifiers
+    on a real data set. Every item an edge sees is a real example, its ASRS strata are its
+    model's real predictions, Validate's <Acc-CC> gap (Eq. 5) comes from the models' real
+    predictions on the uploaded sample, and every Update fine-tunes the models on the samples
+    the edges actually uploaded; the held-out accuracy after each update is measured. The
+    times and bytes stay those of `models` (the real models stand in for their accuracy)."""
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec,
+                             description="architecture of every one of the N models, each "
+                                         "from its own seeded initialisation")
+    pretrain: int = Field(100, ge=1, description="examples of the training split (a seeded "
+                                                "uniform draw, kept out of the stream) the "
+                                                "models are pre-trained on before Deploy")
+    pretrain_epochs: int = Field(50, ge=1, le=10_000, description="passes over the pre-training "
+                                                                  "examples, at `local.lr`")
+    local: LocalSpec = Field(default_factory=lambda: LocalSpec(lr=0.1, decay="none"),
+                             description="SGD of one model: one DMML round of an update is "
+                                         "`epochs` passes over the training examples; "
+                                         "'cosine' anneals the rate over an update's rounds. "
+                                         "Omitted: lr 0.1, decay 'none', the rest as listed")
+    compare: bool = Field(True, description="also run the same scenario and seed with the other "
+                                            "sampler (asrs <-> random) and report both and "
+                                            "their difference")
+
+
 class OTASpec(Strict):
     """DEEPCON's over-the-air loop (§4): Deploy -> Validate -> Train -> Update."""
 
@@ -94,13 +121,20 @@ class OTASpec(Strict):
                                                   "class_shift) mod classes in window w); a "
                                                   "class's consistency stays with the class. "
                                                   "0: stationary")
-    gap: GapSpec
+    gap: Optional[GapSpec] = Field(
+        None, description="the true gap over time, an input; required without `learning`, "
+                          "and not given with it (the gap is then measured from the models' "
+                          "predictions; `gap: null` when extending a scenario that has one)")
     threshold: Fraction = Field(description="train when the estimated gap exceeds this")
     validate_time: Duration = Field(0.0, ge=0, description="cloud inference time per sampled "
                                                            "item and model")
     full_upload: bool = Field(True, description="on a trigger, edges upload the window's full "
                                                 "data for training")
     rounds: int = Field(1, ge=1, description="training rounds per update")
+    learning: Optional[OTALearningSpec] = Field(
+        None, description="the models are real classifiers on a real data set (needs the "
+                          "'learn' extra): strata, the gap and the accuracy after every update "
+                          "are measured, and updates train on the samples the edges uploaded")
 
     @model_validator(mode="after")
     def _items(self) -> "OTASpec":
@@ -108,6 +142,12 @@ class OTASpec(Strict):
         if self.rate * self.window > 1e7:
             raise ValueError(f"rate x window is {self.rate * self.window:.3g} items per edge "
                              "and window; at most 10,000,000")
+        # The gap is either an input or measured: never both, so no input is silently unused.
+        if self.learning is None and self.gap is None:
+            raise ValueError("give `gap` (the true gap over time), or `learning` to measure it")
+        if self.learning is not None and self.gap is not None:
+            raise ValueError("with `learning` the gap is measured from the models' predictions: "
+                             "remove `gap` (`gap: null` when extending a scenario)")
         return self
 
 
@@ -174,8 +214,9 @@ class ConvergenceSpec(Strict):
     """Iterations to the target accuracy: inputs from experiments, never computed here."""
 
     iterations: float = Field(gt=0, description="E: iterations standard SGD needs")
-    ratio: dict[Literal["sequential", "bacc"], float] = Field(
-        description="E_is / E of each importance-sampling schedule")
+    ratio: dict[Literal["sequential", "bacc", "tictac", "adacomm"], float] = Field(
+        description="E_is / E of each importance-sampling schedule (tictac's is 1 unless "
+                    "given: it computes what SGD computes; adacomm's counts rounds)")
 
     @model_validator(mode="after")
     def _positive(self) -> "ConvergenceSpec":
@@ -207,13 +248,59 @@ class MercuryLearningSpec(Strict):
                                                        "groups whose importance is fresher")
 
 
+class LayerSpec(Strict):
+    """One layer of the model, in forward order (TicTac transfers layer by layer)."""
+
+    params: float = Field(gt=0, description="parameters of the layer")
+    compute: float = Field(gt=0, description="the layer's share of a step's compute, relative "
+                                             "to the others (FLOPs, say)")
+
+
+class TicTacSpec(Strict):
+    """TicTac (Hashemi et al., SysML 2019): gradients leave layer by layer as back-propagation
+    produces them, and transfers are ordered so that the parameters the next forward pass needs
+    first arrive first; the forward pass of a layer starts once its parameters are in."""
+
+    layers: Optional[list[LayerSpec]] = Field(
+        None, description="the model's layers in forward order; their params must sum to "
+                          "`params`. With `learning` they default to the trained model's "
+                          "(params, and compute in proportion to FLOPs)")
+    forward_share: Fraction = Field(1 / 3, description="share of a step that is the forward "
+                                                       "pass, the rest back-propagation (a "
+                                                       "rule of thumb: backward ~ 2x forward)")
+
+    @model_validator(mode="after")
+    def _some_layer(self) -> "TicTacSpec":
+        if self.layers is not None and not self.layers:
+            raise ValueError("layers must list at least one layer")
+        if not 0 < self.forward_share < 1:
+            raise ValueError(f"forward_share must be strictly between 0 and 1, "
+                             f"got {self.forward_share}")
+        return self
+
+
+class AdaCommSpec(Strict):
+    """AdaComm (Wang and Joshi, SysML 2019): local-update SGD, every device takes tau local
+    steps on its own model, then the models are averaged; every `interval` of wall-clock time
+    tau is set to ceil(sqrt(F(x_now) / F(x_0)) tau0), F the training loss (needs `learning`)."""
+
+    tau0: int = Field(10, ge=1, le=10_000, description="local steps per round at the start "
+                                                       "(AdaComm chooses it by grid search; "
+                                                       "this default is ours)")
+    interval: Duration = Field(gt=0, description="T0: wall-clock time between changes of tau")
+    adapt: bool = Field(True, description="false: tau stays tau0 (periodic averaging)")
+
+
 class MercurySpec(Strict):
     """K devices train one model by synchronous data-parallel SGD, every device a parameter
     server for 1/K of the parameters (Fig. 2.1)."""
 
-    schedule: Literal["sgd", "sequential", "bacc"] = Field(
+    schedule: Literal["sgd", "sequential", "bacc", "tictac", "adacomm"] = Field(
         "bacc", description="'sgd': random sampling; 'sequential': resharding and importance "
-                            "computation in line (Fig. 2.9a); 'bacc': overlapped (Fig. 2.9b)")
+                            "computation in line (Fig. 2.9a); 'bacc': overlapped (Fig. 2.9b); "
+                            "the dissertation's baselines 'tictac' (layer-wise ordered "
+                            "transfers overlapping computation, see `tictac`) and 'adacomm' "
+                            "(adaptive local-update SGD, see `adacomm`; needs `learning`)")
     devices: str = Field(description="node group of the training devices (K = its count)")
     model: str = Field("model", description="the model's name: in the schedule table, and the "
                                             "model looked up by `dist: calibrated` entries")
@@ -237,6 +324,10 @@ class MercurySpec(Strict):
     learning: Optional[MercuryLearningSpec] = Field(
         None, description="train a real model by the schedule's sampling (needs the 'learn' "
                           "extra): iterations to `target_accuracy` are measured")
+    tictac: TicTacSpec = Field(default_factory=TicTacSpec,
+                               description="the 'tictac' schedule's layers")
+    adacomm: Optional[AdaCommSpec] = Field(None, description="the 'adacomm' schedule's "
+                                                             "local steps (needed by it)")
 
 
 class TrainingSpec(Strict):
@@ -272,6 +363,7 @@ class TrainingSpec(Strict):
 SYSTEMS = ("deepcon", "mercury", "federated", "clue", "decentralized")
 
 
-__all__ = ["TrainingSpec", "DeepconSpec", "TrainModelSpec", "OTASpec", "GapSpec", "MercurySpec",
+__all__ = ["TrainingSpec", "DeepconSpec", "TrainModelSpec", "OTASpec", "OTALearningSpec",
+           "GapSpec", "MercurySpec",
            "GroupSpec", "ReshardSpec", "ConvergenceSpec", "FederatedSpec", "ClueSpec",
            "DecentralizedSpec"]

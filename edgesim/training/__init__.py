@@ -10,8 +10,11 @@ Modules, one concern each:
 * :mod:`.allocation`: DMML-Par's choice of model for an idle worker (Alg. 2, Fig. 5);
 * :mod:`.deepcon`: the three DMML schedules;
 * :mod:`.asrs`: adaptive stratified reservoir sampling (Alg. 3);
-* :mod:`.ota`: the Deploy -> Validate -> Train -> Update loop;
-* :mod:`.mercury`: the SGD, sequential and BACC schedules;
+* :mod:`.ota`: the Deploy -> Validate -> Train -> Update loop; :mod:`.ota_learning` the real
+  models it deploys, validates and fine-tunes when `ota.learning` is set;
+* :mod:`.mercury`: the SGD, sequential and BACC schedules; :mod:`.mercury_baselines` the
+  TicTac and AdaComm baselines; :mod:`.allreduce` their shared multi-parameter-server
+  all-reduce; :mod:`.mercury_learning` the model they train with `mercury.learning`;
 * :mod:`.federated`: FedAvg and FedAce rounds with real learning (:mod:`edgesim.learning`),
   built by :mod:`.fed_system` from :mod:`.fed_clients`; :mod:`.fed_summary`,
   :mod:`.fed_frames`, :mod:`.fed_plots`, :mod:`.fed_compare` for its outputs;

@@ -11,6 +11,7 @@ from ..scenario import schema as S
 from .deepcon import Dmml, TrainModel
 from .devices import Device, ScheduleLog, Transfers
 from .mercury import Mercury
+from .mercury_baselines import AdaComm, TicTac
 from .ota import OtaLoop
 from .systems import LEARNING, learning_system
 
@@ -101,9 +102,13 @@ class DeepconSystem:
                          self.lane, spec.schedule, spec.affinity, spec.round_count)
         self.ota = None
         if spec.ota is not None and self.server is not None:
+            learning = None
+            if spec.ota.learning is not None:
+                from .ota_learning import build_ota_learning   # torch only when it learns
+                learning = build_ota_learning(sim, spec.ota, list(spec.models), f"{base}.ota")
             self.ota = OtaLoop(sim.env, spec.ota, self.edges, self.server, self.models,
                                self.dmml, self.tx, self.log, self.lane, sim.streams,
-                               sim.duration)
+                               sim.duration, learning)
 
     def routes(self) -> list[tuple]:
         """(from, to, key path) for every pair of nodes that exchange bytes."""
@@ -141,7 +146,14 @@ class MercurySystem:
                               spec.batch)
         forward = service_models(sim, spec.model, spec.group.forward, self.devices,
                                  f"{base}.group.forward", spec.group.batch)
-        if spec.schedule != "sgd" and spec.learning is None:
+        if spec.schedule == "adacomm":
+            if spec.learning is None:
+                sim.problem(f"{base}.schedule", "'adacomm' adapts its local steps to the "
+                            "training loss: it needs `learning`", spec.schedule)
+            if spec.adacomm is None:
+                sim.problem(f"{base}.adacomm", "the 'adacomm' schedule needs its settings "
+                            "(at least `interval`)", None)
+        elif spec.schedule in ("sequential", "bacc") and spec.learning is None:
             if spec.convergence is None:
                 sim.problem(f"{base}.convergence", f"{spec.schedule!r} needs E and E_is / E, "
                             "or `learning` to measure them", None)
@@ -161,10 +173,17 @@ class MercurySystem:
         if spec.learning is not None:
             from .mercury_learning import build_learning
             self.learning = build_learning(sim, spec, self.devices, base)
+        extra, runner = {}, Mercury
+        if spec.schedule == "tictac":
+            runner, extra = TicTac, {"layers": _tictac_layers(sim, spec, self.learning, base),
+                                     "forward_share": spec.tictac.forward_share}
+        elif spec.schedule == "adacomm":
+            runner = AdaComm
         # Without devices (an unknown group, reported) there is nothing to build.
-        self.runner = Mercury(sim.env, self.devices, spec, spec.schedule, step or {},
-                              forward or {}, streams, self.tx, self.log,
-                              self.lane, self.learning) if self.devices else None
+        self.runner = runner(sim.env, self.devices, spec, spec.schedule, step or {},
+                             forward or {}, streams, self.tx, self.log, self.lane,
+                             self.learning, **extra) if self.devices and not sim.problems \
+            else None
 
     def routes(self) -> list[tuple]:
         return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices
@@ -172,6 +191,23 @@ class MercurySystem:
 
     def process(self):
         yield from self.runner.run()
+
+
+def _tictac_layers(sim, spec, learning, base: str) -> list[tuple[float, float]]:
+    """TicTac's layers: as given, or the trained model's (compute in proportion to FLOPs)."""
+    given = spec.tictac.layers
+    if given is None:
+        if learning is None:
+            sim.problem(f"{base}.tictac.layers", "'tictac' sends layer by layer: list the "
+                        "model's layers (params, compute), or train a model with `learning`",
+                        None)
+            return [(spec.params, 1.0)]
+        return [(float(p), float(f) or float(p)) for p, f in learning.learner.layer_costs()]
+    total = sum(layer.params for layer in given)
+    if abs(total - spec.params) > 1e-9 * spec.params:
+        sim.problem(f"{base}.tictac.layers", f"the layers' params sum to {total:.0f}, not the "
+                    f"model's {spec.params:.0f} (`params`)", [layer.params for layer in given])
+    return [(layer.params, layer.compute) for layer in given]
 
 
 def build_system(sim):

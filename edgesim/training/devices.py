@@ -39,6 +39,17 @@ class Device:
         self.busy = 0.0         # seconds the compute resource was held
 
 
+def hold_compute(env: simpy.Environment, dev: Device, seconds: float, log: "ScheduleLog",
+                 lane: int, kind: str, round_: int):
+    """Hold ``dev``'s compute for ``seconds`` at the training loop's priority, logged."""
+    with dev.compute.request(priority=URGENT) as req:
+        yield req
+        t0 = env.now
+        yield env.timeout(seconds)
+        dev.busy += seconds
+        log.add(lane, 0, kind, t0, env.now, round_)
+
+
 class Transfers:
     """Sends bytes between nodes as SimPy events, counting them by kind."""
 
@@ -67,12 +78,31 @@ class Transfers:
             self.network.transfer(src, dst, nbytes, _succeed, ev, cap_bps=cap_bps)
         return ev
 
+    def send_departing(self, src: int, dst: int, nbytes: float,
+                       kind: str) -> tuple[simpy.Event, simpy.Event]:
+        """(departed, delivered): :meth:`send`, plus an event for the last bit leaving ``src``
+        (before the route's latency), for a sender that transmits one message at a time."""
+        departed = self.env.event()
+        ev = self.env.event()
+        self.bytes[kind] = self.bytes.get(kind, 0.0) + nbytes
+        self.messages += 1
+        if src == dst or self.network is None:
+            departed.succeed()
+            ev.succeed()
+        else:
+            self.network.transfer(src, dst, nbytes, _succeed, ev, sent=_departed(departed))
+        return departed, ev
+
     def total(self) -> float:
         return sum(self.bytes.values())
 
 
 def _succeed(ev: simpy.Event) -> None:
     ev.succeed()
+
+
+def _departed(departed: simpy.Event):
+    return lambda _delivered_event: departed.succeed()
 
 
 class TransferLost(Exception):

@@ -34,6 +34,7 @@ from typing import Optional
 
 import simpy
 
+from .allreduce import MultiPS
 from .devices import BACKGROUND, URGENT, Device, ScheduleLog, Transfers
 
 
@@ -77,11 +78,7 @@ class Mercury:
         self.groups: list[int] = []         # group sizes chosen
         self.reshard_asked = 0.0
         self.reshard_sent = 0.0
-        # multi-PS bookkeeping, keyed by (device, iteration)
-        self._ps_in: dict[tuple[int, int], int] = {}
-        self._back: dict[tuple[int, int], int] = {}
-        self._own: dict[tuple[int, int], bool] = {}
-        self._done: dict[tuple[int, int], simpy.Event] = {}
+        self.ps = MultiPS(env, devices, transfers, log, lane)
 
     # ------------------------------------------------------------------ the run
     def run(self):
@@ -136,19 +133,28 @@ class Mercury:
                 self.imp_dropped += self.imp_backlog[k]
                 self.imp_backlog[k] = g
                 self._wake(self._wake_imp, k)
-            with dev.nic.request(priority=URGENT) as req:
-                yield req
-                t0 = env.now
-                yield from self._aggregate(k, t)
-                self.est_cm[k] = env.now - t0
-                self.t_cm.append(env.now - t0)
-                if learn is not None:
-                    learn.apply(t, env.now)
-                self.log.add(self.lane[dev.name], 0, "aggregate", t0, env.now, t,
-                             2 * self.shard * (self.K - 1))
-            while len(self.ends) <= t:
-                self.ends.append([0.0] * self.K)
-            self.ends[t][k] = env.now
+            yield from self._exchange(k, t, None if learn is None else learn.apply)
+
+    def _exchange(self, k: int, t: int, then):
+        """Iteration t's all-reduce from device k, holding its interface; ``then(t, now)``
+        (the learning's update) once k holds the result."""
+        env, dev = self.env, self.devices[k]
+        with dev.nic.request(priority=URGENT) as req:
+            yield req
+            t0 = env.now
+            yield from self._aggregate(k, t)
+            self.est_cm[k] = env.now - t0
+            self.t_cm.append(env.now - t0)
+            if then is not None:
+                then(t, env.now)
+            self.log.add(self.lane[dev.name], 0, "aggregate", t0, env.now, t,
+                         2 * self.shard * (self.K - 1))
+        self._ended(k, t)
+
+    def _ended(self, k: int, t: int) -> None:
+        while len(self.ends) <= t:
+            self.ends.append([0.0] * self.K)
+        self.ends[t][k] = self.env.now
 
     # ------------------------------------------------------------------ group size
     def _group_size(self, k: int) -> int:
@@ -204,7 +210,7 @@ class Mercury:
 
     # ------------------------------------------------------------------ resharding
     def _others(self, k: int) -> list[int]:
-        return [j for j in range(self.K) if j != k]
+        return self.ps.others(k)
 
     def _reshard_inline(self, k: int, t: int, nbytes: float):
         env, dev = self.env, self.devices[k]
@@ -249,55 +255,7 @@ class Mercury:
 
     # ------------------------------------------------------------------ aggregation
     def _aggregate(self, k: int, t: int):
-        env = self.env
-        for j in self._others(k):
-            env.process(self._push(k, j, t))
-        self._contribute(k, t)          # k's own shard of its own gradient is already there
-        yield self._done_event(k, t)
-
-    def _push(self, k: int, j: int, t: int):
-        yield self.tx.send(self.devices[k].index, self.devices[j].index, self.shard, "gradient")
-        self._contribute(j, t)
-
-    def _contribute(self, j: int, t: int) -> None:
-        key = (j, t)
-        self._ps_in[key] = self._ps_in.get(key, 0) + 1
-        if self._ps_in[key] == self.K:
-            del self._ps_in[key]
-            self.env.process(self._serve(j, t))
-
-    def _serve(self, j: int, t: int):
-        """Server j has all K shards of iteration t: sum them, send the sum to the others."""
-        env, dev = self.env, self.devices[j]
-        if self.spec.aggregate_time > 0:
-            with dev.compute.request(priority=URGENT) as req:
-                yield req
-                t0 = env.now
-                yield env.timeout(self.spec.aggregate_time)
-                dev.busy += self.spec.aggregate_time
-                self.log.add(self.lane[dev.name], 0, "sum", t0, env.now, t)
-        self._own[(j, t)] = True
-        self._check(j, t)
-        for i in self._others(j):
-            env.process(self._send_back(j, i, t))
-
-    def _send_back(self, j: int, i: int, t: int):
-        yield self.tx.send(self.devices[j].index, self.devices[i].index, self.shard, "gradient")
-        key = (i, t)
-        self._back[key] = self._back.get(key, 0) + 1
-        self._check(i, t)
-
-    def _done_event(self, k: int, t: int) -> simpy.Event:
-        ev = self._done.get((k, t))
-        if ev is None:
-            ev = self._done[(k, t)] = self.env.event()
-        return ev
-
-    def _check(self, k: int, t: int) -> None:
-        if self._own.get((k, t)) and self._back.get((k, t), 0) == self.K - 1:
-            self._done_event(k, t).succeed()
-            for d in (self._own, self._back, self._done):
-                d.pop((k, t), None)
+        yield self.ps.reduce(k, t, self.shard, t, self.spec.aggregate_time)
 
     # ------------------------------------------------------------------ results
     def iteration_times(self) -> list[float]:

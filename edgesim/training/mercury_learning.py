@@ -26,6 +26,9 @@ import numpy as np
 from ..engine.rng import generator
 from ..learning.groupwise import minibatch
 
+#: Schedules that sample mini-batches uniformly (SGD's random sampling).
+UNIFORM = ("sgd", "tictac", "adacomm")
+
 
 class MercuryLearning:
     """The model, the shards and their importance, advanced by the simulated schedule."""
@@ -51,6 +54,9 @@ class MercuryLearning:
         self.target_iteration: Optional[int] = None
         self.target_time: Optional[float] = None
         self.computed = 0                    # importance values computed for real
+        self.local: Optional[list[np.ndarray]] = None    # AdaComm: each device's own copy
+        self._first: dict[int, dict[int, float]] = {}
+        self._round_loss: dict[int, list[float]] = {}
 
     @property
     def done(self) -> bool:
@@ -75,9 +81,9 @@ class MercuryLearning:
         """Device k's mini-batch of iteration t, drawn when its gradient computation starts."""
         gen = generator(self.seed, f"mercury:batch:{k}:{t}")
         shard, size = self.shards[k], self.spec.batch
-        if self.schedule == "sgd":
-            local = gen.choice(len(shard), size=min(size, len(shard)), replace=False)
-            pos, w = shard[local], np.ones(len(local))
+        if self.schedule in UNIFORM:
+            pos = self._uniform(gen, k)
+            w = np.ones(len(pos))
         else:
             groups = self.groups[k]
             stamps = np.array([self.stamp[k][g].mean() for g in groups])
@@ -85,6 +91,11 @@ class MercuryLearning:
                                  self.ls.select, size)
             pos = shard[local]
         self.batches.setdefault(t, {})[k] = (pos, w)
+
+    def _uniform(self, gen: np.random.Generator, k: int) -> np.ndarray:
+        shard = self.shards[k]
+        return shard[gen.choice(len(shard), size=min(self.spec.batch, len(shard)),
+                                replace=False)]
 
     # ------------------------------------------------------------------ an iteration
     def apply(self, t: int, now: float) -> None:
@@ -95,6 +106,36 @@ class MercuryLearning:
         pos = np.concatenate([parts[k][0] for k in sorted(parts)])
         w = np.concatenate([parts[k][1] for k in sorted(parts)])
         self.weights, loss = self.learner.weighted_step(self.weights, pos, w, self.ls.lr)
+        self._advanced(t, now, loss)
+
+    # ------------------------------------------------------------------ local updates
+    def local_step(self, k: int, r: int, s: int) -> None:
+        """AdaComm: device k's local SGD step s of round r, on its own copy of the model."""
+        if self.local is None:
+            self.local = [self.weights.copy() for _ in self.shards]
+        gen = generator(self.seed, f"mercury:local:{k}:{r}:{s}")
+        pos = self._uniform(gen, k)
+        self.local[k], loss = self.learner.weighted_step(self.local[k], pos,
+                                                         np.ones(len(pos)), self.ls.lr)
+        if s == 0:
+            self._first.setdefault(r, {})[k] = loss
+        self._round_loss.setdefault(r, []).append(loss)
+
+    def first_loss(self, r: int) -> float:
+        """Mean mini-batch loss of round r's first local steps: the training loss at the
+        model averaged before it."""
+        losses = self._first[r]
+        return float(np.mean([losses[k] for k in sorted(losses)]))
+
+    def average(self, r: int, now: float) -> None:
+        """AdaComm: round r's model average (once, by whichever device finishes it first)."""
+        if self.version > r:
+            return
+        self.weights = np.mean(np.stack(self.local), axis=0)
+        self.local = [self.weights.copy() for _ in self.shards]
+        self._advanced(r, now, float(np.mean(self._round_loss.pop(r))))
+
+    def _advanced(self, t: int, now: float, loss: float) -> None:
         self.version = t + 1
         if (t + 1) % self.ls.eval_every == 0 or t + 1 == self.spec.iterations:
             tl, acc = self.learner.evaluate(self.weights, self.test)

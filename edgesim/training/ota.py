@@ -22,6 +22,12 @@ Fig. 7(a) is their difference. The indicator's probability is the true gap at th
 input: ``gap.start``, ``drift``, ``after_update``), spread across classes so that rarer classes
 are less consistent (``spread``). With ``class_shift`` the classes' popularity moves from
 window to window (a non-stationary stream).
+
+With ``learning`` (:mod:`edgesim.training.ota_learning`) the items are real examples and the
+models real classifiers: the strata are the edge model's predictions, the gap indicator is
+replaced by Eq. 5 on the models' real predictions (``gap`` is then not an input), the samples
+uploaded are what an update trains on, and ``true_gap`` is the deployed models' gap on the
+held-out split.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ import simpy
 from .asrs import StreamSampler, estimate
 from .deepcon import Dmml, TrainModel
 from .devices import URGENT, Device, ScheduleLog, Transfers
+from .ota_learning import eq5, eq5_estimate
 
 
 @dataclass
@@ -52,7 +59,7 @@ class Window:
 class OtaLoop:
     def __init__(self, env: simpy.Environment, spec, edges: list[Device], server: Device,
                  models: list[TrainModel], dmml: Dmml, transfers: Transfers, log: ScheduleLog,
-                 lane: dict[str, int], streams, horizon: float) -> None:
+                 lane: dict[str, int], streams, horizon: float, learning=None) -> None:
         self.env = env
         self.spec = spec
         self.edges = edges
@@ -63,13 +70,15 @@ class OtaLoop:
         self.log = log
         self.lane = lane
         self.horizon = horizon
+        self.learning = learning      # an OtaLearning when the models are real
         c = spec.classes
         rank = np.arange(c, dtype=float)
         p = 1.0 / (rank + 1.0) ** spec.skew
         self.class_p = p / p.sum()
         # Rarer classes are less consistent: a multiplier from 1 - spread (the commonest) to
         # 1 + spread (the rarest), scaled so that the stream's mean gap is the input gap.
-        self.class_raw = raw = 1.0 + spec.gap.spread * (2.0 * rank / (c - 1) - 1.0)
+        spread = spec.gap.spread if spec.gap is not None else 0.0   # no gap input: learning
+        self.class_raw = raw = 1.0 + spread * (2.0 * rank / (c - 1) - 1.0)
         self.class_m = raw / float((self.class_p * raw).sum())
         self.items_gen = [streams(f"ota:{e.name}:items").gen for e in edges]
         self.samplers = [StreamSampler(c, spec.sample_fraction,
@@ -79,7 +88,7 @@ class OtaLoop:
         self.windows: list[Window] = []
         self.updates: list[dict] = []
         self.training = False
-        self.gap_base = spec.gap.start
+        self.gap_base = spec.gap.start if spec.gap is not None else 0.0
         self.gap_since = 0.0
         self.deployed_at = None
 
@@ -92,6 +101,8 @@ class OtaLoop:
     # ------------------------------------------------------------------ processes
     def run(self):
         env, spec = self.env, self.spec
+        if self.learning is not None:
+            self.learning.deploy()
         yield from self._send_models("deploy")
         self.deployed_at = self.gap_since = env.now
         w = 0
@@ -116,7 +127,8 @@ class OtaLoop:
 
     def _window(self, w: int):
         env, spec = self.env, self.spec
-        g = self.gap(env.now)
+        learn = self.learning
+        g = self.gap(env.now) if learn is None else learn.heldout()["gap"]
         per_item = spec.item_bytes + spec.result_bytes
         class_p, class_m = self.class_p, self.class_m
         if spec.class_shift:
@@ -131,17 +143,28 @@ class OtaLoop:
             mean = spec.rate * spec.window
             n = int(gen.poisson(mean)) if spec.arrivals == "poisson" else int(round(mean))
             strata = gen.choice(spec.classes, size=n, p=class_p)
-            hits = (gen.random(n) < np.minimum(1.0, g * class_m[strata])).astype(float)
+            frames = None
+            if learn is None:
+                hits = (gen.random(n) < np.minimum(1.0, g * class_m[strata])).astype(float)
+            else:
+                # Real frames of the drawn classes; the sub-stream of an item is what the
+                # edge's model predicts (Alg. 3 line 9), and every model's right answers
+                # stand in for the indicator.
+                frames = learn.frames(e, strata)
+                strata = learn.pred[e % len(self.models)][frames]
+                hits = learn.correct[:, frames]
             kept = self.samplers[e].sample(strata, mean)
-            parts.append((n, strata, hits, kept))
+            parts.append((n, strata, hits, kept, frames))
             uploads.append(self.tx.send(dev.index, self.server.index, len(kept) * per_item,
                                         "upload"))
         t0 = env.now
         yield simpy.AllOf(env, uploads)
         for e, dev in enumerate(self.edges):
-            n, _s, _h, kept = parts[e]
+            n, _s, _h, kept, frames = parts[e]
             self.log.add(self.lane[dev.name], self.model_of(e).index, "upload", t0, env.now, w,
                          len(kept) * per_item)
+            if learn is not None:
+                learn.upload(frames[kept])
         sampled = sum(len(p[3]) for p in parts)
         if spec.validate_time > 0 and sampled:
             with self.server.compute.request(priority=URGENT) as req:
@@ -153,19 +176,27 @@ class OtaLoop:
                 self.log.add(self.lane[self.server.name], None, "validate", t1, env.now, w)
         items = sum(p[0] for p in parts)
         stratified = spec.sampler == "asrs" and spec.estimator == "stratified"
-        # Each edge's estimate, weighted by its share of the window's items.
-        est = sum(p[0] / items * (estimate(p[2], p[1], p[3], stratified) or 0.0)
-                  for p in parts if p[0]) if items else 0.0
-        data_gap = float(sum(p[2].sum() for p in parts) / items) if items else 0.0
+        if learn is None:
+            # Each edge's estimate, weighted by its share of the window's items.
+            est = sum(p[0] / items * (estimate(p[2], p[1], p[3], stratified) or 0.0)
+                      for p in parts if p[0]) if items else 0.0
+            data_gap = float(sum(p[2].sum() for p in parts) / items) if items else 0.0
+        else:
+            est = eq5_estimate([p[:4] for p in parts], stratified) or 0.0
+            data_gap = eq5(np.concatenate([p[2] for p in parts], axis=1))
+            learn.window(w, env.now, [(e % len(self.models), p[4]) for e, p in enumerate(parts)])
         win = Window(w, env.now, items, sampled, sampled * per_item, items * per_item, g,
                      data_gap, est)
         self.windows.append(win)
         if est > spec.threshold and not self.training:
             win.triggered = True
             self.training = True
-            env.process(self._update(w, [p[0] for p in parts]))
+            # A full upload brings the cloud the window's frames it has not had yet.
+            rest = ([np.delete(p[4], p[3]) for p in parts] if learn is not None
+                    else [None] * len(parts))
+            env.process(self._update(w, [p[0] for p in parts], rest))
 
-    def _update(self, w: int, counts: list[int]):
+    def _update(self, w: int, counts: list[int], rest: list):
         env, spec = self.env, self.spec
         rec = {"window": w, "triggered_s": env.now}
         if spec.full_upload:
@@ -177,11 +208,21 @@ class OtaLoop:
             for e, (dev, n) in enumerate(zip(self.edges, counts)):
                 self.log.add(self.lane[dev.name], self.model_of(e).index, "full-upload", t0,
                              env.now, w, n * per_item)
+            if self.learning is not None:
+                for f in rest:
+                    self.learning.upload(f, full=True)
         rec["uploaded_s"] = env.now
+        if self.learning is not None:
+            # The models are trained on what the cloud holds when the training starts; they
+            # replace the deployed ones only once every edge has them (below).
+            self.learning.train()
         trained = yield env.process(self.dmml.train(spec.rounds))
         rec["trained_s"] = trained.end
         yield from self._send_models("update")
         rec["updated_s"] = env.now
-        self.gap_base, self.gap_since = spec.gap.after_update, env.now
+        if self.learning is not None:
+            self.learning.install(env.now)
+        else:
+            self.gap_base, self.gap_since = spec.gap.after_update, env.now
         self.updates.append(rec)
         self.training = False

@@ -24,7 +24,7 @@ def summarize(sim) -> dict:
     elif system.name == "deepcon":
         out["deepcon"] = deepcon_summary(sim, system)
         if system.ota is not None:
-            out["ota"] = ota_summary(system)
+            out["ota"] = ota_summary(system, sim)
     else:
         out["mercury"] = mercury_summary(sim, system)
     out["bytes"] = {k: v for k, v in sorted(system.tx.bytes.items())}
@@ -79,7 +79,7 @@ def deepcon_summary(sim, system) -> dict:
     return out
 
 
-def ota_summary(system) -> dict:
+def ota_summary(system, sim=None) -> dict:
     ota = system.ota
     wins = ota.windows
     sample = sum(w.sample_bytes for w in wins)
@@ -102,7 +102,37 @@ def ota_summary(system) -> dict:
         "max_gap_shift": max(shifts) if shifts else None,
         "triggers": sum(w.triggered for w in wins),
         "updates": list(ota.updates),
-    }
+    } | (_ota_learned(sim, system, shifts) if ota.learning is not None else {})
+
+
+def _ota_learned(sim, system, shifts: list) -> dict:
+    """The OTA loop with real models: what they learned, and (``compare``) the same scenario
+    and seed with the other sampler beside it, so the sampler's effect on accuracy is a
+    measured difference (the items and frames are the same draws in both runs)."""
+    from .ota_learning import headline
+    spec = system.spec.ota
+    learn = system.ota.learning.summary()
+    out: dict = {"learning": learn}
+    if not spec.learning.compare or sim is None:
+        return out
+    other = "random" if spec.sampler == "asrs" else "asrs"
+    ref = sim.reference(ota=spec.model_copy(update={"sampler": other})).run()
+    ref_ota = ref.system.ota
+    ref_shifts = [abs(w.estimate - w.data_gap) for w in ref_ota.windows]
+    mine = headline(learn, {"mean_gap_shift": fmean(shifts) if shifts else None})
+    theirs = headline(ref_ota.learning.summary(),
+                      {"mean_gap_shift": fmean(ref_shifts) if ref_shifts else None})
+    a, r = (mine, theirs) if spec.sampler == "asrs" else (theirs, mine)
+    diff = {k: (a[k] - r[k] if a[k] is not None and r[k] is not None else None)
+            for k in ("final_heldout_accuracy", "mean_heldout_accuracy", "served_accuracy",
+                      "final_heldout_gap", "mean_gap_shift", "samples_uploaded")}
+    out["sampler_comparison"] = {
+        "asrs": a, "random": r, "asrs_minus_random": diff,
+        # Fig. 7(a)'s figure: random sampling's gap shift over ASRS's.
+        "gap_shift_random_over_asrs": (r["mean_gap_shift"] / a["mean_gap_shift"]
+                                       if a["mean_gap_shift"] and r["mean_gap_shift"] is not None
+                                       else None)}
+    return out
 
 
 def _mean(xs) -> Optional[float]:
@@ -144,14 +174,23 @@ def mercury_summary(sim, system) -> dict:
         "reshard_sent_bytes": run.reshard_sent,
         "compute_utilisation": _utilisation(system.devices, span),
     }
+    if spec.schedule == "tictac":
+        out["layers"] = len(run.layers)
+    elif spec.schedule == "adacomm":
+        out["tau_per_round"] = list(run.taus)
+        out["local_steps"] = sum(run.taus[:len(iters)])
     if system.learning is not None:
         out["complete"] = system.learning.done or len(iters) == spec.iterations
         return _learned(sim, system, out, steady)
     conv = spec.convergence
-    ratio = 1.0 if spec.schedule == "sgd" else conv.ratio.get(spec.schedule)
-    out["convergence"] = {"iterations_sgd": conv.iterations, "ratio": ratio,
-                          "iterations": conv.iterations * ratio if ratio else None}
-    if steady is not None and ratio:
+    # TicTac computes what SGD computes: its E is SGD's unless an override says otherwise.
+    ratio = (1.0 if spec.schedule == "sgd" else
+             (conv.ratio.get(spec.schedule) if conv is not None else None)
+             or (1.0 if spec.schedule == "tictac" else None))
+    if conv is not None:
+        out["convergence"] = {"iterations_sgd": conv.iterations, "ratio": ratio,
+                              "iterations": conv.iterations * ratio if ratio else None}
+    if steady is not None and ratio and conv is not None:
         out["total_time_s"] = conv.iterations * ratio * steady
         out["extrapolated"] = len(iters) < conv.iterations * ratio
     ref = steady if spec.schedule == "sgd" else _reference_iteration(sim)
@@ -190,7 +229,8 @@ def _learned(sim, system, out: dict, steady: Optional[float]) -> dict:
     e_sgd, e_s = ref_learn["iterations_to_target"], learn["iterations_to_target"]
     measured = e_s / e_sgd if e_s and e_sgd else None
     conv = spec.convergence
-    override = (conv.ratio.get(spec.schedule, 1.0 if spec.schedule == "sgd" else None)
+    override = (conv.ratio.get(spec.schedule, 1.0 if spec.schedule in ("sgd", "tictac")
+                               else None)
                 if conv is not None else None)
     ratio = override if override is not None else measured
     e_base = conv.iterations if conv is not None else e_sgd

@@ -31,6 +31,19 @@ COLUMNS = {
             ("saved_by_sampling", "ota", "saved_by_sampling"),
             ("mean_gap_shift", "ota", "mean_gap_shift"), ("triggers", "ota", "triggers")],
 }
+# OTA runs with real models (`ota.learning`) add what the models learned and, with `compare`,
+# the other sampler's run of the same seed.
+COLUMNS["ota-learning"] = COLUMNS["ota"] + [
+    ("updates", "ota", ("learning", "updates_installed")),
+    ("final_accuracy", "ota", ("learning", "final_heldout_accuracy")),
+    ("mean_accuracy", "ota", ("learning", "mean_heldout_accuracy")),
+    ("served_accuracy", "ota", ("learning", "served_accuracy")),
+    ("final_gap", "ota", ("learning", "final_heldout_gap")),
+    ("asrs_minus_random_final", "ota", ("sampler_comparison", "asrs_minus_random",
+                                        "final_heldout_accuracy")),
+    ("asrs_minus_random_mean", "ota", ("sampler_comparison", "asrs_minus_random",
+                                       "mean_heldout_accuracy")),
+    ("shift_random_over_asrs", "ota", ("sampler_comparison", "gap_shift_random_over_asrs"))]
 
 
 def _pick(summary: dict, section: str, key) -> object:
@@ -45,6 +58,8 @@ def _pick(summary: dict, section: str, key) -> object:
 def row_of(summary: dict) -> dict:
     """The headline figures of one run's summary."""
     kind = "ota" if "ota" in summary else summary["system"]
+    if kind == "ota" and "learning" in summary["ota"]:
+        kind = "ota-learning"
     return {col: _pick(summary, section, key) for col, section, key in COLUMNS[kind]}
 
 
