@@ -53,10 +53,13 @@ def _executor_options(f):
 @click.option("--replications", type=click.IntRange(min=1), help="replace the file's")
 @click.option("--seed", type=click.IntRange(min=0), help="replace the file's seed")
 @click.option("--plots", is_flag=True, help="also write each run's plots/ folder")
+@click.option("--chunk", type=click.IntRange(min=1), metavar="N",
+              help="runs per task sent to a worker (default: about four tasks per worker, "
+                   "1-16 runs each); results do not depend on it")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar, no table")
 def sweep(sweep_file: str, out: Optional[str], executor: Optional[str], workers: Optional[int],
           scheduler: Optional[str], sets: tuple, replications: Optional[int],
-          seed: Optional[int], plots: bool, quiet: bool) -> None:
+          seed: Optional[int], plots: bool, chunk: Optional[int], quiet: bool) -> None:
     """Run the sweep SWEEP_FILE (a file, or a bundled sweep's name): every configuration x
     replication as its own run directory, then runs.parquet and summary.parquet/.csv."""
     from .bundled import find_sweep
@@ -69,7 +72,7 @@ def sweep(sweep_file: str, out: Optional[str], executor: Optional[str], workers:
         with _Bar(_interactive(quiet), "runs") as bar:
             res = run_sweep(sw, target, executor=executor, workers=workers, scheduler=scheduler,
                             sets=sets, replications=replications, seed=seed, plots=plots,
-                            progress=bar)
+                            progress=bar, chunk=chunk)
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     except KeyboardInterrupt:

@@ -70,6 +70,93 @@ def test_replications_use_common_seeds_and_differ(tmp_path):
     assert row["mean"] == pytest.approx(first["wait_s.mean"].mean(), rel=1e-12)
 
 
+@pytest.mark.parametrize("workers,chunk", [(2, 1), (2, 5), (2, None), (1, 3)])
+def test_tables_do_not_depend_on_workers_or_chunks(tmp_path, workers, chunk):
+    """Same seeds -> the same tables bit for bit as the serial run, whatever the worker count
+    and however the runs are grouped into chunks (5 leaves an uneven last chunk)."""
+    kw = dict(sets=SHORT, replications=2)
+    serial = run_sweep(MMC_SWEEP, tmp_path / "serial", workers=1, **kw)
+    other = run_sweep(MMC_SWEEP, tmp_path / "other", workers=workers, chunk=chunk, **kw)
+    assert serial.executed == other.executed == 16 and other.failed == 0
+    _same_tables(serial, other)
+    assert list(other.runs.key) == list(serial.runs.key) == list(serial.plan.tasks)
+
+
+def test_chunk_sizes_and_order():
+    from edgesim.errors import UserError
+    from edgesim.study.executors import chunk_size, chunks
+    assert chunk_size(16, 2) == 2 and chunk_size(7, 2) == 1 and chunk_size(0, 4) == 1
+    assert chunk_size(10_000, 2) == 16 and chunk_size(10_000, 2, 100) == 100
+    with pytest.raises(UserError):
+        chunk_size(10, 2, 0)
+    parts = chunks(list(range(11)), 4)
+    assert parts == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10)]
+
+
+def test_pool_lives_for_every_run_of_the_executor(tmp_path):
+    """One pool for the whole `with` block: two batches of runs share the same processes, and
+    progress still counts every run when runs travel in chunks."""
+    from edgesim.study.executors import LocalExecutor
+    from edgesim.study.plan import cli_settings, make_plan
+    from edgesim.study.sweep import execute, load
+    plan = make_plan(load(MMC_SWEEP), tmp_path, cli_settings(SHORT), 1, None, False)
+    tasks = list(plan.tasks.values())
+    seen = []
+    with LocalExecutor(2, chunk=3) as ex:
+        pool = ex._pool
+        out, executed, _ = execute(tasks[:4], ex, lambda d, t, lab: seen.append((d, t)))
+        pids = {ex._pool.submit(os.getpid).result() for _ in range(8)}
+        more = list(ex.run(tasks[4:]))
+        assert ex._pool is pool
+        pids |= {ex._pool.submit(os.getpid).result() for _ in range(8)}
+    assert len(pids) <= 2 and os.getpid() not in pids
+    assert executed == 4 and seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert all(o["status"] == "ok" for o in list(out.values()) + more)
+    assert {o["key"] for o in more} == {t.key for t in tasks[4:]}
+
+
+def test_a_lost_chunk_keeps_its_finished_runs(tmp_path):
+    """A worker that dies in the middle of a chunk: the runs it saved count as done."""
+    from edgesim.study.executors import _lost
+    from edgesim.study.plan import cli_settings, make_plan
+    from edgesim.study.sweep import load
+    from edgesim.study.worker import run_task
+    plan = make_plan(load(MMC_SWEEP), tmp_path, cli_settings(SHORT), 1, None, False)
+    a, b = list(plan.tasks.values())[:2]
+    assert run_task(a)["status"] == "ok"
+    got = list(_lost((a, b), "worker died: boom"))
+    assert [o["status"] for o in got] == ["ok", "failed"] and got[1]["error"] == "worker died: boom"
+
+
+def test_worker_scenario_cache_matches_read_and_sees_edits(tmp_path):
+    """load_scenario() gives what read() gives, parses the base once, and re-reads an edit."""
+    from edgesim.scenario.loader import read
+    from edgesim.study import worker
+    base = tmp_path / "base.yaml"
+    base.write_text((REPO / "scenarios" / "queueing" / "mmc.yaml").read_text())
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base.yaml\nduration: 300s\n")
+    worker.clear_cache()
+    for f, sets in [(child, ["warmup=10s"]), (child, ["warmup=20s"]), (base, [])]:
+        want, got = read(str(f), sets), worker.load_scenario(str(f), tuple(sets))
+        assert got.spec.model_dump() == want.spec.model_dump()
+        assert (got.data, got.lines, got.origins, got.file, got.base_dir) == (
+            want.data, want.lines, want.origins, want.file, want.base_dir)
+    assert len(worker._parsed) == 2
+    text = base.read_text().replace("executors: 4", "executors: 6")
+    base.write_text(text + "\n")          # a different size: seen even within one mtime tick
+    assert worker.load_scenario(str(child)).spec.model_dump() == read(str(child)).spec.model_dump()
+    assert worker.load_scenario(str(child)).data["nodes"]["server"]["executors"] == 6
+    # A bad override is reported as read() reports it, file and line included.
+    from edgesim.errors import ScenarioError
+    with pytest.raises(ScenarioError) as mine:
+        worker.load_scenario(str(child), ("nodes.server.executors=-1",))
+    with pytest.raises(ScenarioError) as theirs:
+        read(str(child), ["nodes.server.executors=-1"])
+    assert str(mine.value) == str(theirs.value)
+    worker.clear_cache()
+
+
 def _summaries(out: Path) -> dict:
     return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
 

@@ -3,7 +3,12 @@
 Every executor takes :class:`~edgesim.study.plan.Task` objects and yields each run's outcome as
 it finishes (in completion order; the tables are sorted by the plan afterwards, so the order
 never shows in the results). The run itself is :func:`edgesim.study.worker.run_task` whatever
-the executor, so results are identical across executors.
+the executor, so results are identical across executors, worker counts and chunk sizes.
+
+The workers live for the whole sweep (one pool, or the Dask cluster's workers) and receive
+runs in chunks: consecutive runs of the plan, ``chunk`` per task (:func:`chunk_size` picks it
+from the number of runs and workers unless given), so that short runs do not each pay a round
+trip to the worker, and each worker parses a base scenario once for all its runs.
 
 Dask workers write run directories themselves: on a cluster the study's output folder must be
 on a file system every worker sees at the same path (the usual setup of dask-jobqueue on Slurm
@@ -15,14 +20,39 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 from ..errors import UserError
 from .plan import Task
-from .worker import outcome, run_task
+from .worker import outcome, run_chunk, run_task, warm
 
 EXECUTORS = ("local", "dask")
 DASK_INSTALL = 'pip install -e ".[dask]"'
+#: Automatic chunks: about this many per worker (load balance at the end of the sweep, and
+#: progress updates), and never more runs than MAX_CHUNK in one.
+CHUNKS_PER_WORKER = 4
+MAX_CHUNK = 16
+
+
+def chunk_size(runs: int, workers: int, chunk: Optional[int] = None) -> int:
+    """Runs per task: ``chunk`` if given, else ~CHUNKS_PER_WORKER chunks per worker (1..16)."""
+    if chunk is not None:
+        if chunk < 1:
+            raise UserError(f"the chunk size must be at least 1, got {chunk}")
+        return chunk
+    return max(1, min(MAX_CHUNK, runs // (max(workers, 1) * CHUNKS_PER_WORKER)))
+
+
+def chunks(tasks: Sequence[Task], size: int) -> list:
+    """Consecutive slices of ``size`` tasks, in plan order."""
+    return [tuple(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+
+
+def _lost(chunk: Sequence[Task], error: str) -> Iterator[dict]:
+    """The outcomes of a chunk whose worker failed: runs it had finished are found on disk."""
+    from .sweep import finished
+    for task in chunk:
+        yield finished(task) or outcome(task, "failed", error=error)
 
 
 def default_workers() -> int:
@@ -50,17 +80,24 @@ def _context():
 
 
 class LocalExecutor:
-    """A process pool of ``workers`` processes; with one worker, runs execute in this process."""
+    """A process pool of ``workers`` processes, kept for every :meth:`run` until the ``with``
+    block ends; with one worker, runs execute in this process. ``chunk``: runs per task (None:
+    :func:`chunk_size` chooses)."""
 
     name = "local"
 
-    def __init__(self, workers: Optional[int] = None) -> None:
+    def __init__(self, workers: Optional[int] = None, chunk: Optional[int] = None,
+                 pool: Optional[bool] = None) -> None:
         self.workers = workers or default_workers()
+        self.chunk = chunk_size(0, 1, chunk) if chunk is not None else None
+        # pool=True: a pool even of one process (to measure what the pool itself costs).
+        self.use_pool = self.workers > 1 if pool is None else pool
         self._pool: Optional[ProcessPoolExecutor] = None
 
     def __enter__(self) -> "LocalExecutor":
-        if self.workers > 1:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        if self.use_pool:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(),
+                                             initializer=warm)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -76,15 +113,18 @@ class LocalExecutor:
             for task in tasks:
                 yield run_task(task)
             return
-        pending = {self._pool.submit(run_task, t): t for t in tasks}
+        size = chunk_size(len(tasks), self.workers, self.chunk)
+        pending = {self._pool.submit(run_chunk, c): c for c in chunks(tasks, size)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                task = pending.pop(fut)
+                chunk = pending.pop(fut)
                 try:
-                    yield fut.result()
+                    results = fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    yield outcome(task, "failed", error=f"worker died: {type(exc).__name__}: {exc}")
+                    yield from _lost(chunk, f"worker died: {type(exc).__name__}: {exc}")
+                else:
+                    yield from results
 
 
 class DaskExecutor:
@@ -97,9 +137,23 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, scheduler: Optional[str] = None, workers: Optional[int] = None,
-                 processes: bool = True) -> None:
+                 processes: bool = True, chunk: Optional[int] = None) -> None:
         self.scheduler, self.workers, self.processes = scheduler, workers, processes
+        self.chunk = chunk_size(0, 1, chunk) if chunk is not None else None
         self._client = self._cluster = None
+
+    def _chunk(self, runs: int) -> int:
+        """As chunk_size(), for the workers the cluster has now (or was asked for); 1 while it
+        has none yet (a dask-jobqueue cluster still queueing its jobs): a cluster that grows
+        later still gets work for every worker."""
+        if self.chunk is not None:
+            return self.chunk
+        try:
+            have = len(self._client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - an old client, a scheduler that does not answer
+            have = 0
+        workers = max(have, self.workers or 0)
+        return chunk_size(runs, workers) if workers else 1
 
     def __enter__(self) -> "DaskExecutor":
         try:
@@ -132,27 +186,30 @@ class DaskExecutor:
         tasks = list(tasks)
         if not tasks:
             return
-        futures = self._client.map(run_task, tasks, pure=False)
-        owner = {f.key: t for f, t in zip(futures, tasks)}
+        parts = chunks(tasks, self._chunk(len(tasks)))
+        futures = self._client.map(run_chunk, parts, pure=False)
+        owner = {f.key: c for f, c in zip(futures, parts)}
         try:
             for fut in as_completed(futures):
                 try:
-                    yield fut.result()
+                    results = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a worker lost, a task cancelled
-                    yield outcome(owner[fut.key], "failed",
-                                  error=f"dask: {type(exc).__name__}: {exc}")
+                    yield from _lost(owner[fut.key], f"dask: {type(exc).__name__}: {exc}")
+                else:
+                    yield from results
         finally:
             self._client.cancel([f for f in futures if not f.done()])
 
 
 def make_executor(kind: Optional[str] = None, workers: Optional[int] = None,
-                  scheduler: Optional[str] = None, processes: bool = True):
+                  scheduler: Optional[str] = None, processes: bool = True,
+                  chunk: Optional[int] = None):
     """An executor by name: ``local`` unless a scheduler address asks for ``dask``."""
     kind = kind or ("dask" if scheduler else "local")
     if kind == "local":
         if scheduler:
             raise UserError("--scheduler joins a Dask cluster: use it with --executor dask")
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, chunk)
     if kind == "dask":
-        return DaskExecutor(scheduler, workers, processes)
+        return DaskExecutor(scheduler, workers, processes, chunk)
     raise UserError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")

@@ -115,13 +115,14 @@ def run_sweep(sweep: Union[str, Path, Mapping[str, Any], SweepFile], out: Union[
               scheduler: Optional[str] = None, sets: Sequence[str] = (),
               replications: Optional[int] = None, seed: Optional[int] = None,
               plots: bool = False, progress: Optional[Progress] = None,
-              processes: bool = True) -> SweepResult:
+              processes: bool = True, chunk: Optional[int] = None) -> SweepResult:
     """Run (or resume) a sweep into the folder ``out`` and write its tables.
 
     ``executor`` is 'local' (a process pool of ``workers``; the default) or 'dask' (join
     ``scheduler``, or start a LocalCluster of ``workers``; ``processes=False`` makes it threads).
     ``sets`` are 'key.path=value' overrides for every run; ``replications`` and ``seed``
-    replace the sweep file's.
+    replace the sweep file's. ``chunk``: runs sent to a worker at a time (None: chosen from the
+    number of runs and workers); it changes only the speed, never the tables.
     """
     from .executors import make_executor
     sw = load(sweep)
@@ -130,7 +131,7 @@ def run_sweep(sweep: Union[str, Path, Mapping[str, Any], SweepFile], out: Union[
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "runs").mkdir(exist_ok=True)
     write_text_atomic(directory / "sweep.json", _plan_json(sw, plan))
-    with make_executor(executor, workers, scheduler, processes) as ex:
+    with make_executor(executor, workers, scheduler, processes, chunk) as ex:
         outcomes, executed, skipped = execute(plan.tasks.values(), ex, progress, sw.name)
     return write_tables(sw, plan, directory, outcomes, executed, skipped)
 
