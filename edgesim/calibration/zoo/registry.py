@@ -15,9 +15,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from .classic import DenseNet, SqueezeNet, SSDMobileNet
+from .mobile import EfficientNet, MNASNet, MobileNetV1, MobileNetV3, ShuffleNetV2
 from .mobilenet import ROI_CLASSES, InvertedResidual, MobileNetV2, VPVariant
 from .resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
 from .sequence import StackedLSTM, TextCNN
+from .transformer import BertEncoder
 from .vgg import VGG
 
 __all__ = ["ModelSpec", "available", "spec", "resolve", "build", "example_input", "DEFAULT_SEED",
@@ -77,6 +80,25 @@ _FAMILIES: dict[str, _Family] = {
     "textcnn": _Family(TextCNN, dict(vocab_size=20000, embed_dim=100, kernel_sizes=(3, 4, 5), num_filters=100,
                                      num_classes=2, dropout=0.5, seq_len=256),
                        "seq_len", lambda kw: (kw["seq_len"],), "int64"),
+    # the families of published edge benchmarks (see zoo/mobile.py, classic.py, transformer.py)
+    "mobilenet_v1": _Family(MobileNetV1, dict(width=1.0, num_classes=1000, resolution=224),
+                            "resolution", _image_shape),
+    "mobilenet_v3": _Family(MobileNetV3, dict(size="large", num_classes=1000, dropout=0.2,
+                                              resolution=224), "resolution", _image_shape),
+    "efficientnet": _Family(EfficientNet, dict(num_classes=1000, dropout=0.2, resolution=224),
+                            "resolution", _image_shape),
+    "squeezenet": _Family(SqueezeNet, dict(version="1_0", num_classes=1000, dropout=0.5,
+                                           resolution=224), "resolution", _image_shape),
+    "densenet": _Family(DenseNet, dict(depth=121, num_classes=1000, resolution=224), "resolution",
+                        _image_shape),
+    "shufflenet_v2": _Family(ShuffleNetV2, dict(width=1.0, num_classes=1000, resolution=224),
+                             "resolution", _image_shape),
+    "mnasnet": _Family(MNASNet, dict(width=1.0, num_classes=1000, dropout=0.2, resolution=224),
+                       "resolution", _image_shape),
+    "ssd": _Family(SSDMobileNet, dict(num_classes=21, resolution=300), "resolution", _image_shape),
+    "bert": _Family(BertEncoder, dict(vocab_size=30522, hidden=768, layers=12, heads=12, ffn=3072,
+                                      max_positions=512, num_classes=2, seq_len=128),
+                    "seq_len", lambda kw: (kw["seq_len"],), "int64"),
 }
 
 _REGISTRY: dict[str, tuple[str, dict, str]] = {}   # name -> (family, kwargs, description)
@@ -121,6 +143,36 @@ _register("resnet56", "resnet_cifar",
           "ResNet-56, CIFAR-10 32x32, option-A shortcuts (He et al. 2016 sec. 4.2)",
           depth=56)
 _register("vgg13", "vgg", "VGG-13 (config B), ImageNet 224, no batch norm (Simonyan & Zisserman 2015)")
+for _d in (34, 101, 152):
+    _register(f"resnet{_d}", "resnet", f"ResNet-{_d}, ImageNet 224 (He et al. 2016; torchvision layout)",
+              depth=_d)
+for _d in (11, 16, 19):
+    _register(f"vgg{_d}", "vgg", f"VGG-{_d}, ImageNet 224, no batch norm (Simonyan & Zisserman 2015)",
+              depth=_d)
+for _d in (11, 13, 16, 19):
+    _register(f"vgg{_d}_bn", "vgg", f"VGG-{_d} with batch norm, ImageNet 224 (torchvision vgg{_d}_bn)",
+              depth=_d, batch_norm=True)
+_register("mobilenet_v1", "mobilenet_v1", "MobileNetV1 1.0 @224, ImageNet (Howard et al. 2017)")
+_register("mobilenet_v3_large", "mobilenet_v3", "MobileNetV3-Large @224, ImageNet (Howard et al. 2019)")
+_register("mobilenet_v3_small", "mobilenet_v3", "MobileNetV3-Small @224, ImageNet (Howard et al. 2019)",
+          size="small")
+_register("efficientnet_b0", "efficientnet", "EfficientNet-B0 @224, ImageNet (Tan & Le 2019)")
+_register("squeezenet1_0", "squeezenet", "SqueezeNet 1.0 @224, ImageNet (Iandola et al. 2016)")
+_register("squeezenet1_1", "squeezenet", "SqueezeNet 1.1 @224, ImageNet (torchvision squeezenet1_1)",
+          version="1_1")
+for _d in (121, 169, 201, 161):
+    _register(f"densenet{_d}", "densenet", f"DenseNet-{_d} @224, ImageNet (Huang et al. 2017)", depth=_d)
+_register("shufflenet_v2", "shufflenet_v2", "ShuffleNetV2 1.0 @224, ImageNet (Ma et al. 2018)")
+for _w in (0.5, 1.5, 2.0):
+    _register(f"shufflenet_v2_x{_w:g}", "shufflenet_v2", f"ShuffleNetV2 {_w:g} @224, ImageNet", width=_w)
+_register("mnasnet", "mnasnet", "MNASNet-B1 1.0 @224, ImageNet (Tan et al. 2019; torchvision mnasnet1_0)")
+for _w in (0.5, 0.75, 1.3):
+    _register(f"mnasnet_x{_w:g}", "mnasnet", f"MNASNet-B1 depth {_w:g} @224, ImageNet (torchvision "
+              f"mnasnet{str(_w).replace('.', '_')})", width=_w)
+_register("ssd_mobilenet_v1", "ssd", "SSD300 on MobileNetV1, VOC 21 classes (MobileNet-SSD; Liu et al. "
+          "2016); raw box and class outputs, no NMS")
+_register("bert_base", "bert", "BERT-base (Devlin et al. 2019): 12 layers, hidden 768, sequence 128, "
+          "2-class head")
 _register("vgg13_cifar", "vgg",
           "VGG-13 with batch norm, CIFAR-10 32x32, 512-512-C classifier (DEEPCON's VGG13)",
           batch_norm=True, num_classes=10, head="cifar", resolution=32)
@@ -135,7 +187,7 @@ _register("lstm2", "lstm", "two-layer LSTM, 256 hidden (Distream's workload pred
 _register("textcnn", "textcnn", "TextCNN (Kim 2014): 100-d embeddings (GloVe as in DEEPCON), kernels 3/4/5 "
           "x 100 filters, max-over-time, linear; IMDB-like 2 classes, 20k vocabulary and 256 tokens assumed")
 
-del _i, _rho, _j, _k, _c, _what
+del _i, _rho, _j, _k, _c, _what, _d, _w
 
 
 def available() -> list[str]:
@@ -238,6 +290,8 @@ def _residual_branch_bns(model: nn.Module) -> list[nn.Module]:
             out.append(m.bn3)
         elif isinstance(m, InvertedResidual) and m.use_res_connect:
             out.append(m.conv[-1])
+        elif getattr(m, "branch_bn", None) is not None:      # zoo/mobile.py blocks
+            out.append(m.branch_bn)
     return out
 
 
@@ -273,6 +327,9 @@ def _init_weights(model: nn.Module, gen: torch.Generator) -> None:
                 nn.init.uniform_(p, -bound, bound, generator=gen)
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, 1.0, generator=gen)
+        elif isinstance(m, nn.LayerNorm):                    # an identity, like the BN layers
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
         else:
             continue
         done.update(id(p) for p in m.parameters(recurse=False))
@@ -280,6 +337,9 @@ def _init_weights(model: nn.Module, gen: torch.Generator) -> None:
     with torch.no_grad():
         for bn in branch_bns:
             bn.weight.fill_(1.0 / math.sqrt(len(branch_bns)))
+        for m in model.modules():                # squeeze-and-excitation gates start open
+            if getattr(m, "gate_bias", None) is not None:
+                m.fc2.bias.fill_(m.gate_bias)
         for p in model.parameters():
             if id(p) not in done:                  # a module type not handled above
                 nn.init.normal_(p, 0.0, 0.02, generator=gen)
