@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from .metrics.atomic import write_parquet_atomic, write_text_atomic
+from .metrics.atomic import atomic_path, write_parquet_atomic, write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is imported where the tables are built
     import pandas as pd
@@ -22,8 +22,17 @@ class Result:
 
     @cached_property
     def requests(self) -> pd.DataFrame:
-        """One row per finished request (completed, dropped, failed or timed out)."""
+        """One row per finished request (completed, dropped, failed or timed out), by id.
+
+        With metrics.stream_rows the rows were written to Parquet during the run; this reads
+        them back (all of them, in memory): `requests_file` avoids that."""
         return self._sim.recorder.frame()
+
+    @property
+    def requests_file(self) -> Optional[Path]:
+        """The streamed requests file (metrics.stream_rows; rows in finishing order), or None."""
+        rec = self._sim.recorder
+        return rec.close() if rec.streamed else None
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
@@ -57,7 +66,13 @@ class Result:
         the plots (the CLI prints its summary table there, so the plots do not hold it up)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        write_parquet_atomic(self.requests, out / "requests.parquet")
+        streamed = self.requests_file
+        if streamed is not None:    # copied as written: never the whole table in memory
+            import shutil
+            with atomic_path(out / "requests.parquet") as tmp:
+                shutil.copyfile(streamed, tmp)
+        else:
+            write_parquet_atomic(self.requests, out / "requests.parquet")
         write_parquet_atomic(self.timeseries, out / "timeseries.parquet")
         if self.links is not None:
             write_parquet_atomic(self.links, out / "links.parquet")
@@ -68,7 +83,12 @@ class Result:
             on_tables()
         if plots:
             from .analysis.plots import write_run_plots
-            write_run_plots(self.requests, self.timeseries, self.summary, out / "plots")
+            if streamed is not None:    # the latency CDF needs three columns, not the table
+                import pandas as pd
+                reqs = pd.read_parquet(streamed, columns=["latency", "outcome", "warmup"])
+            else:
+                reqs = self.requests
+            write_run_plots(reqs, self.timeseries, self.summary, out / "plots")
         # The summary goes last: its presence marks a complete run directory.
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         return out

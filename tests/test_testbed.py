@@ -86,6 +86,7 @@ def test_testbed_end_to_end_one_worker(tmp_path):
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--workers", "1", "--load", "0.5", "--requests", "100",
+                                       "--max-requests", "100", "--service", "backtoback",
                                        "--sim-requests", "2000", "--replay", "--timeout", "120",
                                        "--json"])
     assert res.exit_code == 0, res.output
@@ -118,11 +119,13 @@ def test_testbed_table_output(tmp_path):
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--workers", "1", "--load", "0.3", "--requests", "40",
+                                       "--max-requests", "40", "--service", "backtoback",
                                        "--sim-requests", "500", "--markdown", "-q"])
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
-    assert lines[0].startswith("| W | load | metric | real | sim | diff % | target | result |")
-    assert sum(1 for ln in lines if ln.startswith("| 1 | 0.3 |")) == 4
+    assert lines[0].startswith("| W | load | batching | metric | real | sim | diff % | target | "
+                               "result |")
+    assert sum(1 for ln in lines if ln.startswith("| 1 | 0.3 | none |")) == 4
     assert "service model: empirical" in res.output and "overall:" in res.output
 
 

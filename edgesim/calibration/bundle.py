@@ -10,7 +10,10 @@ A bundle is a folder, conventionally ``calibration/<device-id>/``, holding
   batch, input shape, threads); cells may be empty where a value is unknown, except ``model``,
   ``phase``, ``batch``, ``median_ms`` and ``provenance``. Further columns may follow
   ``provenance`` (e.g. ``runtime,precision,source``); readers keep them as text.
-* optionally ``samples.parquet`` - raw samples (``model, phase, batch, sample_ms``).
+* optionally ``samples.parquet`` - raw samples (``model, phase, batch, sample_ms``);
+* optionally ``served.parquet`` - served-mode calls (:data:`SERVED_COLUMNS`, written by
+  ``edgesim calibrate served``; see :mod:`edgesim.calibration.served_profile`): per call, in
+  call order, its batch size, the idle gap before it and its time.
 
 Per-row quantities (``flops``, ``out_bytes``, ``peak_mem_mb``) describe the whole row, i.e. the
 batch of ``batch`` inputs that was timed; ``params`` is the model's parameter count.
@@ -46,16 +49,21 @@ from ..metrics.atomic import write_parquet_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "PROVENANCES", "PHASES", "Bundle", "BundleError",
            "load_bundle", "load_bundles", "write_bundle", "empty_table", "META_FILE",
-           "LATENCY_FILE", "SAMPLES_FILE"]
+           "LATENCY_FILE", "SAMPLES_FILE", "SERVED_FILE", "SERVED_COLUMNS"]
 
 SCHEMA_VERSION = 1
 META_FILE, LATENCY_FILE, SAMPLES_FILE = "meta.json", "latency.csv", "samples.parquet"
+SERVED_FILE = "served.parquet"
 COLUMNS: tuple[str, ...] = (
     "model", "phase", "batch", "input_shape", "threads", "n", "median_ms", "p10_ms", "p90_ms",
     "p99_ms", "mean_ms", "std_ms", "flops", "params", "out_bytes", "peak_mem_mb", "provenance")
 PROVENANCES = ("measured", "literature", "transferred")
 PHASES = ("infer", "train")
 SAMPLE_COLUMNS = ("model", "phase", "batch", "sample_ms")
+# the same as edgesim.calibration.served_profile.SERVED_COLUMNS (that module needs numpy only,
+# but this one is read on every scenario load, so the tuple is repeated rather than imported)
+SERVED_COLUMNS = ("model", "phase", "batch", "workers", "worker", "load", "max_batch",
+                  "max_wait_ms", "run", "seq", "start_ms", "gap_ms", "sample_ms", "compute_ms")
 
 _STR_COLS = ("model", "phase", "input_shape", "provenance")
 _INT_COLS = ("batch", "threads", "n")
@@ -102,6 +110,16 @@ class Bundle:
         if not f.is_file():
             return None
         return _check_samples(pd.read_parquet(f, engine="pyarrow"), f)
+
+    def has_served(self) -> bool:
+        return (Path(self.path) / SERVED_FILE).is_file()
+
+    def load_served(self) -> Optional[pd.DataFrame]:
+        """The served-mode calls (:data:`SERVED_COLUMNS`), or None if the bundle has none."""
+        f = Path(self.path) / SERVED_FILE
+        if not f.is_file():
+            return None
+        return _check_served(pd.read_parquet(f, engine="pyarrow"), f)
 
     def __repr__(self) -> str:  # the table would be unreadable in a repr
         return (f"Bundle({str(self.path)!r}, device={self.meta.get('device_id')!r}, "
@@ -317,6 +335,25 @@ def _check_samples(df: pd.DataFrame, where: Path) -> pd.DataFrame:
     return df
 
 
+def _check_served(df: pd.DataFrame, where: Path) -> pd.DataFrame:
+    missing = [c for c in SERVED_COLUMNS if c not in df.columns]
+    if missing:
+        raise BundleError(f"{where}: missing column(s) {', '.join(missing)}; has "
+                          f"{', '.join(map(str, df.columns))}")
+    for col, low, strict in (("sample_ms", 0.0, True), ("gap_ms", 0.0, False),
+                             ("batch", 1.0, False), ("workers", 1.0, False),
+                             ("max_batch", 1.0, False), ("max_wait_ms", 0.0, False),
+                             ("compute_ms", 0.0, False),
+                             ("load", 0.0, True)):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(v) & ((v > low) if strict else (v >= low)))
+        if bad.any():
+            i = int(bad.nonzero()[0][0])
+            raise BundleError(f"{where}: row {i + 1}, column {col!r}: {df[col].iloc[i]!r} is not "
+                              f"a finite number {'>' if strict else '>='} {low:g}")
+    return df
+
+
 # ---------------------------------------------------------------------------------------- load
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
@@ -382,13 +419,14 @@ def _find_bundles(folder: Path) -> list[Path]:
 # ---------------------------------------------------------------------------------------- write
 
 def write_bundle(path: str | os.PathLike, meta: Mapping, table: pd.DataFrame,
-                 samples: Optional[pd.DataFrame] = None) -> Bundle:
+                 samples: Optional[pd.DataFrame] = None,
+                 served: Optional[pd.DataFrame] = None) -> Bundle:
     """Write a bundle folder atomically and return it as loaded back.
 
     ``meta`` gets defaults for the optional keys (``created`` now, ``edgesim_version`` this
     version, empty ``fingerprint``/``sources``/``notes``/``command``). ``table`` must have the
     columns of :data:`COLUMNS` in order (extra trailing columns are kept). An existing bundle at
-    ``path`` is replaced as a whole.
+    ``path`` is replaced as a whole (so pass its ``samples`` and ``served`` again to keep them).
     """
     target = Path(path)
     meta = _complete_meta(meta)
@@ -397,6 +435,8 @@ def write_bundle(path: str | os.PathLike, meta: Mapping, table: pd.DataFrame,
     _parse_rows(header, rows, target / LATENCY_FILE)              # same rules as the reader
     if samples is not None:
         samples = _check_samples(samples, target / SAMPLES_FILE)
+    if served is not None:
+        served = _check_served(served, target / SERVED_FILE)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -405,6 +445,8 @@ def write_bundle(path: str | os.PathLike, meta: Mapping, table: pd.DataFrame,
         write_text_atomic(tmp / LATENCY_FILE, _csv_text(header, rows))
         if samples is not None:
             write_parquet_atomic(samples.reset_index(drop=True), tmp / SAMPLES_FILE)
+        if served is not None:
+            write_parquet_atomic(served.reset_index(drop=True), tmp / SERVED_FILE)
         _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

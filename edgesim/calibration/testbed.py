@@ -1,26 +1,31 @@
 """Sim-vs-real validation: does edgesim predict what a real deployment on this machine does?
 
-Two checks live here.
+Two checks live here (the helpers in :mod:`.check`, :mod:`.testbed_pool`, :mod:`.testbed_service`,
+:mod:`.testbed_stats`; the two-tier testbed in :mod:`.twotier`).
 
 ``check_bundle`` (``edgesim calibrate check``)
-    Profiles batch sizes that a bundle did *not* measure (default: the midpoints between its
-    measured sizes), with the bundle's own device, threads and minimum run time, predicts them by
-    interpolating the bundle, and reports each error and the mean absolute percentage error.
+    Profiles batch sizes that a bundle did *not* measure and compares them with the bundle's
+    interpolation (see :mod:`edgesim.calibration.check`).
 
 ``run_testbed`` (``edgesim testbed``)
-    A real mini-deployment: W worker processes (multiprocessing, spawn), each pinned to its own
-    core (``os.sched_setaffinity``) with ``torch.set_num_threads(threads)``, serve real PyTorch
-    inference of one zoo model at batch 1 from one shared FIFO queue. A dispatcher thread in the
-    parent sends Poisson arrivals (seeded ``numpy`` generator; n arrivals uniformly spread over
-    ``n / rate`` seconds, i.e. a Poisson process conditioned on its count, so that the realised
-    rate is exactly the nominal one) at ``rate = load * W / S``, where S
-    is the bundle's batch-1 mean service time; a collector thread in the same process stamps each
-    response, so a request's latency is ``perf_counter()`` at its response minus
-    ``perf_counter()`` when it was put on the queue, both read in one process. Then the same
-    configuration is simulated: one node with W executors, FIFO, Poisson arrivals at the same
-    rate, and service times drawn from the bundle's *measured* batch-1 samples (``dist:
-    empirical``; the mean/p90 of latency.csv when the bundle has no samples). The simulation never
-    sees the testbed's own measurements, so the comparison is a prediction, not a fit.
+    A real mini-deployment: W worker processes, one per core, serve real PyTorch inference of
+    one zoo model from one FIFO queue with the simulator's batching rule (``none``: batch 1;
+    ``dynamic``: up to ``max_batch``, waiting at most ``max_wait``; the dispatcher is in
+    :mod:`.testbed_pool`). Poisson arrivals (seeded, each segment conditioned on its count, so
+    the realised rate is the nominal one) at ``rate = load * W / S``, S the bundle's batch-1
+    back-to-back mean. A run lasts at least ``requests`` requests and goes on, segment by
+    segment, until the 95 % confidence interval of its mean latency is within ``ci_frac`` of the
+    mean-latency target (or ``max_requests`` is reached), so the real mean is known well enough
+    to judge a 10 % error. Then the same configuration is simulated (one node, W executors, the
+    same batching) with service times from the bundle, never from the run itself:
+
+    * ``service="served"``: the bundle's served-mode calls (``edgesim calibrate served``; the
+      calls of the profile with this W, else of the nearest W) through
+      :class:`~edgesim.calibration.served_model.ServedService`: idle-gap dependent, and
+      correlated in time (``order``: replay, ar1 or iid);
+    * ``service="backtoback"``: the bundle's back-to-back samples resampled independently (what
+      the testbed did before served mode; batch sizes between measured ones scale the nearest
+      measured size's samples by the interpolated median).
 
 Latency statistics drop the first ``warmup`` fraction of requests (by arrival) in both, and
 throughput is the number of the remaining requests over the time from the first one's arrival to
@@ -33,328 +38,49 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-# check_bundle and its helpers live in check.py; they stay importable from here.
+# check_bundle and its helpers live in check.py, the bundle's service models in
+# testbed_service.py; they stay importable from here.
 from .check import CHECK_TARGET_PCT, _load, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
+from .served_profile import WARM_GAP_S, Batching, arrival_offsets
+from .testbed_service import PerBatchEmpirical, ServiceSource, bundle_service, served_service  # noqa: F401
+from .testbed_stats import TARGETS, _batch_means_ci, compare, latency_stats  # noqa: F401
+from ..hardware.service import ServiceModel
 
-__all__ = ["TARGETS", "ServiceSource", "bundle_service", "run_real", "simulate", "latency_stats",
-           "run_testbed", "check_bundle", "midpoints", "interpolate", "twin_scenario"]
+__all__ = ["TARGETS", "ServiceSource", "bundle_service", "served_service", "run_real", "simulate",
+           "latency_stats", "run_testbed", "check_bundle", "midpoints", "interpolate",
+           "twin_scenario", "compare", "SERVICES"]
 
-# Acceptance targets, |sim - real| / real in percent.
-TARGETS = {"mean": 10.0, "p95": 15.0, "throughput": 5.0}
-
+SERVICES = ("served", "backtoback")
 Progress = Callable[[str], None]
-
-
-# ============================================================================================
-# service times from a bundle
-
-
-@dataclass
-class ServiceSource:
-    """What the simulation draws service times from."""
-
-    mean_s: float                       # the bundle's batch-1 mean (sets the arrival rate)
-    samples_s: Optional[list]           # raw batch-1 samples, seconds (None: none in the bundle)
-    median_s: float
-    p90_s: Optional[float]
-    threads: Optional[int]
-    kind: str = ""                      # "empirical" or "lognormal" (what `service_spec` gives)
-
-    def service_spec(self) -> dict:
-        """The scenario's service entry for this model on the node's device."""
-        if self.samples_s:
-            return {"dist": "empirical", "samples": [float(s) for s in self.samples_s]}
-        # No raw samples: a lognormal with the bundle's mean and the spread of its median and p90.
-        cv = 0.0
-        if self.p90_s and self.p90_s > self.median_s > 0:
-            sigma = math.log(self.p90_s / self.median_s) / 1.2815515655446004
-            cv = math.sqrt(math.expm1(sigma * sigma))
-        if cv <= 0:
-            return {"dist": "constant", "time": self.mean_s}
-        return {"dist": "lognormal", "mean": self.mean_s, "cv": cv}
-
-    def describe(self) -> str:
-        spec = self.service_spec()
-        if spec["dist"] == "empirical":
-            a = np.asarray(self.samples_s)
-            return (f"empirical: the bundle's {len(a)} raw batch-1 samples (mean "
-                    f"{a.mean() * 1e3:.3f} ms, cv {a.std() / a.mean():.3f})")
-        if spec["dist"] == "lognormal":
-            return (f"lognormal: the bundle's batch-1 mean {self.mean_s * 1e3:.3f} ms, cv "
-                    f"{spec['cv']:.3f} from its median and p90 (no samples.parquet)")
-        return f"constant: the bundle's batch-1 mean {self.mean_s * 1e3:.3f} ms"
-
-
-def bundle_service(bundle, model: str, threads: Optional[int] = None) -> ServiceSource:
-    """Batch-1 inference service of ``model`` in ``bundle`` (a Bundle or a folder path)."""
-    b = _load(bundle)
-    t = b.table
-    rows = t[(t["model"] == model) & (t["phase"] == "infer") & (t["batch"] == 1)]
-    if rows.empty:
-        have = sorted(set(t.loc[(t["phase"] == "infer") & (t["batch"] == 1), "model"]))
-        raise LookupError(f"{b.path}: no batch-1 infer row for model {model!r}; it has "
-                          f"{', '.join(have) or 'none'}")
-    if threads is not None and rows["threads"].notna().any():
-        match = rows[rows["threads"] == threads]
-        rows = match if not match.empty else rows
-    row = rows.iloc[0]
-    mean_ms = row["mean_ms"] if not _nan(row["mean_ms"]) else row["median_ms"]
-    samples = None
-    raw = b.load_samples() if b.has_samples() else None
-    if raw is not None:
-        sel = raw[(raw["model"] == model) & (raw["phase"] == "infer") & (raw["batch"] == 1)]
-        if len(sel):
-            samples = [float(x) / 1e3 for x in sel["sample_ms"]]
-    src = ServiceSource(mean_s=float(mean_ms) / 1e3, samples_s=samples,
-                        median_s=float(row["median_ms"]) / 1e3,
-                        p90_s=None if _nan(row["p90_ms"]) else float(row["p90_ms"]) / 1e3,
-                        threads=None if _nan(row["threads"]) else int(row["threads"]))
-    src.kind = src.service_spec()["dist"]
-    return src
-
-
-def _nan(v) -> bool:
-    try:
-        return v is None or bool(np.isnan(float(v)))
-    except (TypeError, ValueError):
-        return True
 
 
 # ============================================================================================
 # the real deployment
 
 
-def _worker_main(idx: int, core: Optional[int], model: str, threads: int, tasks, conn,
-                 warmup_s: float, malloc: str = "default") -> None:
-    """One serving process: pin, build the model, warm up, then serve until a None arrives."""
-    try:
-        if core is not None and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, {core})
-        from .profiler import configure_malloc
-        configure_malloc(malloc)
-        import torch
-        torch.set_num_threads(threads)
-        from . import zoo
-        net = zoo.build(model)
-        x = zoo.example_input(model, 1)
-        with torch.inference_mode():
-            t_end = time.perf_counter() + warmup_s
-            n = 0
-            while n < 5 or time.perf_counter() < t_end:
-                net(x)
-                n += 1
-        conn.send(("ready", idx, os.getpid(), sorted(os.sched_getaffinity(0))
-                   if hasattr(os, "sched_getaffinity") else None))
-    except BaseException as exc:  # report, do not hang the parent
-        conn.send(("error", idx, f"{type(exc).__name__}: {exc}", None))
-        return
-    perf = time.perf_counter
-    with torch.inference_mode():
-        while True:
-            rid = tasks.get()
-            if rid is None:
-                break
-            t0 = perf()
-            net(x)
-            t1 = perf()
-            conn.send((rid, idx, t0, t1))
-    conn.close()
-
-
-def _system_ticks() -> Optional[tuple[int, int]]:
-    """(busy, steal) clock ticks of the whole machine since boot, from /proc/stat."""
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            f = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    steal = f[7] if len(f) > 7 else 0
-    return f[0] + f[1] + f[2] + f[5] + f[6] + steal, steal
-
-
-def _process_ticks(pid: int) -> Optional[int]:
-    """utime + stime of a process (all its threads), in clock ticks."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class _CpuAccount:
-    """How many cores other processes (not the testbed's) kept busy while a run lasted."""
-
-    def __init__(self, pids: Sequence[int]) -> None:
-        self.pids = [os.getpid(), *pids]
-        self.t0 = time.monotonic()
-        self.sys0 = _system_ticks()
-        self.own0 = [_process_ticks(p) for p in self.pids]
-
-    def other_cores(self) -> dict:
-        sys1, own1 = _system_ticks(), [_process_ticks(p) for p in self.pids]
-        wall = time.monotonic() - self.t0
-        if self.sys0 is None or sys1 is None or None in self.own0 or None in own1 or wall <= 0:
-            return {"other_cores": None, "steal_cores": None}
-        hz = os.sysconf("SC_CLK_TCK")
-        busy = sys1[0] - self.sys0[0]
-        own = sum(b - a for a, b in zip(self.own0, own1))
-        return {"other_cores": max(busy - own, 0) / hz / wall,
-                "steal_cores": (sys1[1] - self.sys0[1]) / hz / wall}
-
-
-class WorkerPool:
-    """W spawned serving processes, one per core, around one shared task queue."""
-
-    def __init__(self, model: str, workers: int, threads: int = 1, warmup_s: float = 1.0,
-                 start_timeout_s: float = 180.0, malloc: str = "default") -> None:
-        import multiprocessing as mp
-        self.ctx = mp.get_context("spawn")
-        self.model, self.workers, self.threads = model, workers, threads
-        try:
-            cores = sorted(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = []
-        self.cores = cores
-        self.oversubscribed = bool(cores) and workers > len(cores)
-        self.tasks = self.ctx.SimpleQueue()
-        self.conns, self.procs, self.info = [], [], []
-        for i in range(workers):
-            rd, wr = self.ctx.Pipe(duplex=False)
-            core = cores[i % len(cores)] if cores else None
-            p = self.ctx.Process(target=_worker_main, name=f"edgesim-testbed-{i}", daemon=True,
-                                 args=(i, core, model, threads, self.tasks, wr, warmup_s, malloc))
-            p.start()
-            wr.close()
-            self.conns.append(rd)
-            self.procs.append(p)
-        self._await_ready(start_timeout_s)
-
-    def _await_ready(self, timeout_s: float) -> None:
-        from multiprocessing.connection import wait
-        deadline = time.monotonic() + timeout_s
-        pending = set(range(self.workers))
-        while pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.close()
-                raise TimeoutError(f"testbed workers {sorted(pending)} not ready after {timeout_s:.0f} s")
-            for c in wait([self.conns[i] for i in pending], timeout=min(left, 1.0)):
-                try:
-                    msg = c.recv()
-                except EOFError:
-                    self.close()
-                    raise RuntimeError("a testbed worker died while starting") from None
-                if msg[0] == "error":
-                    self.close()
-                    raise RuntimeError(f"testbed worker {msg[1]} failed to start: {msg[2]}")
-                pending.discard(msg[1])
-                self.info.append({"worker": msg[1], "pid": msg[2], "cores": msg[3]})
-            dead = [i for i in pending if not self.procs[i].is_alive()]
-            if dead:
-                self.close()
-                raise RuntimeError(f"testbed worker(s) {dead} exited while starting")
-        self.info.sort(key=lambda d: d["worker"])
-
-    def run(self, rate: float, n: int, seed: int, timeout_s: float) -> dict:
-        """Send n Poisson arrivals at ``rate``/s; per request: arrival, response, worker, service."""
-        from multiprocessing.connection import wait
-        # A Poisson process conditioned on n arrivals in n / rate seconds: sorted uniform times.
-        # Its realised rate is the nominal one, so the throughput comparison is not a comparison
-        # of two samples' arrival counts.
-        rng = np.random.default_rng(seed)
-        offsets = np.sort(rng.uniform(0.0, n / rate, size=n))
-        arrival = np.full(n, np.nan)
-        finish = np.full(n, np.nan)
-        worker = np.full(n, -1, dtype=np.int64)
-        svc_start = np.full(n, np.nan)
-        svc_end = np.full(n, np.nan)
-        state = {"received": 0, "error": None}
-        stop = threading.Event()
-        perf = time.perf_counter
-
-        def collect() -> None:
-            conns = list(self.conns)
-            try:
-                while state["received"] < n and not stop.is_set():
-                    for c in wait(conns, timeout=0.2):
-                        try:
-                            rid, w, t0, t1 = c.recv()
-                        except EOFError:
-                            conns.remove(c)
-                            state["error"] = "a worker exited during the run"
-                            continue
-                        finish[rid] = perf()
-                        worker[rid], svc_start[rid], svc_end[rid] = w, t0, t1
-                        state["received"] += 1
-                    if not conns:
-                        break
-            except BaseException as exc:  # pragma: no cover - surfaced below
-                state["error"] = f"{type(exc).__name__}: {exc}"
-
-        account = _CpuAccount([p.pid for p in self.procs])
-        collector = threading.Thread(target=collect, name="testbed-collector", daemon=True)
-        collector.start()
-        t_start = perf() + 0.05
-        deadline = time.monotonic() + timeout_s
-        timed_out = False
-        put = self.tasks.put
-        for i in range(n):
-            due = t_start + offsets[i]
-            wait_s = due - perf()
-            if wait_s > 0:
-                time.sleep(wait_s)
-            arrival[i] = perf()
-            put(i)
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-        collector.join(timeout=max(deadline - time.monotonic(), 0.0) + 0.5)
-        if collector.is_alive():
-            timed_out = True
-            stop.set()
-            collector.join(timeout=5)
-        cpu = account.other_cores()
-        intended = t_start + offsets
-        lag = arrival - intended
-        return {"arrival": arrival - t_start, "finish": finish - t_start, "worker": worker,
-                "service": svc_end - svc_start, "wait": svc_start - arrival,
-                "dispatch_lag": lag, "timed_out": timed_out, "error": state["error"],
-                "n": n, "received": state["received"], **cpu}
-
-    def close(self) -> None:
-        for _ in self.procs:
-            try:
-                self.tasks.put(None)
-            except Exception:
-                break
-        for p in self.procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
-        for c in self.conns:
-            c.close()
-
-    def __enter__(self) -> "WorkerPool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def run_real(model: str, workers: int, rate: float, n: int, threads: int = 1, seed: int = 0,
-             timeout_s: float = 600.0, malloc: str = "default") -> dict:
-    """One real run with a fresh pool (``run_testbed`` reuses a pool across loads)."""
-    with WorkerPool(model, workers, threads, malloc=malloc) as pool:
-        return pool.run(rate, n, seed, timeout_s)
+             timeout_s: float = 600.0, malloc: str = "default",
+             batching: Batching = Batching()) -> dict:
+    """One real run of n Poisson arrivals with a fresh pool (``run_testbed`` reuses pools)."""
+    import time
+
+    from .testbed_pool import TimedArrivals, WorkerPool
+    with WorkerPool(model, workers, threads, malloc=malloc, max_batch=batching.max_batch) as pool:
+        offsets = arrival_offsets(rate, n, np.random.default_rng(seed))
+        t0 = time.perf_counter() + 0.05
+        raw = pool.serve(TimedArrivals(offsets, t0), batching, n, timeout_s)
+        return _relative(raw, t0)
+
+
+def _relative(raw: dict, t0: float) -> dict:
+    out = dict(raw)
+    for k in ("created", "arrival", "finish", "svc_start", "svc_end"):
+        out[k] = raw[k] - t0
+    return out
 
 
 # ============================================================================================
@@ -362,17 +88,19 @@ def run_real(model: str, workers: int, rate: float, n: int, threads: int = 1, se
 
 
 def twin_scenario(model: str, workers: int, rate: float, n: int, service: dict, seed: int,
-                     arrivals: Optional[dict] = None) -> dict:
+                  arrivals: Optional[dict] = None, batching: Batching = Batching()) -> dict:
     """The M/G/W scenario (as a dict) that mirrors a testbed configuration."""
     mean = _spec_mean(service)
     horizon = n / rate * 4 + 1000 * mean + 60
     return {
         "name": f"testbed-w{workers}",
-        "description": "edgesim testbed: M/G/W, one FIFO node with W executors",
+        "description": "edgesim testbed: one FIFO node with W executors",
         "seed": int(seed),
         "duration": float(horizon),
         "max_completions": int(n),
-        "nodes": {"server": {"count": 1, "executors": int(workers), "queue": "fifo", "max_batch": 1}},
+        "nodes": {"server": {"count": 1, "executors": int(workers), "queue": "fifo",
+                             "max_batch": int(batching.max_batch),
+                             "max_wait": float(batching.max_wait_s)}},
         "workload": {
             "sources": {"clients": {"arrivals": arrivals or {"process": "poisson", "rate": float(rate)},
                                     "job": "infer", "limit": int(n)}},
@@ -389,13 +117,35 @@ def _spec_mean(service: dict) -> float:
     return float(service.get("mean", service.get("time", 0.01)))
 
 
+def run_scenario(sc: dict, model_obj: Optional[ServiceModel] = None,
+                 name: str = "model") -> dict:
+    """Run a scenario dict, with ``model_obj`` as the service model of ``name`` on every node
+    (a model the scenario format cannot spell, such as ServedService); per request in arrival
+    order: arrival (``created``), finish (NaN unless completed) and service, seconds."""
+    from .. import api
+    sim = api.simulation(sc)
+    if model_obj is not None:
+        if hasattr(model_obj, "reset"):
+            model_obj.reset()
+        for node in sim.nodes:
+            if name in node.services:
+                node.services[name] = model_obj
+    sim.run()
+    req = sim.collect().requests.sort_values("created", kind="stable")
+    done = (req["outcome"] == "completed").to_numpy()
+    finish = np.where(done, req["finished"].to_numpy(dtype=float), np.nan)
+    return {"arrival": req["created"].to_numpy(dtype=float), "finish": finish,
+            "service": req["service"].to_numpy(dtype=float), "n": len(req)}
+
+
 def simulate(model: str, workers: int, rate: float, n: int, service: dict, seed: int = 0,
-             replay_times: Optional[np.ndarray] = None) -> dict:
-    """Run the scenario; per request (in arrival order): arrival and response time (seconds).
+             replay_times: Optional[np.ndarray] = None, batching: Batching = Batching(),
+             model_obj: Optional[ServiceModel] = None) -> dict:
+    """Run the twin; per request (in arrival order): arrival and response time (seconds).
 
     ``replay_times``: arrival times to replay (a trace) instead of Poisson arrivals at ``rate``.
+    ``model_obj``: a service model that replaces ``service`` (which then only sizes the run).
     """
-    from .. import api
     tmp = None
     arrivals = None
     try:
@@ -405,168 +155,286 @@ def simulate(model: str, workers: int, rate: float, n: int, service: dict, seed:
                 fh.write("".join(f"{float(t)!r}\n" for t in np.asarray(replay_times, dtype=float)))
             arrivals = {"process": "trace", "file": tmp, "format": "times"}
             n = len(replay_times)
-        sc = twin_scenario(model, workers, rate, n, service, seed, arrivals)
-        res = api.run(sc)
-        req = res.requests
+        sc = twin_scenario(model, workers, rate, n, service, seed, arrivals, batching)
+        return run_scenario(sc, model_obj)
     finally:
         if tmp:
             os.unlink(tmp)
-    req = req.sort_values("created", kind="stable")
-    done = (req["outcome"] == "completed").to_numpy()
-    finish = np.where(done, req["finished"].to_numpy(dtype=float), np.nan)
-    return {"arrival": req["created"].to_numpy(dtype=float), "finish": finish,
-            "service": req["service"].to_numpy(dtype=float), "n": n}
 
 
 # ============================================================================================
-# statistics and comparison
+# the whole comparison
 
 
-def latency_stats(arrival: np.ndarray, finish: np.ndarray, warmup: float = 0.05) -> dict:
-    """Latency (ms) and throughput (requests/s) of the requests after the first ``warmup`` fraction.
+def _own_model(raw: dict, order: str):
+    """Diagnosis: the served model fitted on the real run's own calls (gaps and times)."""
+    from .served_model import ServedService
+    c = raw["calls"]
+    if len(c["size"]) < 10:
+        return None
+    try:
+        order_ = np.lexsort((c["sent"], c["worker"]))      # each worker's calls in order
+        return ServedService(c["size"][order_], c["gap"][order_],
+                             (c["done"] - c["sent"])[order_], segment=c["worker"][order_],
+                             order=order)
+    except ValueError:
+        return None
 
-    Requests are ordered by arrival; unanswered ones (NaN finish) are counted as ``missing`` and
-    left out of the latency figures.
+
+def _extender(pool, state: dict, rate: float, requests: int, max_requests: int, warmup: float,
+              ci_abs_frac: float, seed: int,
+              start_key: str = "arrival") -> Callable[[int], Optional[np.ndarray]]:
+    """``TimedArrivals.extend``: one more segment while the real mean's CI is too wide.
+
+    The CI is that of the answers in so far (the last few of the segment are still in flight,
+    which changes little); the run stops once the half-width is at most ``ci_abs_frac`` of
+    the mean, or at ``max_requests``. ``start_key``: where latency starts, ``arrival`` (at the
+    dispatcher) or ``created`` (two-tier: the frame's due time at the camera). Every segment is conditioned on its count (see
+    :func:`arrival_offsets`), so the realised rate stays the nominal one.
     """
-    arrival = np.asarray(arrival, dtype=float)
-    finish = np.asarray(finish, dtype=float)
-    order = np.argsort(arrival, kind="stable")
-    arrival, finish = arrival[order], finish[order]
-    sent = np.isfinite(arrival)
-    arrival, finish = arrival[sent], finish[sent]
-    k = int(math.floor(warmup * len(arrival)))
-    a, f = arrival[k:], finish[k:]
-    ok = np.isfinite(f)
-    lat = (f[ok] - a[ok]) * 1e3
-    out = {"n": int(ok.sum()), "missing": int((~ok).sum()), "mean_ms": None, "p50_ms": None,
-           "p95_ms": None, "p99_ms": None, "throughput_rps": None, "mean_ci95_ms": None,
-           "arrival_rate_rps": None}
-    out["mean_ci95_ms"] = _batch_means_ci(lat)
-    if lat.size:
-        out.update(mean_ms=float(lat.mean()), p50_ms=float(np.quantile(lat, 0.5)),
-                   p95_ms=float(np.quantile(lat, 0.95)), p99_ms=float(np.quantile(lat, 0.99)))
-        if len(a) > 1 and a[-1] > a[0]:
-            out["arrival_rate_rps"] = float((len(a) - 1) / (a[-1] - a[0]))
-        span = float(np.nanmax(f) - a[0])
-        out["throughput_rps"] = float(ok.sum() / span) if span > 0 else None
-    return out
+    rng = np.random.default_rng([seed, 7])
+    chunk = max(requests // 2, 200)
+
+    def extend(sent: int) -> Optional[np.ndarray]:
+        if sent >= max_requests:
+            return None
+        cur = pool.current
+        arr, fin = cur[start_key][:sent], cur["finish"][:sent]
+        k = int(math.floor(warmup * sent))
+        lat = fin[k:] - arr[k:]
+        lat = lat[np.isfinite(lat)]
+        ci = _batch_means_ci(lat)
+        rel = None if ci is None or not lat.size else float(ci / lat.mean())
+        state["ci_history"].append((sent, rel))
+        if rel is not None and rel <= ci_abs_frac:
+            return None
+        return arrival_offsets(rate, min(chunk, max_requests - sent), rng)
+    return extend
 
 
-def _batch_means_ci(lat: np.ndarray, batches: int = 20) -> Optional[float]:
-    """Half-width of a 95 % confidence interval of the mean latency by the method of batch means
-    (consecutive requests are correlated, so the plain standard error would be too small)."""
-    if lat.size < 10 * batches:
-        return None
-    means = np.array([b.mean() for b in np.array_split(lat, batches)])
-    return float(2.093 * means.std(ddof=1) / math.sqrt(batches))      # t(0.975, 19)
+class Plan:
+    """What every configuration of a testbed run shares: the bundle, its service models per
+    worker count, run lengths, the machine (see :func:`run_testbed` for the arguments)."""
 
+    def __init__(self, bundle, model: str, workers: Sequence[int], threads: int, service: str,
+                 order: str, requests: int, max_requests: Optional[int],
+                 sim_requests: Optional[int], ci_frac: float, malloc: Optional[str]) -> None:
+        if service not in SERVICES:
+            raise ValueError(f"service must be one of {', '.join(SERVICES)}, got {service!r}")
+        if not 0 < ci_frac <= 10:
+            raise ValueError(f"ci_frac must be in (0, 10], got {ci_frac!r}")
+        if requests < 10:
+            raise ValueError(f"requests must be >= 10, got {requests!r}")
+        self.b = _load(bundle)
+        self.model, self.service, self.order, self.threads = model, service, order, threads
+        self.malloc = malloc or bundle_malloc(self.b)
+        self.svc = bundle_service(self.b, model, threads)
+        self.spec = self.svc.service_spec()
+        self.b2b = PerBatchEmpirical(self.svc.by_batch, self.svc.medians) if self.svc.by_batch \
+            else None
+        self.served: dict[int, tuple] = {}
+        if service == "served":
+            for w in set(int(x) for x in workers):
+                self.served[w] = served_service(self.b, model, w, order, threads)  # LookupError
+        self.requests = int(requests)
+        self.cap = max(int(max_requests or 10 * requests), self.requests)
+        self.sim_n = int(sim_requests or max(10 * requests, 20000))
+        self.ci_frac = ci_frac
+        self.ci_abs = ci_frac * TARGETS["mean"] / 100.0
+        try:
+            self.cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            self.cores = os.cpu_count() or 1
 
-def _diff(sim: Optional[float], real: Optional[float]) -> Optional[float]:
-    if sim is None or real is None or real == 0:
-        return None
-    return 100.0 * (sim - real) / real
+    def model_for(self, w: int, bt: Batching) -> tuple[Optional[ServiceModel], str]:
+        """The simulation's service model for W workers (None: the batch-1 ``spec`` entry, the
+        back-to-back empirical distribution) and a note on it."""
+        if self.service == "served":
+            return self.served[w]
+        return (self.b2b if bt.max_batch > 1 else None), ""
 
+    def rate(self, load: float, w: int) -> float:
+        return float(load) * w / self.svc.mean_s
 
-_METRICS = (("mean", "mean_ms"), ("p50", "p50_ms"), ("p95", "p95_ms"), ("throughput", "throughput_rps"))
+    def calibration_busy(self, w: int) -> Optional[float]:
+        """The most cores other processes kept busy during the served runs behind W's model."""
+        if w not in self.served:
+            return None
+        used = getattr(self.served[w][0], "calibration_workers", w)
+        busy = [r.get("other_cores") for e in self.b.meta.get("served", [])
+                if e.get("model") == self.model for r in e.get("runs", [])
+                if r.get("workers") == used and r.get("other_cores") is not None]
+        return max(busy) if busy else None
 
+    def why_not(self, row: dict) -> list[str]:
+        """Why a configuration missed its targets, as far as the run can tell."""
+        out = []
+        if row["timed_out"] or row["error"]:
+            out.append(f"the real run {'timed out' if row['timed_out'] else 'failed'}"
+                       + (f": {row['error']}" if row["error"] else ""))
+        if (row.get("real_utilisation") or 0) >= 0.95:
+            out.append(f"the real queue was overloaded (utilisation "
+                       f"{row['real_utilisation']:.2f}): it never settled, so its latency is "
+                       f"set by the run's length, not by the system")
+        if (row.get("other_cores") or 0) > 0.1:
+            out.append(f"not quiet: other processes kept {row['other_cores']:.2f} core(s) busy "
+                       f"during the real run")
+        cal = self.calibration_busy(row["workers"])
+        if cal is not None and cal > 0.1:
+            out.append(f"not quiet: the served calibration ran while other processes kept up to "
+                       f"{cal:.2f} core(s) busy")
+        ci = row["real"].get("mean_ci95_ms")
+        if not row.get("ci_ok") and ci is not None and row["real"].get("mean_ms"):
+            out.append(f"the real mean is only known to ±{100 * ci / row['real']['mean_ms']:.0f} % "
+                       f"(95 % CI) after {row['requests']} requests")
+        return out
 
-def compare(real: dict, sim: dict, targets: dict = TARGETS) -> dict:
-    """{metric: {real, sim, diff_pct, target_pct, pass}} for mean, p50, p95 and throughput."""
-    out = {}
-    for name, key in _METRICS:
-        d = _diff(sim.get(key), real.get(key))
-        tgt = targets.get(name)
-        out[name] = {"real": real.get(key), "sim": sim.get(key), "diff_pct": d, "target_pct": tgt,
-                     "pass": None if tgt is None else (d is not None and abs(d) <= tgt)}
-    return out
+    def result(self, rows: list, settings: dict) -> dict:
+        for r in rows:
+            r["why_not"] = [] if r["pass"] else self.why_not(r)
+        desc = ("; ".join(f"W={w}: {m.describe()}" for w, (m, _) in sorted(self.served.items()))
+                if self.served else self.svc.describe())
+        return {"model": self.model, "bundle": str(self.b.path), "device_id": self.b.device_id,
+                "service": desc,
+                "service_dist": "served" if self.service == "served" else self.svc.kind,
+                "targets": dict(TARGETS),
+                "settings": {"requests": self.requests, "max_requests": self.cap,
+                             "ci_frac": self.ci_frac, "sim_requests": self.sim_n,
+                             "threads": self.threads, "cores": self.cores, "malloc": self.malloc,
+                             "service": self.service, "order": self.order, **settings},
+                "rows": rows, "pass": all(r["pass"] for r in rows)}
 
 
 def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequence[float] = (0.5, 0.8),
                 requests: int = 2000, threads: int = 1, seed: int = 0, warmup: float = 0.05,
                 timeout_s: float = 600.0, sim_requests: Optional[int] = None, replay: bool = False,
-                progress: Optional[Progress] = None, malloc: Optional[str] = None) -> dict:
-    """Real runs and simulations for every (workers, load); see the module docstring.
+                progress: Optional[Progress] = None, malloc: Optional[str] = None,
+                batchings: Sequence[Batching] = (Batching(),), service: str = "served",
+                order: str = "replay", max_requests: Optional[int] = None,
+                ci_frac: float = 1.0) -> dict:
+    """Real runs and simulations for every (workers, load, batching); see the module docstring.
 
     Returns {"model", "bundle", "service", "targets", "settings", "rows": [...], "pass"}; each
-    row has workers, load, rate_rps, real/sim statistics, ``metrics`` (see :func:`compare`),
-    the real run's own service-time and dispatch-lag figures, and with ``replay`` two more
-    simulations that replay the real run's arrival times: with the bundle's service times
-    (``replay_metrics``), and, as a diagnosis that is not a prediction, with the workers' own
-    measured service times (``own_service_metrics``), which isolates the queueing model and the
-    messaging overhead from the calibration. ``malloc``: the
-    workers' malloc mode (see :func:`edgesim.calibration.profiler.configure_malloc`); default:
-    the one the bundle was profiled with.
+    row has workers, load, batching, rate_rps, real/sim statistics, ``metrics`` (see
+    :func:`compare`), the real run's own service-time and dispatch-lag figures, and with
+    ``replay`` two more simulations of the real run's arrival times: with the bundle's service
+    model (``replay_metrics``), and, as a diagnosis that is not a prediction, with the served
+    model fitted on the workers' own calls of that run (``own_service_metrics``), which isolates
+    the queueing model from the calibration. With served service every row also has
+    ``baseline_metrics``: the same real run against the back-to-back prediction. ``max_requests``: the cap of the adaptive run
+    length (default ``10 * requests``); ``ci_frac``: the run goes on until the real mean's 95 %
+    CI half-width is at most ``ci_frac`` times the mean target. ``malloc``: the workers'
+    malloc mode (default: the bundle's).
     """
-    b = _load(bundle)
-    malloc = malloc or bundle_malloc(b)
-    svc = bundle_service(b, model, threads)
-    service_spec = svc.service_spec()
-    sim_n = int(sim_requests or max(10 * requests, 20000))
+    import time
+
+    from .testbed_pool import TimedArrivals, WorkerPool
+    plan = Plan(bundle, model, workers, threads, service, order, requests, max_requests,
+                sim_requests, ci_frac, malloc)
     say = progress or (lambda msg: None)
     rows = []
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    mb_all = max(bt.max_batch for bt in batchings)
     for w in sorted(dict.fromkeys(int(x) for x in workers)):
         pool = None
         try:
-            for j, load in enumerate(loads):
+            for j, (load, bt) in enumerate((ld, bt) for ld in loads for bt in batchings):
                 if pool is None:
                     say(f"starting {w} worker process(es) for {model} ...")
-                    pool = WorkerPool(model, w, threads, malloc=malloc)
-                rate = float(load) * w / svc.mean_s
-                say(f"W={w} load={load}: real run, {requests} requests at {rate:.2f}/s "
-                    f"(~{requests / rate:.0f} s)")
-                real_raw = pool.run(rate, requests, seed + 1000 * w + j, timeout_s)
-                real = latency_stats(real_raw["arrival"], real_raw["finish"], warmup)
-                say(f"W={w} load={load}: simulating {sim_n} requests")
-                sim_raw = simulate(model, w, rate, sim_n, service_spec, seed + 1000 * w + j)
+                    pool = WorkerPool(model, w, threads, malloc=plan.malloc, max_batch=mb_all)
+                m_obj, m_note = plan.model_for(w, bt)
+                rate = plan.rate(load, w)
+                rs = seed + 1000 * w + j
+                say(f"W={w} load={load} batching={bt.label}: real run, {requests} to {plan.cap} "
+                    f"requests at {rate:.2f}/s (~{requests / rate:.0f} s or more)")
+                state: dict = {"ci_history": []}
+                t0 = time.perf_counter() + 0.05
+                src = TimedArrivals(arrival_offsets(rate, requests, np.random.default_rng(rs)), t0,
+                                    _extender(pool, state, rate, requests, plan.cap, warmup,
+                                              plan.ci_abs, rs))
+                raw = _relative(pool.serve(src, bt, plan.cap, timeout_s), t0)
+                n_real = int(raw["sent"])
+                real = latency_stats(raw["arrival"][:n_real], raw["finish"][:n_real], warmup)
+                say(f"W={w} load={load} batching={bt.label}: {n_real} real requests; "
+                    f"simulating {plan.sim_n}")
+                sim_raw = simulate(model, w, rate, plan.sim_n, plan.spec, rs, batching=bt,
+                                   model_obj=m_obj)
                 sim = latency_stats(sim_raw["arrival"], sim_raw["finish"], warmup)
-                svc_real = real_raw["service"][np.isfinite(real_raw["service"])]
-                lag = real_raw["dispatch_lag"][np.isfinite(real_raw["dispatch_lag"])]
-                row = {"workers": w, "load": float(load), "rate_rps": rate,
-                       "real": real, "sim": sim, "metrics": compare(real, sim),
-                       "real_service_mean_ms": float(svc_real.mean() * 1e3) if svc_real.size else None,
-                       "real_service_p95_ms": float(np.quantile(svc_real, 0.95) * 1e3)
-                       if svc_real.size else None,
-                       "bundle_service_mean_ms": svc.mean_s * 1e3,
-                       "real_utilisation": float(rate * svc_real.mean() / w) if svc_real.size else None,
-                       "dispatch_lag_p99_ms": float(np.quantile(lag, 0.99) * 1e3) if lag.size else None,
-                       "timed_out": real_raw["timed_out"], "error": real_raw["error"],
-                       "oversubscribed": w > cores, "other_cores": real_raw.get("other_cores"),
-                       "steal_cores": real_raw.get("steal_cores")}
+                row = _row(w, load, bt, rate, raw, n_real, real, sim, plan.svc, plan.cores, state)
+                row["service_note"] = m_note
+                if plan.service == "served":          # the same real run, the old prediction
+                    base = simulate(model, w, rate, plan.sim_n, plan.spec, rs, batching=bt,
+                                    model_obj=plan.b2b if bt.max_batch > 1 else None)
+                    row["baseline"] = latency_stats(base["arrival"], base["finish"], warmup)
+                    row["baseline_metrics"] = compare(real, row["baseline"])
                 if (row["other_cores"] or 0) > 0.1:
                     say(f"W={w} load={load}: other processes kept {row['other_cores']:.2f} core(s) "
                         "busy during the real run: the machine was not quiet")
                 if replay:
-                    times = real_raw["arrival"][np.isfinite(real_raw["arrival"])]
-                    rep_raw = simulate(model, w, rate, len(times), service_spec, seed,
-                                       replay_times=times - times[0])
-                    rep = latency_stats(rep_raw["arrival"], rep_raw["finish"], warmup)
-                    row["replay"] = rep
-                    row["replay_metrics"] = compare(real, rep)
-                    # Diagnosis only: the same arrivals with the workers' own service times. What
-                    # is left is the queueing model and the messaging overhead, not calibration.
-                    if svc_real.size:
-                        own_raw = simulate(model, w, rate, len(times),
-                                           {"dist": "empirical", "samples": [float(x) for x in svc_real]},
-                                           seed, replay_times=times - times[0])
-                        own = latency_stats(own_raw["arrival"], own_raw["finish"], warmup)
-                        row["own_service"] = own
-                        row["own_service_metrics"] = compare(real, own)
-                row["pass"] = (not real_raw["timed_out"] and not real["missing"] and
-                               all(m["pass"] for m in row["metrics"].values() if m["pass"] is not None))
+                    _add_replay(row, raw, n_real, model, w, rate, plan.spec, rs, bt, warmup,
+                                order, m_obj)
                 rows.append(row)
-                if real_raw["timed_out"] or real_raw["error"]:
+                if raw["timed_out"] or raw["error"]:
                     pool.close()          # requests may still be queued: start afresh
                     pool = None
         finally:
             if pool is not None:
                 pool.close()
-    return {"model": model, "bundle": str(b.path), "device_id": b.device_id,
-            "service": svc.describe(), "service_dist": svc.kind, "targets": dict(TARGETS),
-            "settings": {"workers": list(workers), "loads": list(loads), "requests": requests,
-                         "sim_requests": sim_n, "threads": threads, "seed": seed, "warmup": warmup,
-                         "timeout_s": timeout_s, "cores": cores, "replay": replay, "malloc": malloc},
-            "rows": rows, "pass": all(r["pass"] for r in rows)}
+    return plan.result(rows, {"workers": list(workers), "loads": list(loads), "seed": seed,
+                              "warmup": warmup, "timeout_s": timeout_s, "replay": replay,
+                              "batching": [bt.label for bt in batchings]})
+
+
+def _row(w: int, load: float, bt: Batching, rate: float, raw: dict, n_real: int, real: dict,
+         sim: dict, svc: ServiceSource, cores: int, state: dict) -> dict:
+    """One configuration's figures (the real run's own service and dispatch figures too)."""
+    calls = raw["calls"]
+    has = len(calls["size"]) > 0
+    svc_real = (calls["end"] - calls["start"]) if has else np.zeros(0)
+    occ = (calls["done"] - calls["sent"]) if has else np.zeros(0)
+    one = svc_real[calls["size"] == 1] if has else svc_real
+    occ1 = occ[calls["size"] == 1] if has else occ
+    lag = (raw["arrival"] - raw["created"])[:n_real]
+    lag = lag[np.isfinite(lag)]
+    busy = float(occ.sum()) / w / max(float(np.nanmax(raw["finish"][:n_real])), 1e-9) \
+        if occ.size else None
+    ci = real.get("mean_ci95_ms")
+    row = {"workers": w, "load": float(load), "batching": bt.label, "max_batch": bt.max_batch,
+           "max_wait_ms": bt.max_wait_s * 1e3, "rate_rps": rate, "requests": n_real,
+           "real": real, "sim": sim, "metrics": compare(real, sim),
+           "real_service_mean_ms": float(one.mean() * 1e3) if one.size else None,
+           "real_service_p95_ms": float(np.quantile(one, 0.95) * 1e3) if one.size else None,
+           "real_occupancy_mean_ms": float(occ1.mean() * 1e3) if occ1.size else None,
+           "real_mean_batch": float(calls["size"].mean()) if has else None,
+           "bundle_service_mean_ms": svc.mean_s * 1e3,
+           "real_utilisation": busy,
+           "real_cold_fraction": float((calls["gap"] >= WARM_GAP_S).mean()) if has else None,
+           "dispatch_lag_p99_ms": float(np.quantile(lag, 0.99) * 1e3) if lag.size else None,
+           "ci_ok": bool(ci is not None and real["mean_ms"] and
+                         ci <= TARGETS["mean"] / 100.0 * real["mean_ms"]),
+           "ci_history": state["ci_history"],
+           "timed_out": raw["timed_out"], "error": raw["error"],
+           "oversubscribed": w > cores, "other_cores": raw.get("other_cores"),
+           "steal_cores": raw.get("steal_cores")}
+    row["pass"] = (not raw["timed_out"] and not real["missing"] and
+                   all(m["pass"] for m in row["metrics"].values() if m["pass"] is not None))
+    return row
+
+
+def _add_replay(row: dict, raw: dict, n_real: int, model: str, w: int, rate: float, spec: dict,
+                seed: int, bt: Batching, warmup: float, order: str,
+                m_obj: Optional[ServiceModel]) -> None:
+    """The real run's own arrival times, with the bundle's model and with the run's own calls."""
+    times = raw["arrival"][:n_real]
+    times = times[np.isfinite(times)]
+    rel = times - times[0]
+    rep_raw = simulate(model, w, rate, len(times), spec, seed, replay_times=rel, batching=bt,
+                       model_obj=m_obj)
+    real = row["real"]
+    rep = latency_stats(rep_raw["arrival"], rep_raw["finish"], warmup)
+    row["replay"], row["replay_metrics"] = rep, compare(real, rep)
+    own_m = _own_model(raw, order)
+    if own_m is not None:
+        own_raw = simulate(model, w, rate, len(times), spec, seed, replay_times=rel, batching=bt,
+                           model_obj=own_m)
+        own = latency_stats(own_raw["arrival"], own_raw["finish"], warmup)
+        row["own_service"], row["own_service_metrics"] = own, compare(real, own)

@@ -340,6 +340,15 @@ def build_sources(sim) -> None:
         if group is None:
             sim.problem(f"{path}.job", "unknown job", s.job, sorted(sim.job_groups))
             continue
+        if s.aggregate is not None:
+            # an event of max_units arrivals is served as one batch of that size, alone
+            tops = [m.max_batch() for plan in group.plans for st in plan.stages
+                    for n in st.candidates
+                    if (m := n.services.get(st.model)) is not None and m.max_batch() is not None]
+            if tops and s.aggregate.max_units > min(tops):
+                sim.problem(f"{path}.aggregate.max_units", "one event is served as one batch "
+                            f"of its units, and a profile it may reach was measured up to batch "
+                            f"{min(tops)}", s.aggregate.max_units)
         members = expand(sim, s.at, f"{path}.at") if s.at is not None else [None]
         for member, node in enumerate(members):
             label = name if node is None else f"{name}.{node.name}"
@@ -352,6 +361,10 @@ def build_sources(sim) -> None:
             src = Source(sim, len(sim.sources), label, group, process,
                          node.index if node is not None else -1, s.priority, s.limit, member,
                          branch)
+            if s.aggregate is not None:
+                src.aggregate(s.aggregate.window, s.aggregate.max_units)
+                for n in sim.nodes:
+                    n.units_matter = True
             sim.sources.append(src)
 
 

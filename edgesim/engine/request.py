@@ -8,7 +8,7 @@ OUTCOMES = ("completed", "dropped", "failed", "timed_out")
 class Request:
     __slots__ = ("id", "src", "plan", "created", "stage", "model", "loc", "origin", "enq",
                  "wait", "service", "started", "batch", "nbytes", "path", "prio", "warm", "note",
-                 "parent", "answer")
+                 "parent", "answer", "units")
 
     def __init__(self, rid: int, src: int, plan, created: float, origin: int, prio: int,
                  warm: bool) -> None:
@@ -32,3 +32,4 @@ class Request:
         self.note = None            # scratch space for the policy (e.g. a partition decision)
         self.parent = None          # an ensemble member's query: it, not the recorder, ends it
         self.answer = None          # (answering members' label, expected accuracy) of a query
+        self.units = 1              # arrivals this request carries (source 'aggregate')

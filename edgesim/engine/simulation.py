@@ -115,7 +115,11 @@ class Simulation:
         self.recorder = RequestRecorder([s.name for s in self.sources],
                                         [j.name for j in self.jobs], self.node_names,
                                         answers=any(j.accuracy is not None or j.ensemble
-                                                    for j in self.jobs))
+                                                    for j in self.jobs),
+                                        units=any(getattr(s, "window", None) is not None
+                                                  for s in self.sources))
+        if spec.metrics.stream_rows:
+            self.recorder.stream(spec.metrics.stream_rows)
         self.samples = SampleRecorder(self.node_names)
         self.busy_total = [0.0] * len(self.nodes)
         self.interval = spec.metrics.interval
@@ -178,9 +182,10 @@ class Simulation:
         if i == plan.n:
             if plan.result_bytes and req.origin >= 0 and req.loc != req.origin and \
                     self.network is not None:
-                req.nbytes += plan.result_bytes
+                nb = plan.result_bytes * req.units
+                req.nbytes += nb
                 req.stage = i + 1
-                self.network.transfer(req.loc, req.origin, plan.result_bytes, self._complete, req)
+                self.network.transfer(req.loc, req.origin, nb, self._complete, req)
             else:
                 self.finish(req, COMPLETED)
             return
@@ -196,8 +201,9 @@ class Simulation:
         req.model = st.model
         req.path.append(node.index)
         if st.nbytes and self.network is not None and req.loc >= 0 and req.loc != node.index:
-            req.nbytes += st.nbytes
-            self.network.transfer(req.loc, node.index, st.nbytes, node.arrive, req)
+            nb = st.nbytes * req.units
+            req.nbytes += nb
+            self.network.transfer(req.loc, node.index, nb, node.arrive, req)
         else:
             node.arrive(req)
 

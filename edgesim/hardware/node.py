@@ -57,6 +57,10 @@ class Node:
         self.serving: Optional[dict] = None  # id(batch) -> (Call, item, end): in service
         self.slow = 1.0                     # service-time multiplier of active slow-downs
         self.held = 0                       # executors taken by the device's own jobs
+        self.units_matter = False           # a source aggregates: batches fill by units
+        # When each free executor became free, longest-idle first; kept only once an
+        # idle-aware service model (calibration.served_model) asks for an idle gap.
+        self._free_since: Optional[deque] = None
 
     # ---------------------------------------------------------------- accounting
     def accumulate(self, now: float) -> None:
@@ -107,6 +111,12 @@ class Node:
             return min(item[2].enq for item in q)
         return q[0].enq
 
+    def _units(self, q) -> int:
+        """Units waiting in this queue (requests of an aggregating source carry several)."""
+        if self.discipline == "priority":
+            return sum(item[2].units for item in q)
+        return sum(r.units for r in q)
+
     def _pop(self, q) -> Request:
         if self.discipline == "priority":
             return heapq.heappop(q)[2]
@@ -120,7 +130,8 @@ class Node:
             if not q:
                 continue
             head = self._head(q)
-            if len(q) >= self.max_batch or self.max_wait == 0.0:
+            if len(q) >= self.max_batch or self.max_wait == 0.0 or (
+                    self.units_matter and self._units(q) >= self.max_batch):
                 ready_at = now
             else:
                 ready_at = self._oldest(q) + self.max_wait
@@ -144,7 +155,12 @@ class Node:
                 return
             q = self.queues[model]
             batch = []
-            while q and len(batch) < self.max_batch:
+            n = 0                       # units in the batch (one per request unless aggregated)
+            while q and n < self.max_batch:
+                # an aggregated request (source 'aggregate') fills its units of the batch; it
+                # is never split, so one larger than what is left waits for the next batch
+                if n and self._head(q).units > self.max_batch - n:
+                    break
                 req = self._pop(q)
                 self.waiting -= 1
                 timeout = req.plan.timeout
@@ -152,11 +168,15 @@ class Node:
                     self.sim.finish(req, TIMED_OUT)
                     continue
                 batch.append(req)
+                n += req.units
             if not batch:
                 continue
             self.busy += 1
-            n = len(batch)
-            svc = self.services[model].sample(n, self.stream) * self.slow
+            m = self.services[model]
+            if m.idle_aware:
+                svc = m.sample_after(n, self.stream, self._idle_gap(now)) * self.slow
+            else:
+                svc = m.sample(n, self.stream) * self.slow
             for req in batch:
                 req.wait += now - req.enq
                 if req.started < 0.0:
@@ -165,6 +185,17 @@ class Node:
             ev = call_in(self.env, svc, COMPLETION, self._finish, item)
             if self.serving is not None:
                 self.serving[id(batch)] = (ev, item, now + svc)
+
+    def _idle_gap(self, now: float) -> float:
+        """How long the executor that takes this batch has been idle (0: none is known idle).
+
+        The free executor that has waited longest takes the work, as the testbed's dispatcher
+        does; every executor counts as idle since time 0 at first.
+        """
+        free = self._free_since
+        if free is None:
+            free = self._free_since = deque([0.0] * self.executors, maxlen=self.executors)
+        return now - free.popleft() if free else 0.0
 
     def _on_timer(self, _arg) -> None:
         self._timer = None
@@ -179,7 +210,11 @@ class Node:
         if self.serving is not None:
             del self.serving[id(batch)]
         self.busy -= 1
-        n = len(batch)
+        if self._free_since is not None:
+            self._free_since.append(now)
+        n = 0
+        for req in batch:
+            n += req.units
         self.done += n
         index = self.index
         advance = self.on_finish

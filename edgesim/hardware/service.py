@@ -20,8 +20,18 @@ _Z90 = 1.2815515655446004  # standard normal quantile at 0.9
 class ServiceModel:
     """Draws a service time for a batch of size ``b`` from a stream."""
 
+    #: True for a model whose time depends on how long the executor sat idle before the call
+    #: (a cold start after an idle gap is slower than a call that follows another at once):
+    #: the node then calls ``sample_after(b, stream, idle_s)`` instead of ``sample``.
+    idle_aware = False
+
     def sample(self, b: int, stream: Stream) -> float:
         raise NotImplementedError
+
+    def sample_after(self, b: int, stream: Stream, idle_s: float) -> float:
+        """A service time for a call that starts after the executor was idle ``idle_s`` seconds
+        (0: it finished another call just now); models that ignore it draw as ``sample``."""
+        return self.sample(b, stream)
 
     def mean(self, b: int = 1) -> float:
         raise NotImplementedError

@@ -192,6 +192,24 @@ Arrivals = Annotated[Union[Poisson, Deterministic, OnOff, MMPP, TraceArrivals],
                      Field(discriminator="process")]
 
 
+class AggregateSpec(Strict):
+    """An approximation for large fleets: several arrivals travel as one request event.
+
+    The arrivals of one window (its first arrival and every later one within ``window``, up to
+    ``max_units``) become one request carrying ``units`` of work: each stage moves ``units``
+    times its bytes, a node counts its units toward ``max_batch`` and serves the batch's units
+    in one call, and the requests table gains a ``units`` column. ``window: 0`` merges only
+    arrivals at the same instant (the ROIs of one video frame under ``spread: burst``); a
+    longer window also merges later frames: the event enters the system at its units' mean
+    arrival time, so its latency is their mean latency, but the units travel and are served
+    as one lump. docs/performance.md measures the error against the unaggregated run."""
+
+    window: Duration = Field(0.0, ge=0, le=3600, description="arrivals this long after the "
+                             "first of an event join it (0: only those at the same instant)")
+    max_units: int = Field(8, ge=1, le=4096, description="arrivals one event carries at most "
+                           "(the lump size: it, more than the window, sets the error)")
+
+
 class SourceSpec(Strict):
     at: Optional[str] = Field(None, description="node or group where requests originate; "
                                                 "a group gives one independent source per member")
@@ -199,6 +217,9 @@ class SourceSpec(Strict):
     job: str
     priority: int = Field(0, description="higher is served first on 'priority' queues")
     limit: Optional[int] = Field(None, ge=0, description="stop after this many requests")
+    aggregate: Optional[AggregateSpec] = Field(
+        None, description="carry several arrivals as one request event (an approximation "
+                          "for fleets; see docs/performance.md)")
 
 
 class StageSpec(Strict):
@@ -498,6 +519,10 @@ class MetricsSpec(Strict):
     slo: Optional[Duration] = Field(None, gt=0, description="latency SLO for the miss rate")
     interval: Duration = Field(1.0, gt=0, description="time-series sampling interval")
     window: Duration = Field(1.0, gt=0, description="window for throughput statistics")
+    stream_rows: Optional[int] = Field(
+        None, ge=100, le=100_000_000, description="write requests.parquet while the run goes, "
+        "one row group per this many finished requests, instead of holding the table in "
+        "memory (rows then in finishing order; the summary keeps 26 bytes a request)")
 
 
 from .training_schema import TrainingSpec  # noqa: E402  (it needs Strict and ServiceSpec)

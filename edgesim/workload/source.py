@@ -23,6 +23,14 @@ class Source:
         self.member = member            # index within the source's group (cam3 -> 3)
         self.enter = group.enter or sim.advance     # who takes a new request
         self.generated = 0
+        self.window = None              # set by aggregate(): arrivals travel as one event
+
+    def aggregate(self, window: float, max_units: int) -> None:
+        """Carry the arrivals of each window (up to ``max_units``) as one request event."""
+        self.window = window
+        self.max_units = max_units
+        self._fire = self._fire_aggregated
+        self._ahead = None          # the next arrival, read while closing the previous window
 
     def start(self) -> None:
         self._schedule(0.0, first=True)
@@ -44,4 +52,48 @@ class Source:
         sim.next_id += 1
         sim.request_started(req)
         self._schedule(now)
+        self.enter(req)
+
+    def _fire_aggregated(self, _arg) -> None:
+        """The first arrival of a window: gather the rest of it (up to ``max_units``) and emit
+        one request of ``units`` arrivals at their mean arrival time (at once for ``window:
+        0``)."""
+        now = self.sim.env._now
+        end = now + self.window
+        units, last, total = 1, now, 0.0
+        process = self.process
+        while units < self.max_units:
+            t = process.next_time(last)
+            if t > end + 1e-12:
+                self._ahead = t
+                break
+            units += 1
+            total += t - now
+            last = t
+        else:
+            self._ahead = None
+        self._last = last
+        # The event enters the system at its units' mean arrival time (the arrival process is
+        # exogenous, so the window's later arrivals are known now): its latency is then the
+        # mean of its units', and no unit is held until the window closes.
+        if total > 0.0:
+            call_at(self.sim.env, now + total / units, ARRIVAL, self._emit, units)
+        else:
+            self._emit(units)
+
+    def _emit(self, units) -> None:
+        sim = self.sim
+        now = created = sim.env._now
+        self.generated += 1
+        plan = self.plan if self.branch is None else self.group.pick(self.branch.uniform())
+        req = Request(sim.next_id, self.index, plan, created, self.origin, self.priority,
+                      created < sim.warmup)
+        req.units = units
+        sim.next_id += 1
+        sim.request_started(req)
+        if self.limit is None or self.generated < self.limit:
+            t = self._ahead if self._ahead is not None else self.process.next_time(self._last)
+            self._ahead = None
+            if t < INF:
+                call_at(sim.env, max(t, now), ARRIVAL, self._fire)
         self.enter(req)
