@@ -7,6 +7,12 @@
     python benchmarks/fleet.py full [--duration 60s] [--window 1.0] [--max-units 32]
         # the 1000-camera fleet for a shorter span: wall time, events, and the hour extrapolated
         # (run it under /usr/bin/time -v for the peak memory)
+    python benchmarks/fleet.py speed [--duration 60s] [--settings none,8,32] [--repeat 3]
+        [--edgesim-root DIR] [--scenario slice-50|fleet]
+        # the slice's event-loop speed at each setting (none: unaggregated; N: window 1 s,
+        # max_units N), each run in a fresh process; with --edgesim-root, an older copy of the
+        # package (`git archive <commit> edgesim | tar -x -C DIR`) runs alternately with this
+        # one and the ratios are reported, with a digest of the requests table (bit for bit)
 
 The scenario files are generated (40 cells of 25 cameras list their stations by name), so
 change them here, not by hand. Results are printed as JSON lines; docs/performance.md
@@ -192,6 +198,103 @@ def full(duration: str, window, max_units: int = MAX_UNITS) -> None:
                       **roi_metrics(r.requests)}))
 
 
+_SPEED_CHILD = r"""
+import hashlib, json, sys, time
+import numpy as np
+import edgesim
+sc = edgesim.load(sys.argv[1], json.loads(sys.argv[2]))
+c0 = time.process_time()
+sim = edgesim.simulation(sc)
+c1 = time.process_time()
+sim.run()
+c2 = time.process_time()
+r = sim.collect()
+cpu, loop_cpu = time.process_time() - c0, c2 - c1
+df = r.requests.sort_values("id").reset_index(drop=True)
+h = hashlib.sha256()
+for t in (df, r.timeseries, r.links):
+    for col in ([] if t is None else t.columns):
+        a = t[col].to_numpy()
+        h.update(col.encode())
+        h.update(a.tobytes() if a.dtype.kind in "biuf" else "\0".join(map(str, a)).encode())
+print(json.dumps({"loop_s": r.summary["wall_time_s"], "cpu_s": cpu, "loop_cpu_s": loop_cpu,
+                  "events": int(r.summary["events"]), "rows": len(df),
+                  "digest": h.hexdigest()[:16], "file": edgesim.__file__}))
+"""
+
+
+def _speed_run(root, path, overrides) -> dict:
+    import os
+    import subprocess
+    import tempfile
+    root = Path(root if root is not None else ROOT).resolve()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    # run outside the checkout: `python -c` puts the working folder first on sys.path
+    out = subprocess.run([sys.executable, "-c", _SPEED_CHILD, str(path), json.dumps(overrides)],
+                         env=env, capture_output=True, text=True, check=True,
+                         cwd=tempfile.gettempdir())
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    if not Path(got["file"]).resolve().is_relative_to(root):
+        raise SystemExit(f"imported {got['file']}, not the package under {root}")
+    return got
+
+
+def speed(duration: str, settings: list[str], repeat: int, root=None,
+          scenario: str = "slice-50") -> None:
+    """Event-loop speed per setting; with ``root``, paired against that copy.  CPU seconds
+    (``loop_cpu_s``: the event loop; ``cpu_s``: load, build, loop and tables) are the figures
+    to trust on a shared machine; ``loop_s`` is the loop's wall time."""
+    path = ROOT / "scenarios" / "fleet" / f"{scenario}.yaml"
+    for name in settings:
+        ov = [f"duration={duration}"]
+        ov += (["workload.sources.rois.aggregate=null"] if name == "none" else
+               ["workload.sources.rois.aggregate.window=1s",
+                f"workload.sources.rois.aggregate.max_units={int(name)}"])
+        rows = []
+        for _ in range(repeat):
+            pair = {"after": _speed_run(None, path, ov)}
+            if root is not None:
+                pair["before"] = _speed_run(root, path, ov)
+            rows.append(pair)
+        med = lambda xs: float(np.median(xs))   # noqa: E731
+        a = [p["after"] for p in rows]
+        rec = {"scenario": scenario, "setting": name, "duration": duration,
+               "events": a[0]["events"],
+               "loop_s": round(med([x["loop_s"] for x in a]), 2),
+               "loop_cpu_s": round(med([x["loop_cpu_s"] for x in a]), 2),
+               "cpu_s": round(med([x["cpu_s"] for x in a]), 2),
+               "events_per_cpu_s": round(med([x["events"] / x["loop_cpu_s"] for x in a])),
+               "digest": a[0]["digest"],
+               "deterministic": len({x["digest"] for x in a}) == 1}
+        if root is not None:
+            b = [p["before"] for p in rows]
+            rec.update({
+                "before_events": b[0]["events"], "before_digest": b[0]["digest"],
+                "before_loop_s": round(med([x["loop_s"] for x in b]), 2),
+                "before_loop_cpu_s": round(med([x["loop_cpu_s"] for x in b]), 2),
+                "before_cpu_s": round(med([x["cpu_s"] for x in b]), 2),
+                "before_events_per_cpu_s": round(med([x["events"] / x["loop_cpu_s"]
+                                                      for x in b])),
+                "speedup_loop_cpu": round(med([p["before"]["loop_cpu_s"] /
+                                               p["after"]["loop_cpu_s"] for p in rows]), 3),
+                "speedup_loop_cpu_range": [
+                    round(min(p["before"]["loop_cpu_s"] / p["after"]["loop_cpu_s"]
+                              for p in rows), 3),
+                    round(max(p["before"]["loop_cpu_s"] / p["after"]["loop_cpu_s"]
+                              for p in rows), 3)],
+                "speedup_loop": round(med([p["before"]["loop_s"] / p["after"]["loop_s"]
+                                           for p in rows]), 3),
+                "speedup_loop_range": [round(min(p["before"]["loop_s"] / p["after"]["loop_s"]
+                                                 for p in rows), 3),
+                                       round(max(p["before"]["loop_s"] / p["after"]["loop_s"]
+                                                 for p in rows), 3)],
+                "speedup_cpu": round(med([p["before"]["cpu_s"] / p["after"]["cpu_s"]
+                                          for p in rows]), 3),
+                "same_results": a[0]["digest"] == b[0]["digest"]})
+        print(json.dumps(rec), flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -204,8 +307,18 @@ def main(argv=None) -> None:
     f.add_argument("--duration", default="60s")
     f.add_argument("--window", default=str(WINDOW), help="seconds, or 'none' (unaggregated)")
     f.add_argument("--max-units", type=int, default=MAX_UNITS)
+    s = sub.add_parser("speed")
+    s.add_argument("--duration", default="60s")
+    s.add_argument("--settings", default="none,8,32",
+                   help="comma-separated: none (unaggregated) or max_units N (window 1 s)")
+    s.add_argument("--repeat", type=int, default=3)
+    s.add_argument("--scenario", choices=["slice-50", "fleet"], default="slice-50")
+    s.add_argument("--edgesim-root", default=None,
+                   help="a folder holding another edgesim/ package to compare with")
     a = ap.parse_args(argv)
-    if a.cmd == "write":
+    if a.cmd == "speed":
+        speed(a.duration, a.settings.split(","), a.repeat, a.edgesim_root, a.scenario)
+    elif a.cmd == "write":
         write()
     elif a.cmd == "error":
         error(a.duration, [float(w) for w in a.windows.split(",")], a.max_units)

@@ -331,3 +331,96 @@ def test_incremental_matches_full_on_dense_networks():
 def test_bad_mode():
     with pytest.raises(ValueError, match="mode"):
         FlowNetwork(simpy.Environment(), "lazy")
+
+
+# ---------------------------------------------------------------------- Wi-Fi cells
+def cell_net(n: int, mode: str = "dcf"):
+    """A cell of ``n`` stations (802.11ac) whose AP is wired to a server: the fleet's shape."""
+    from edgesim.network.cells import Cell, CellManager
+    env = simpy.Environment()
+    net = FlowNetwork(env)
+    net.add_channel("up", 10e9)
+    cell = Cell("c", "ap", {f"s{i}": 390e6 for i in range(n)}, "802.11ac", mode, 1500.0)
+    mgr = CellManager(env, net, [cell])
+    mgr.add_channels()
+    applied: list = []
+    real = mgr.apply
+    mgr.apply = lambda c: (applied.append(sorted(c.contending)), real(c))[1]
+    done: dict = {}
+
+    def send(i, nbytes, tag):
+        route = [cell.channel[f"s{i}"], "up"]
+        mgr.starting(route)
+        return start(net, done, route, nbytes, tag)
+    return env, net, cell, send, applied, done
+
+
+def test_cell_installs_its_shares_once_per_instant():
+    from edgesim.network.wifi import cell_shares
+    env, net, cell, send, applied, done = cell_net(6)
+    share = {n: cell_shares([390e6] * n, "dcf", "802.11ac", 1500.0)[0] for n in (1, 4, 5)}
+    flows = {}
+    seen = {}
+
+    def burst():                      # five stations start in one instant (a frame clock)
+        for i in range(5):
+            flows[i] = send(i, 40_000 if i else 10_000, i)
+
+    def sample():                     # a link sample in that instant: the new capacities
+        seen["cap"] = net.stats(cell.channel["s3"]).capacity_bps
+    at(env, 0.5, burst)
+    at(env, 0.5, sample, SAMPLE)
+    env.run(until=0.5 + 1e-9)
+    assert applied == [[f"s{i}" for i in range(5)]]          # once, not once per station
+    assert net.recomputations == 1 and seen["cap"] == share[5]
+    assert [f.rate for f in flows.values()] == [share[5]] * 5
+    env.run()
+    # s0 finishes first; the four left get the 4-station share, and their finish follows
+    t0 = 0.5 + 80_000 / share[5]
+    assert done[0] == approx(t0)
+    for i in range(1, 5):
+        assert done[i] == approx(t0 + (320_000 - 80_000) / share[4])
+    # when the last four stop together, nobody is left contending: nothing to install (idle
+    # channels keep the capacity they had)
+    assert [a for a in applied if a] == [[f"s{i}" for i in range(5)],
+                                         [f"s{i}" for i in range(1, 5)]]
+    assert net.stats(cell.channel["s1"]).capacity_bps == share[4]
+
+
+def test_cell_memo_gives_the_same_capacities_as_recomputing():
+    env, net, cell, send, applied, done = cell_net(4, mode="fair-share")
+    cell.rates["s3"] = 54e6                         # one slow station: unequal fair shares
+    for k in range(3):
+        at(env, 0.01 * k, lambda k=k: [send(i, 20_000, (k, i)) for i in range(4)])
+    env.run()
+    assert len(cell.memo) >= 1 and len(done) == 12
+    for key, (chans, caps) in cell.memo.items():
+        cell.active = {s: int(s in key) for s in cell.rates}
+        want = cell.shares()
+        assert [c.name for c in chans] == [cell.channel[s] for s in want]
+        assert caps == list(want.values())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_lone_flow_is_solved_as_the_heap_solves_it(seed):
+    """maxmin.solo (one flow alone in its component) equals progressive filling, ties and
+    caps included, bit for bit."""
+    from edgesim.network.maxmin import components, fill
+    rng = random.Random(seed)
+    for _ in range(50):
+        levels = [0.0, 1e6, 2e6, 2e6, 5e6]
+        env = simpy.Environment()
+        net = FlowNetwork(env)
+        names = [f"c{i}" for i in range(rng.randint(1, 4))]
+        for n in names:
+            net.add_channel(n, rng.choice(levels))
+        cap = rng.choice([None, 1e6, 2e6, 3e6])
+        f = net.start_flow(rng.sample(names, rng.randint(1, len(names))), 1e5, lambda f: None,
+                           cap_bps=cap)
+        flows, ends, chans = components(f._channels)
+        assert flows == [f] and ends == [1]
+        got = (f._new, f._newb)
+        for c in f._channels:
+            c._rem, c._cnt, c._sf = c.capacity, 1, c.flows.values()
+        fill([f], list(f._channels))
+        assert got[0] == f._new and got[1] is f._newb

@@ -5,14 +5,25 @@ Each associated station gets one *airtime channel* that both its uplink and down
 station's channel is its share of the cell given the stations *currently contending* (those with
 at least one flow transmitting), from `wifi.cell_shares`: equal airtime, or Bianchi's DCF capacity
 split throughput-fair (the 802.11 performance anomaly). Whenever a station starts or stops
-contending, every active station's share is recomputed and installed in one batch.
+contending, every active station's share is recomputed and installed in one batch, once per
+simulated instant: the cell asks the flow network to call it when the instant settles
+(:meth:`FlowNetwork.at_settle`, before the re-share), so a batch of results fanned out to many
+stations, or a frame whose flows end together, costs one recomputation of the shares, not one
+per station. Rates only change at settling, so they are those of re-sharing at every change;
+a capacity read earlier in the instant (a link sample) runs the pending calls first.
+
+That happens at nearly every flow start and end of a lightly loaded cell (a camera's frame goes
+out, its station contends, the frame is sent, it stops), so the manager keeps it cheap: each
+cell remembers the capacities it installed for each contending set (``Cell.memo``, cleared
+when a trace rescales the cell), a cell that nobody contends for any more needs nothing (its
+channels carry no flow), and the flow network hands it the (cell, station) of each airtime
+channel (``_Channel.cell``) rather than a name to look up.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from ..engine.clock import COMPLETION, call_in
-from .flows import Flow, FlowNetwork
+from .flows import Flow, FlowNetwork, _check_rate
 from .wifi import cell_shares
 
 
@@ -28,7 +39,11 @@ class Cell:
         self.payload = payload
         self.channel = {s: f"wifi:{name}:{s}" for s in stations}
         self.active: dict[str, int] = {}       # station -> flows transmitting through it
+        self.contending: set[str] = set()      # the stations whose count is > 0
+        #: contending stations (sorted) -> (their airtime channels, the capacities to install)
+        self.memo: dict[tuple[str, ...], tuple[list, list[float]]] = {}
         self.scale: Optional[float] = None     # aggregate capacity from a trace, if any
+        self.pending = False                   # its re-share waits for the instant to settle
         self.up = True
 
     def shares(self) -> dict[str, float]:
@@ -52,6 +67,9 @@ class Cell:
 class CellManager:
     """Keeps every cell's station channels at their shares as flows start and end."""
 
+    #: Contending sets a cell remembers before it forgets them all (a large, busy cell).
+    MEMO = 4096
+
     def __init__(self, env, flows: FlowNetwork, cells: list[Cell]) -> None:
         self.env = env
         self.flows = flows
@@ -60,49 +78,75 @@ class CellManager:
         for cell in cells:
             for station, ch in cell.channel.items():
                 self.by_channel[ch] = (cell, station)
-        self._pending: set = set()
         flows.on_detach = self._detached
 
     def add_channels(self) -> None:
         for cell in self.cells:
             for station, ch in cell.channel.items():
                 self.flows.add_channel(ch, cell.solo_capacity(station), cell.latency)
+                self.flows._channels[ch].cell = (cell, station)
+
+    def hits(self, route) -> tuple[tuple[Cell, str], ...]:
+        """The (cell, station) of each airtime channel on ``route`` (channel names), in order."""
+        by = self.by_channel
+        return tuple(by[ch] for ch in route if ch in by)
 
     def starting(self, route: list[str]) -> None:
         """Before a flow starts on ``route``: count its stations in and re-share their cells."""
-        changed = []
-        for ch in route:
-            hit = self.by_channel.get(ch)
-            if hit is not None:
-                cell, station = hit
-                cell.active[station] = cell.active.get(station, 0) + 1
-                if cell.active[station] == 1:
-                    changed.append(cell)
-        for cell in changed:
-            self.apply(cell)
+        self.start(self.hits(route))
+
+    def start(self, hits: tuple[tuple[Cell, str], ...]) -> None:
+        """:meth:`starting` for the route's :meth:`hits`."""
+        for cell, station in hits:
+            n = cell.active.get(station, 0) + 1
+            cell.active[station] = n
+            if n == 1:
+                cell.contending.add(station)
+                if not cell.pending:
+                    cell.pending = True
+                    self.flows.at_settle(self._reshare, cell)
 
     def _detached(self, flow: Flow) -> None:
-        # Called from inside the flow network's bookkeeping: defer the re-share to a zero-delay
-        # completion so the network is never re-entered (no simulated time passes meanwhile).
-        for ch in flow.route:
-            hit = self.by_channel.get(ch)
+        # Called from inside the flow network's bookkeeping: the re-share waits for the
+        # instant to settle, so the network is never re-entered.
+        for ch in flow._channels:
+            hit = ch.cell
             if hit is not None:
                 cell, station = hit
-                cell.active[station] -= 1
-                if cell.active[station] == 0 and cell.name not in self._pending:
-                    self._pending.add(cell.name)
-                    call_in(self.env, 0.0, COMPLETION, self._reshare, cell)
+                n = cell.active[station] - 1
+                cell.active[station] = n
+                if n == 0:
+                    cell.contending.discard(station)
+                    # nobody left contending: no channel of the cell carries a flow, so no
+                    # capacity needs changing (an idle channel keeps its last one)
+                    if cell.contending and not cell.pending:
+                        cell.pending = True
+                        self.flows.at_settle(self._reshare, cell)
 
     def _reshare(self, cell: Cell) -> None:
-        self._pending.discard(cell.name)
+        cell.pending = False
         self.apply(cell)
 
     def apply(self, cell: Cell) -> None:
-        shares = cell.shares()
-        if shares:
-            self.flows.set_capacities({cell.channel[s]: v for s, v in shares.items()})
+        """Install the shares of the cell's contending stations (nothing when none contends:
+        idle channels keep their last capacity)."""
+        if not cell.contending or not cell.up:
+            return
+        key = tuple(sorted(cell.contending))
+        hit = cell.memo.get(key)
+        if hit is None:
+            shares = cell.shares()
+            chans = self.flows._channels
+            hit = ([chans[cell.channel[s]] for s in shares],
+                   [_check_rate(f"capacity of channel {cell.channel[s]!r}", v, allow_zero=True)
+                    for s, v in shares.items()])
+            if len(cell.memo) >= self.MEMO:
+                cell.memo.clear()
+            cell.memo[key] = hit
+        self.flows._set_capacities(*hit)
 
     def set_scale(self, cell: Cell, capacity_bps: float) -> None:
         cell.scale = capacity_bps
+        cell.memo.clear()
         self.flows.set_capacities({cell.channel[s]: v for s, v in cell.shares().items()} or
                                   {ch: capacity_bps for ch in cell.channel.values()})

@@ -14,6 +14,10 @@ Why the implementation looks the way it does:
   interval.  Waiting loses nothing: bits drain only while time passes, so unsettled rates are
   still right for everything up to now (``remaining_bits`` and ``stats`` need no settling);
   :meth:`FlowNetwork.rate` and :meth:`FlowNetwork.flush` settle at once for readers of new rates.
+* **Callers batch their own changes into the settling.**  :meth:`FlowNetwork.at_settle` runs
+  a callback first when the instant settles: a Wi-Fi cell installs its stations' new shares
+  there once, whatever number of stations started or stopped in the instant (a capacity read
+  through :meth:`FlowNetwork.stats` runs the pending callbacks first).
 * **Re-sharing is local.**  Only the *connected components* of the changes (flows linked through
   chains of shared channels) are recomputed: allocations of disjoint components are independent,
   so everything else keeps its rate, its bookkeeping and its scheduled completion.
@@ -32,7 +36,11 @@ Why the implementation looks the way it does:
 * **Lazy bookkeeping.**  A flow stores ``remaining`` bits as of ``last_update`` and its ``rate``;
   both are rewritten only when its rate changes, so flows whose rate survives a re-share are not
   touched (and their projected finish times do not accumulate rounding).  A channel's ``load``
-  is kept as rates change and re-summed where that is cheap.
+  is kept as rates change and re-summed where that is cheap.  A component of one flow is
+  solved without the heap (:func:`edgesim.network.maxmin.solo`, same result).
+* **Routes are resolved once.**  :meth:`FlowNetwork.path` checks a route and looks up its
+  channels and latency; :class:`edgesim.network.transfers.Network` keeps that per node pair
+  and starts its flows through ``_start``, without the per-flow lookups and checks.
 * **Same-time order.**  Completions, failures and deliveries are scheduled at ``COMPLETION``
   priority through :mod:`edgesim.engine.clock`, like every other completion in edgesim.
 * **Reference modes** for tests and ``benchmarks/network_flows.py``: ``"eager"`` recomputes the
@@ -130,7 +138,7 @@ class _Channel:
 
     __slots__ = ("name", "index", "capacity", "latency", "saved", "down", "flows", "load",
                  "t_last", "bytes", "busy", "_mark", "_rem", "_cnt", "_sf", "_sold", "_delta",
-                 "_frz", "_tk", "_nbk", "_dirty", "_touch", "_tpos")
+                 "_frz", "_tk", "_nbk", "_dirty", "_touch", "_tpos", "cell")
 
     def __init__(self, name: str, index: int, capacity: float, latency: float, now: float) -> None:
         self.name = name
@@ -152,6 +160,7 @@ class _Channel:
         self._dirty = False               # changed this instant, not yet settled
         self._touch = 0                   # number of the last change that touched it
         self._tpos = 0                    # its position among that change's seeds
+        self.cell: object = None          # (Cell, station) of a Wi-Fi airtime channel
 
 
 class _Group:
@@ -205,10 +214,13 @@ class FlowNetwork:
         self._active = 0
         self._incid = 0                       # flow-channel incidences of the active flows
         self._dirty: list[_Channel] = []      # channels changed this instant, in change order
-        self._fresh: list[Flow] = []          # flows started this instant
+        self._fresh: list[Flow] = []          # flows started this instant (incremental mode)
+        self._local = mode == "incremental"
         self._settle: Call | None = None      # the pending SETTLE call, if any
         self._orphans: list[_Group] = []      # fired groups with members left, to re-arm
         self._changes = 0                     # changes so far (they order groups: maxmin)
+        self._failing = 0                     # channels down in "fail" mode
+        self._hooks: list[tuple[Callable, object]] = []   # run first when the instant settles
         self.recomputations = 0
         self.flows_touched = 0
         self.fallbacks = 0
@@ -242,10 +254,16 @@ class FlowNetwork:
     def set_capacities(self, capacities: dict[str, float]) -> None:
         """Change several channels at once with a single re-share (a Wi-Fi cell whose
         stations' shares all change when one station starts or stops)."""
+        chans = [self._channel(name) for name in capacities]
+        caps = [_check_rate(f"capacity of channel {name!r}", capacity_bps, allow_zero=True)
+                for name, capacity_bps in capacities.items()]
+        self._set_capacities(chans, caps)
+
+    def _set_capacities(self, chans: Sequence[_Channel], caps: Sequence[float]) -> None:
+        """:meth:`set_capacities` for channels and capacities already checked (the Wi-Fi
+        cells' hot path: a cell's shares change whenever a station starts or stops)."""
         changed: list[_Channel] = []
-        for name, capacity_bps in capacities.items():
-            ch = self._channel(name)
-            cap = _check_rate(f"capacity of channel {name!r}", capacity_bps, allow_zero=True)
+        for ch, cap in zip(chans, caps):
             ch.saved = cap
             if ch.down is None and cap != ch.capacity:
                 ch.capacity = cap
@@ -269,6 +287,7 @@ class FlowNetwork:
             return
         if ch.down is None:
             ch.saved = ch.capacity
+        self._failing += (mode == "fail") - (ch.down == "fail")
         ch.down = mode
         ch.capacity = 0.0
         if mode == "fail" and ch.flows:
@@ -288,6 +307,7 @@ class FlowNetwork:
         ch = self._channel(name)
         if ch.down is None:
             return
+        self._failing -= ch.down == "fail"
         ch.down = None
         ch.capacity = ch.saved
         if ch.flows:
@@ -311,15 +331,28 @@ class FlowNetwork:
         size = _check_rate("nbytes", nbytes, allow_zero=True)
         cap = None if cap_bps is None or cap_bps == math.inf else _check_rate(
             "cap_bps", cap_bps, allow_zero=False)
+        route, chans, latency = self.path(route)
+        return self._start(route, chans, latency, size, on_done, cap, on_fail, tag, on_sent)
+
+    def path(self, route: Sequence[str]) -> tuple[tuple[str, ...], list[_Channel], float]:
+        """``route`` checked and resolved once, for :meth:`_start`: (the route as a tuple, its
+        channels, its total propagation latency)."""
         chans = [self._channel(n) for n in route]
         if len({c.index for c in chans}) != len(chans):
             raise ValueError(f"route {list(route)} uses a channel twice")
-        now = self.env.now
-        f = Flow(self._next_id, tuple(route), size, cap, now, sum(c.latency for c in chans), tag,
-                 on_done, on_fail, chans)
+        return tuple(route), chans, sum(c.latency for c in chans)
+
+    def _start(self, route: tuple[str, ...], chans: list[_Channel], latency: float, size: float,
+               on_done: Callable[[Flow], None], cap: float | None,
+               on_fail: Callable[[Flow], None] | None, tag: object,
+               on_sent: Callable[[Flow], None] | None) -> Flow:
+        """:meth:`start_flow` with the route resolved by :meth:`path` and ``size`` and ``cap``
+        checked (``cap``: None or finite)."""
+        now = self.env._now
+        f = Flow(self._next_id, route, size, cap, now, latency, tag, on_done, on_fail, chans)
         f.on_sent = on_sent
         self._next_id += 1
-        if any(c.down == "fail" for c in chans):
+        if self._failing and any(c.down == "fail" for c in chans):
             f.state = FAILED
             f.finished_at = now
             call_in(self.env, 0.0, COMPLETION, self._fail_cb, f)
@@ -336,9 +369,24 @@ class FlowNetwork:
                 c.flows[f.id] = f
             self._active += 1
             self._incid += len(chans)
-            self._fresh.append(f)
+            if self._local:
+                self._fresh.append(f)
             self._changed(chans)
         return f
+
+    def at_settle(self, fn: Callable[[object], None], arg: object = None) -> None:
+        """Run ``fn(arg)`` when this instant settles, before its re-share (its capacity changes
+        join it), or earlier when a reader needs capacities: :meth:`stats`, :meth:`flush`.
+        Wi-Fi cells install their stations' shares there, once per instant."""
+        self._hooks.append((fn, arg))
+        if self._settle is None:
+            self._settle = call_in(self.env, 0.0, SETTLE, self._settle_now)
+
+    def _run_hooks(self) -> None:
+        while self._hooks:
+            hooks, self._hooks = self._hooks, []
+            for fn, arg in hooks:
+                fn(arg)
 
     def flush(self) -> None:
         """Settle the changes of the current instant now rather than at its end (no-op when
@@ -368,6 +416,8 @@ class FlowNetwork:
         """Bytes carried, busy time and current flows of a channel, integrated up to now
         (an unsettled ``load`` is the one that held up to now: no settling needed)."""
         ch = self._channel(name)
+        if self._hooks:
+            self._run_hooks()           # capacities as of now (rates settle at SETTLE)
         dt = self.env.now - ch.t_last
         carried, busy = ch.bytes, ch.busy
         if dt > 0.0 and ch.load > 0.0:
@@ -394,7 +444,7 @@ class FlowNetwork:
         f.last_update = now
         f.finished_at = now
         r = f.rate
-        net = self.mode == "incremental"
+        net = self._local
         for c in f._channels:
             self._accrue(c, now)        # at the load that included this flow
             del c.flows[f.id]
@@ -506,10 +556,14 @@ class FlowNetwork:
                 self._settle = call_in(self.env, 0.0, SETTLE, self._settle_now)
 
     def _take_fresh(self) -> list[Flow]:
+        if not self._fresh:
+            return self._fresh
         fresh, self._fresh = self._fresh, []
         return [f for f in fresh if f.state == ACTIVE]
 
     def _settle_now(self, _arg: object = None) -> None:
+        if self._hooks:
+            self._run_hooks()           # _settle still set: their changes join this settling
         self._settle = None
         dirty, self._dirty = self._dirty, []
         for c in dirty:
@@ -519,7 +573,7 @@ class FlowNetwork:
     def _resolve(self, seeds: list[_Channel], fresh: list[Flow]) -> None:
         """Re-share after changes at ``seeds``: locally when that stays small, else by
         components (the reference modes choose their own way); then re-arm fired groups."""
-        if self.mode == "incremental":
+        if self._local:
             got = local(seeds, fresh, int(self._incid * BUDGET) + 64)
             if got is None:
                 self.fallbacks += 1
@@ -550,6 +604,7 @@ class FlowNetwork:
             k = end
             if not members:
                 continue
+            g = _Group(members, due)
             for f in members:
                 b = f._newb
                 if b is not f._bneck:
@@ -564,6 +619,7 @@ class FlowNetwork:
                     if old.live == 0 and old.call is not None:
                         old.call.cancel()
                         old.call = None
+                f._group = g
                 r = f._new
                 if r != f.rate:
                     if f.rate > 0.0:
@@ -579,9 +635,7 @@ class FlowNetwork:
                         f.finish = now if f.remaining <= RESIDUE * f.bits else math.inf
                 if f.finish < due:
                     due = f.finish
-            g = _Group(members, due)
-            for f in members:
-                f._group = g
+            g.due = due
             if due < math.inf:      # all paused: nothing to schedule until a capacity returns
                 g.call = call_at(env, due, COMPLETION, self._on_due, g)
         for c in chans:

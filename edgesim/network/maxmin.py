@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Optional
 if TYPE_CHECKING:                      # only for type hints: flows imports this module
     from .flows import Flow, _Channel
 
-__all__ = ["TOL", "components", "fill", "local", "next_stamp"]
+__all__ = ["TOL", "components", "fill", "local", "next_stamp", "solo"]
 
 #: Relative slack of the certificate checks (float rounding is ~1e-16 per operation).
 TOL = 1e-10
@@ -95,6 +95,24 @@ def fill(flows: list[Flow], chans: list[_Channel]) -> None:
                     c2._cnt -= 1
 
 
+def solo(f: Flow) -> None:
+    """:func:`fill` for a flow that is alone on every channel it crosses, without the heap and
+    with the same result: its least capacity (ties: the lowest channel index) or its cap if
+    smaller (a tie goes to the channel, as in the heap: channels sort before caps)."""
+    best = None
+    share = 0.0
+    for c in f._channels:
+        v = c.capacity if c.capacity > 0.0 else 0.0      # rem / 1, clamped as in fill
+        if best is None or v < share or (v == share and c.index < best.index):
+            best, share = c, v
+    if f.cap is not None and f.cap < share:
+        f._new = f.cap
+        f._newb = None
+    else:
+        f._new = share
+        f._newb = best
+
+
 def components(seeds: Iterable[_Channel]) -> tuple[list[Flow], list[int], list[_Channel]]:
     """Solve the whole connected components reachable from ``seeds`` (every flow's ``_new``,
     ``_newb``).  Returns their flows, component after component (see :func:`_in_order`), where
@@ -123,6 +141,9 @@ def components(seeds: Iterable[_Channel]) -> tuple[list[Flow], list[int], list[_
             i += 1
         if len(flows) > k:
             bounds.append((k, j, len(chans)))
+    if len(flows) == 1:                     # one flow alone (a lightly loaded cell): no heap
+        solo(flows[0])
+        return flows, [1], chans
     for c in chans:
         c._rem = c.capacity
         c._cnt = len(c.flows)

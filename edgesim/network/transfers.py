@@ -6,13 +6,14 @@ over up to `rpc_batch` small messages, as Distream batches its RPCs (its Table 1
 """
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from typing import Callable, Optional, Sequence
 
 from ..engine.clock import COMPLETION, call_in
 from .cells import CellManager
-from .flows import Flow, FlowNetwork
+from .flows import Flow, FlowNetwork, _check_rate
 from .topology import Topology
 
 
@@ -37,6 +38,7 @@ class Network:
         #: Set by edgesim.failures.loss: lose(flow) -> True drops a delivered message.
         self.lose: Optional[Callable] = None
         self._routes: dict[tuple[int, int], tuple[list[str], Optional[float]]] = {}
+        self._paths: dict[tuple[int, int], tuple] = {}   # (src, dst) -> what _start needs
         self.transfers = 0
         self.bytes = 0.0
         self.failed = 0
@@ -108,17 +110,33 @@ class Network:
         else:
             self._start(item)
 
+    def _path(self, src: int, dst: int) -> tuple:
+        """The route from ``src`` to ``dst`` resolved once for the flow network: (route, its
+        channels, its latency, its cap checked, its Wi-Fi (cell, station) hits)."""
+        key = (src, dst)
+        hit = self._paths.get(key)
+        if hit is None:
+            route, cap = self.route(src, dst)
+            names, chans, latency = self.flows.path(route)
+            if cap is not None:
+                cap = None if cap == math.inf else _check_rate("cap_bps", cap, allow_zero=False)
+            hits = self.cells.hits(route) if self.cells is not None else ()
+            hit = self._paths[key] = (route, names, chans, latency, cap, hits)
+        return hit
+
     def _start(self, item) -> None:
         src, dst, size, targets, conn, own, sent = item
-        route, cap = self.route(src, dst)
+        route, names, chans, latency, cap, hits = self._path(src, dst)
         if own is not None:
-            cap = own if cap is None else min(cap, own)
-        if self.cells is not None:
-            self.cells.starting(route)
-        tag = (targets, src, dst, self.env.now, conn)
-        self.flows.start_flow(route, size, self._delivered, cap_bps=cap, on_fail=self._failed,
-                              tag=tag, on_sent=None if sent is None else
-                              (lambda _flow, fn=sent[0], arg=sent[1]: fn(arg)))
+            own = None if own == math.inf else _check_rate("cap_bps", own, allow_zero=False)
+            if own is not None:
+                cap = own if cap is None else min(cap, own)
+        if hits:
+            self.cells.start(hits)
+        tag = (targets, src, dst, self.env._now, conn)
+        self.flows._start(names, chans, latency, _check_rate("nbytes", size, allow_zero=True),
+                          self._delivered, cap, self._failed, tag, None if sent is None else
+                          (lambda _flow, fn=sent[0], arg=sent[1]: fn(arg)))
         if self.traced:
             for ch in route:
                 for follower in self.traced.get(ch, ()):
