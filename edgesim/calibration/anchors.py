@@ -39,7 +39,8 @@ CSV_COLUMNS = ("device", "model", "runtime", "precision", "batch", "threads", "l
                "published", "kind", "source", "note")
 # eager: one framework dispatch per kernel (host overhead); fused: a compiled graph whose
 # element-wise kernels are folded into the convolutions and matmuls around them
-RUNTIMES = {"pytorch": "eager", "tensorrt": "fused", "onnxruntime": "fused", "ncnn": "fused",
+RUNTIMES = {"pytorch": "eager", "tensorrt": "fused", "tensorrt-graphs": "fused",
+            "onnxruntime": "fused", "ncnn": "fused",
             "tflite": "fused", "torch-compile": "fused", "openvino": "fused"}
 FUSED_RUNTIMES = frozenset(k for k, v in RUNTIMES.items() if v == "fused")
 _RUNTIME_ALIASES = {"torch": "pytorch", "pytorch eager": "pytorch", "eager": "pytorch",
@@ -63,7 +64,7 @@ def runtime_key(text: str) -> str:
     low = (text or "").strip().lower()
     key = _RUNTIME_ALIASES.get(low, low)
     if key not in RUNTIMES:
-        key = next((k for k in RUNTIMES if low.startswith(k)), key)
+        key = next((k for k in sorted(RUNTIMES, key=len, reverse=True) if low.startswith(k)), key)
     if key not in RUNTIMES:
         raise ValueError(f"unknown runtime {text!r}; supported: {', '.join(RUNTIMES)}")
     return key

@@ -5,7 +5,7 @@ with the per-kernel roofline of :mod:`edgesim.calibration.perfmodel`:
 
 * the **model** is a zoo model (its kernels in ``calibration/predictor/zoo_ops.json``); the **device** an entry of
   the catalogue (:mod:`edgesim.calibration.devices`); **runtime** (``pytorch``, ``tensorrt``,
-  ``onnxruntime``, ``ncnn``, ``tflite``, ``torch-compile``, ``openvino``) and **precision**
+  ``tensorrt-graphs``, ``onnxruntime``, ``ncnn``, ``tflite``, ``torch-compile``, ``openvino``) and **precision**
   (``fp32``, ``tf32``, ``fp16``, ``int8``) are keys of every anchor and every prediction;
 * the global parameters are fitted on every shipped anchor (``calibration/literature``);
 * a device that has anchors of its own is **personalised**: three factors (compute, host, kernel

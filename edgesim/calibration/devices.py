@@ -71,6 +71,7 @@ class DeviceSpec:
     cores: Optional[int] = None                 # CPUs
     flop_per_cycle: Optional[float] = None
     clock_ghz: Optional[float] = None
+    fp16_simd: bool = False                     # CPUs: FP16 vector arithmetic (ARMv8.2-A FP16)
 
     @property
     def is_cpu(self) -> bool:
@@ -78,7 +79,7 @@ class DeviceSpec:
 
     def precisions(self) -> list[str]:
         if self.is_cpu:
-            return ["fp32"]
+            return ["fp32", "fp16"] if self.fp16_simd else ["fp32"]
         have = set(self.vector) | set(self.tensor)
         return [p for p in PRECISIONS if p in have]
 
@@ -94,10 +95,12 @@ class DeviceSpec:
             raise UnsupportedPrecisionError(f"precision must be one of {', '.join(PRECISIONS)}, "
                                             f"not {precision!r}")
         if self.is_cpu:
+            if precision == "fp16" and self.fp16_simd:    # twice the lanes per vector
+                return 2.0 * self.cpu_peak(threads), "cpu"
             if precision != "fp32":
                 raise UnsupportedPrecisionError(
-                    f"{self.id}: only fp32 is modelled on CPUs (no {precision} rate in the "
-                    f"catalogue); supported: fp32")
+                    f"{self.id}: no {precision} rate for this CPU in the catalogue; supported: "
+                    f"{', '.join(self.precisions())}")
             return self.cpu_peak(threads), "cpu"
         p = "fp32" if precision == "tf32" and "tf32" not in self.tensor else precision
         if unit == "mm" and p in self.tensor:
@@ -119,7 +122,7 @@ def _entry(key: str, e: Mapping) -> DeviceSpec:
         tensor={k: float(v) * _T for k, v in (e.get("tensor") or {}).items()},
         tdp_w=e.get("tdp_w"), host_family=host.get("family"), host_clock_ghz=host.get("clock_ghz"),
         host_cpu=host.get("cpu", ""), cores=e.get("cores"), flop_per_cycle=e.get("flop_per_cycle"),
-        clock_ghz=e.get("clock_ghz"))
+        clock_ghz=e.get("clock_ghz"), fp16_simd=bool(e.get("fp16_simd", False)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -29,7 +29,10 @@ bytes per input, see :mod:`edgesim.calibration.zoo.ops`) on a device D (spec she
 
 The free parameters are few and *global* (:data:`PARAMS`: efficiencies per unit, depthwise factors,
 bandwidth efficiencies, the kernel floors, tau per host family, the per-call constant, the
-fused-runtime, int8 and pseudo-half fp16 gains, Winograd gains, the CPU thread exponent g), fitted on the
+fused-runtime, int8 and pseudo-half fp16 gains, Winograd gains (on CPUs for ncnn only, the engine
+here that uses Winograd), the CPU thread exponent g and the
+per-thread synchronisation cost s of a CPU layer's floor, ``t0 (1 + s (T - 1))``, and the floor
+fraction of TensorRT launched as one CUDA graph, runtime ``tensorrt-graphs``), fitted on the
 anchors of every device in the training set by Levenberg-Marquardt on log errors, with a weak
 prior that keeps parameters no anchor identifies near physically plausible values. A device with
 anchors of its own can then be *personalised* (:func:`personalise`: three per-device factors on
@@ -56,6 +59,7 @@ __all__ = ["PARAMS", "ModelCost", "load_costs", "Features", "build_features", "F
 ZOO_OPS_PATH = predictor_data("zoo_ops.json")
 BYTES_SCALE = {"fp32": 1.0, "tf32": 1.0, "fp16": 0.5, "int8": 0.25}
 Q = 4.0                     # the smooth maximum's exponent
+WINOGRAD_CPU_RUNTIMES = frozenset({"ncnn"})
 _KIND = {"mm": 0, "dw": 1, "ew": 2, "w3": 3, "ewk": 4}
 
 # name, initial value (the prior's centre), prior sigma in log units, why that centre
@@ -82,6 +86,11 @@ PARAMS: tuple[tuple[str, float, float, str], ...] = (
     ("wino_gpu", 1.0, 0.7, "the same on GPUs (cuDNN and TensorRT pick Winograd at times)"),
     ("core_scaling", 0.7, 0.5, "exponent g: n CPU threads run a batch-1 layer g-th-power as fast "
                                "as one (layers too small to split evenly over many cores)"),
+    ("graph_gain", 0.5, 1.0, "kernel floor of an engine launched as one CUDA graph (TensorRT with "
+                             "CUDA graphs) relative to kernel-by-kernel launches"),
+    ("sync_cpu", 0.1, 1.5, "per-layer cost of synchronising n CPU threads, as a fraction of the "
+                           "one-thread floor per extra thread: floor x (1 + s (n - 1)) (each "
+                           "layer ends at a barrier of all its threads)"),
 )
 NAMES = [p[0] for p in PARAMS]
 IDX = {n: i for i, n in enumerate(NAMES)}
@@ -142,6 +151,7 @@ class Features:
     count: np.ndarray         # per op: identical kernels merged into the row
     cores: np.ndarray         # per op: CPU cores used (1 on GPUs)
     w3: np.ndarray            # per op: 3x3 stride-1 dense convolution
+    graphs: np.ndarray = None  # per op: launched as a CUDA graph
     device: list = field(default_factory=list)
 
 
@@ -150,7 +160,7 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
     """Features of (cost, device, runtime, precision, batch, threads) queries."""
     cols: dict[str, list] = {k: [] for k in ("row", "f", "peak", "unit", "dw", "nbytes", "bw",
                                              "cpu", "fused", "int8", "count", "half2",
-                                             "jetson", "cores", "w3")}
+                                             "jetson", "cores", "w3", "graphs")}
     host_k, host_clock, host_arm, gpu, devs = [], [], [], [], []
     for j, (mc, dev, rt, prec, b, threads) in enumerate(queries):
         fused = rt in FUSED_RUNTIMES
@@ -162,7 +172,11 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
         used = (dev.cores if threads is None else min(int(threads), dev.cores)) if dev.is_cpu else 1
         unit_mm = {"tensor": 0, "vector": 1, "cpu": 2}[u_mm]
         is_dw = kind == 1
-        cols["w3"].append(kind == 3)
+        # Winograd: ncnn turns it on (benchncnn: use_winograd_convolution); the other CPU
+        # engines here (torch.compile's oneDNN/GEMM kernels, TFLite's XNNPACK) run 3x3 convs
+        # as GEMMs, so on a CPU the gain applies to ncnn only
+        cols["w3"].append((kind == 3) & ((not dev.is_cpu) or rt in WINOGRAD_CPU_RUNTIMES))
+        cols["graphs"].append(np.full(int(keep.sum()), rt == "tensorrt-graphs"))
         n_ops = int(keep.sum())
         cols["row"].append(np.full(n_ops, j))
         cols["f"].append(mc.flops[keep] * b)
@@ -198,7 +212,7 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
                      cat["half2"].astype(bool), cat["jetson"].astype(bool), len(queries),
                      np.array(host_k, float), np.array(host_clock, float),
                      np.array(host_arm, bool), np.array(gpu, bool), cat["count"], cat["cores"],
-                     cat["w3"].astype(bool), devs)
+                     cat["w3"].astype(bool), cat["graphs"].astype(bool), devs)
     return feats
 
 
@@ -227,8 +241,9 @@ def evaluate(theta: np.ndarray, F: Features, offsets: Optional[np.ndarray] = Non
     compute = F.f / (eta * F.peak * np.power(F.cores, p[IDX["core_scaling"]]))
     mu = np.where(F.cpu, p[IDX["mu_cpu"]], p[IDX["mu_gpu"]])
     memory = F.nbytes / (mu * F.bw)
-    floor = np.where(F.cpu, p[IDX["t0_cpu"]],
-                     np.where(F.jetson, p[IDX["t0_jetson"]], p[IDX["t0_gpu"]])) * of[F.row]
+    floor = np.where(F.cpu, p[IDX["t0_cpu"]] * (1.0 + p[IDX["sync_cpu"]] * (F.cores - 1.0)),
+                     np.where(F.jetson, p[IDX["t0_jetson"]], p[IDX["t0_gpu"]])
+                     * np.where(F.graphs, p[IDX["graph_gain"]], 1.0)) * of[F.row]
     # a merged row is `count` identical kernels, each bound by its floor, compute or memory
     t = F.count * _smax(floor, compute, memory)
     dev = np.bincount(F.row, weights=t, minlength=F.n)
