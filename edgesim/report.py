@@ -41,8 +41,12 @@ def print_summary(s: dict, out: Path) -> None:
     r = s["requests"]
     t.add_row("requests", f"{r['generated']:,} generated, {r['completed']:,} completed, "
               f"{r['dropped']:,} dropped, {r['failed']:,} failed, {r['timed_out']:,} timed out")
+    u = r.get("units")
+    if u is not None:           # an aggregating source: the figures below count arrivals
+        t.add_row("arrivals carried", f"{fmt(u['generated'])} generated, "
+                  f"{u['completed']:,} completed (latency, SLO and throughput count these)")
     tp = s["throughput_ips"]
-    t.add_row("throughput (req/s)", f"avg {fmt(tp['avg'])}  p50 {fmt(tp['median'])}  "
+    t.add_row("throughput (arrivals/s)" if u is not None else "throughput (req/s)", f"avg {fmt(tp['avg'])}  p50 {fmt(tp['median'])}  "
               f"p99 {fmt(tp['p99'])}")
     lat = s["latency_s"]
     t.add_row("latency", "  ".join(f"{k} {fmt(lat[k], 's')}" for k in ("mean", "p50", "p95",

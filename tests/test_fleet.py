@@ -201,3 +201,44 @@ def test_max_units_beyond_a_profile_is_reported(tmp_path):
     assert "up to batch 8" in str(err.value)
     sc["workload"]["sources"]["rois"]["aggregate"]["max_units"] = 8
     assert edgesim.run(sc).requests.units.max() <= 8
+
+
+# --------------------------------------------------------------------------- per-arrival summary
+
+@pytest.mark.parametrize("seed", range(5))
+def test_weighted_quantile_is_the_quantile_of_the_repeated_values(seed):
+    from edgesim.metrics.summary import weighted_quantile
+    rng = np.random.default_rng(seed)
+    values = rng.exponential(size=200)
+    values[::7] = values[3]                               # ties
+    weights = rng.integers(0, 6, size=200)
+    for q in (0.0, 0.01, 0.5, 0.75, 0.95, 0.99, 1.0):
+        assert weighted_quantile(values, weights, q) == pytest.approx(
+            np.quantile(np.repeat(values, weights), q), rel=1e-12, abs=1e-15)
+    assert weighted_quantile(values, np.zeros(200, int), 0.5) is None
+
+
+@pytest.mark.parametrize("aggregate", [{"window": 0}, {"window": "100ms", "max_units": 6}])
+def test_aggregated_summary_counts_arrivals(tmp_path, aggregate):
+    """The summary of an aggregated run weighs each event by its units: its latency, SLO miss
+    rate and throughput are those of the requests table expanded to one row per arrival."""
+    r = edgesim.run(frames(tmp_path, aggregate))
+    df = r.requests
+    m = df[~df.warmup]
+    done = m[m.outcome == "completed"]
+    lat = np.repeat(done.latency.to_numpy(), done.units.to_numpy())
+    s = r.summary
+    assert s["requests"]["completed"] == len(done)                    # events
+    assert s["requests"]["units"]["completed"] == int(done.units.sum())  # arrivals
+    assert s["requests"]["units"]["generated"] >= s["requests"]["units"]["completed"]
+    assert s["latency_s"]["mean"] == pytest.approx(lat.mean(), rel=1e-12)
+    for q in (50, 95, 99):
+        assert s["latency_s"][f"p{q}"] == pytest.approx(np.percentile(lat, q), rel=1e-12)
+    ended = int(m.units.sum())
+    assert s["slo_miss_rate"] == pytest.approx(((lat > 0.1).sum() + ended - len(lat)) / ended)
+    # throughput counts arrivals per second: near the arrival rate of the trace (1.5 ROIs a
+    # camera a frame, 3 cameras, 30 fps) and equal to the exact run's
+    exact = edgesim.run(frames(tmp_path)).summary
+    assert s["throughput_ips"]["avg"] == pytest.approx(exact["throughput_ips"]["avg"], rel=0.02)
+    assert s["throughput_ips"]["avg"] == pytest.approx(3 * 1.5 * 30, rel=0.1)
+    assert "units" not in exact["requests"]

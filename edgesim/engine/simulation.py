@@ -61,6 +61,7 @@ class Simulation:
         self.next_id = 0
         self.generated = 0
         self.generated_measured = 0
+        self.units_measured = 0             # arrivals the measured requests carry (aggregate)
         self.in_system = 0
         self.sys_area = 0.0
         self.sys_t = 0.0
@@ -133,6 +134,7 @@ class Simulation:
         slo = spec.metrics.slo
         self.slo_deadline = self.duration - slo if slo is not None else None
         self.generated_by_deadline = None
+        self.units_by_deadline = None
         if self.slo_deadline is not None and self.slo_deadline > self.warmup:
             call_at(env, self.slo_deadline, SAMPLE, self._snap_deadline)
         if self.policy is not None and type(self.policy).uses_monitor:
@@ -164,6 +166,7 @@ class Simulation:
 
     def _snap_deadline(self, _arg=None) -> None:
         self.generated_by_deadline = self.generated_measured
+        self.units_by_deadline = self.units_measured
 
     # ------------------------------------------------------------------ request flow
     def request_started(self, req: Request) -> None:
@@ -171,6 +174,7 @@ class Simulation:
         self.generated += 1
         if not req.warm:
             self.generated_measured += 1
+            self.units_measured += req.units
         self.sys_area += self.in_system * (now - self.sys_t)
         self.sys_t = now
         self.in_system += 1
@@ -297,7 +301,9 @@ class Simulation:
             generated=self.generated, generated_measured=self.generated_measured,
             in_flight=self.in_system, system_area=self.sys_area, node_names=self.node_names,
             overdue=None if self.stopped_early else (self.slo_deadline,
-                                                     self.generated_by_deadline),
+                                                     self.generated_by_deadline,
+                                                     self.units_by_deadline),
+            units_measured=self.units_measured,
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
         if self.recorder.answers:
             summary["answers"] = answers_summary(self)

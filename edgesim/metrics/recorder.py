@@ -47,8 +47,9 @@ class RequestRecorder:
         self.has_units = units
         self.units = array("i")
 
-    # Kept for the whole run even when streaming: the summary needs them (26 bytes a request).
-    _SUMMARY = ("created", "finished", "wait", "outcome", "warm")
+    # Kept for the whole run even when streaming: the summary needs them (26 bytes a request,
+    # and 4 more for `units` when a source aggregates).
+    _SUMMARY = ("created", "finished", "wait", "outcome", "warm", "units")
 
     def __len__(self) -> int:
         return len(self.outcome)
@@ -134,7 +135,7 @@ class RequestRecorder:
         del table
         self._base = len(self.outcome)
         for name in ("id", "src", "job", "started", "service", "path", "batch", "nbytes",
-                     "units", "answered_by", "accuracy"):
+                     "answered_by", "accuracy"):
             del getattr(self, name)[:]
 
     def close(self) -> Path:
@@ -195,7 +196,7 @@ class RequestRecorder:
             "ended": finished,
         })
         if self.has_units:
-            df["units"] = col(self.units, np.int32).astype(np.int64)
+            df["units"] = col(self.units, np.int32, base).astype(np.int64)
         if self.answers:
             labels = [""] * len(self._labels)
             for label, code in self._labels.items():
