@@ -75,17 +75,13 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     if quiet:
         result.save(target, plots=not no_plots)
-    elif training:
-        result.save(target, plots=not no_plots)
-        from .report import print_training_summary
-        print_training_summary(result.summary, target)
     else:
         # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after it.
         # Every file is written atomically and summary.json last, so an interrupt while
         # plotting leaves no half-written file and no summary.json (docs/performance.md).
-        from .report import print_summary
-        result.save(target, plots=not no_plots,
-                    on_tables=lambda: print_summary(result.summary, target))
+        from .report import print_summary, print_training_summary
+        show = print_training_summary if training else print_summary
+        result.save(target, plots=not no_plots, on_tables=lambda: show(result.summary, target))
 
 
 @main.command()

@@ -311,3 +311,33 @@ def test_unknown_command_is_a_usage_error():
     result = cli("rnu")
     assert result.exit_code == 2
     assert "No such command 'rnu'" in result.output
+
+
+@pytest.mark.parametrize("scenario,plotter", [
+    (VALID, "edgesim.analysis.plots.write_run_plots"),
+    (REPO / "scenarios" / "deepcon" / "dmml-par.yaml", "edgesim.training.gantt.write_training_plots"),
+])
+def test_run_prints_the_summary_before_the_plots(tmp_path, monkeypatch, scenario, plotter):
+    """Request and training runs alike: the table is printed before the plots are drawn."""
+    import importlib
+    module, name = plotter.rsplit(".", 1)
+    seen = []
+    real = getattr(importlib.import_module(module), name)
+
+    def plotting(*args, **kw):
+        seen.append("plots")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(importlib.import_module(module), name, plotting)
+    import edgesim.report as report
+    for printer in ("print_summary", "print_training_summary"):
+        real_print = getattr(report, printer)
+
+        def printed(*args, _real=real_print, **kw):
+            seen.append("summary")
+            return _real(*args, **kw)
+        monkeypatch.setattr(report, printer, printed)
+    out = tmp_path / "order"
+    ok("run", scenario, "-o", out)
+    assert seen == ["summary", "plots"]
+    assert (out / "summary.json").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import pandas as pd
 
@@ -61,7 +61,11 @@ class TrainingResult:
                 return None
         raise AttributeError(name)
 
-    def save(self, directory: Union[str, Path], plots: bool = True) -> Path:
+    def save(self, directory: Union[str, Path], plots: bool = True,
+             on_tables: Optional[Callable[[], None]] = None) -> Path:
+        """Write the run directory; ``on_tables`` is called once the tables and the resolved
+        scenario are on disk, before the plots (the CLI prints its summary there), as
+        `Result.save` does."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(self.schedule, out / "schedule.parquet")
@@ -70,6 +74,8 @@ class TrainingResult:
         for name, frame in self.frames.items():
             write_parquet_atomic(frame, out / f"{name}.parquet")
         self.write_resolved(out)
+        if on_tables is not None:
+            on_tables()
         if plots:
             from .gantt import write_training_plots
             write_training_plots(self.schedule, self.windows, self.summary, out / "plots")
