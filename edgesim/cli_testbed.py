@@ -139,8 +139,7 @@ def served(bundle: str, model: str, workers_text: str, load_text: str, calls: in
                           f"{max_wait_ms:g}", "--threads", str(threads), "--seed", str(seed)]
                          + (["--out", out] if out else []))
     from datetime import datetime, timezone
-    meta["served"] = [e for e in meta.get("served", [])
-                      if not (e.get("model") == model and set(e.get("workers", [])) & set(workers))]
+    meta["served"] = _without_workers(meta.get("served", []), model, workers)
     meta["served"].append({"model": model, "workers": workers, "loads": loads, "calls": calls,
                            "batching": [bt.label for bt in batchings], "threads": threads,
                            "command": command, "runs": runs,
@@ -162,6 +161,21 @@ def served(bundle: str, model: str, workers_text: str, load_text: str, calls: in
         click.echo(f"wrote {target / 'served.parquet'}")
 
 
+def _without_workers(entries: list, model: str, workers: list) -> list:
+    """The bundle's served entries less the worker counts being profiled again: an entry that
+    also covered other counts keeps them (with their runs), so their provenance stays."""
+    out = []
+    for e in entries:
+        if e.get("model") != model or not set(e.get("workers", [])) & set(workers):
+            out.append(e)
+            continue
+        left = [w for w in e.get("workers", []) if w not in workers]
+        if left:
+            out.append(dict(e, workers=left,
+                            runs=[r for r in e.get("runs", []) if r.get("workers") in left]))
+    return out
+
+
 # ============================================================================================
 # edgesim testbed
 
@@ -180,6 +194,10 @@ def served(bundle: str, model: str, workers_text: str, load_text: str, calls: in
               "(edgesim calibrate served), its back-to-back samples, or served when it has them")
 @click.option("--order", type=click.Choice(["replay", "ar1", "iid"]), default="replay",
               show_default=True, help="served mode: how successive calls are correlated")
+@click.option("--served-match", type=click.Choice(["workers", "config"]), default="workers",
+              show_default=True, help="served mode: model each configuration on the served "
+              "calls of the profiled configuration nearest it (workers, load, batching), or on "
+              "every served call of its worker count")
 @click.option("--requests", type=click.IntRange(min=10), default=2000, show_default=True,
               help="requests per real run, at least")
 @click.option("--max-requests", type=click.IntRange(min=10),
@@ -213,7 +231,8 @@ def served(bundle: str, model: str, workers_text: str, load_text: str, calls: in
 @click.option("--markdown", is_flag=True, help="a Markdown table (for docs/validation.md)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress messages")
 def testbed(bundle: str, model: str, workers_text: str, load_text: str, batching_text: str,
-            max_batch: int, max_wait_ms: float, service: str, order: str, requests: int,
+            max_batch: int, max_wait_ms: float, service: str, order: str, served_match: str,
+            requests: int,
             max_requests: Optional[int], ci_frac: float, threads: int, seed: int, warmup: float,
             sim_requests: Optional[int], replay: bool, two_tier: bool, link: str,
             link_rate: Optional[str], link_load: float, frame_bytes: str, timeout_s: float,
@@ -264,7 +283,7 @@ def testbed(bundle: str, model: str, workers_text: str, load_text: str, batching
     common = dict(requests=requests, threads=threads, seed=seed, warmup=warmup,
                   timeout_s=timeout_s, sim_requests=sim_requests, replay=replay, progress=say,
                   batchings=batchings, service=service, order=order,
-                  max_requests=max_requests, ci_frac=ci_frac)
+                  max_requests=max_requests, ci_frac=ci_frac, served_match=served_match)
     try:
         if two_tier:
             from .calibration.twotier import LinkError, run_twotier

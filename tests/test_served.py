@@ -282,3 +282,117 @@ def test_served_bundle_file_is_validated(tmp_path):
     row["gap_ms"] = 0.0
     b = write_bundle(tmp_path / "x", meta, empty_table(), served=pd.DataFrame([row]))
     assert b.has_served() and list(b.load_served().columns) == list(SERVED_COLUMNS)
+
+
+# -------------------------------------------------------------------- served mode in a scenario
+
+def _served_bundle(path, calls: bool = True):
+    """A synthetic bundle: batch-1 back to back 5 ms; served calls 5 ms warm, 8 ms after an
+    idle gap of 20 ms or more (3 ms of cold-start penalty)."""
+    import pandas as pd
+
+    from edgesim.calibration.bundle import write_bundle
+    table = pd.DataFrame([dict(model="m", phase="infer", batch=1, input_shape="1x3x32x32",
+                               threads=1, n=50, median_ms=5.0, p10_ms=4.9, p90_ms=5.1,
+                               p99_ms=5.2, mean_ms=5.0, std_ms=0.1, flops=1e6, params=1e3,
+                               out_bytes=40, peak_mem_mb=1.0, provenance="measured")])
+    rng = np.random.default_rng(0)
+    rows = []
+    for seq in range(400):
+        cold = seq % 2 == 1
+        gap = float(rng.uniform(20.0, 40.0)) if cold else 0.0
+        ms = (8.0 if cold else 5.0) * float(rng.uniform(0.98, 1.02))
+        rows.append(dict(model="m", phase="infer", batch=1, workers=1, worker=0, load=0.5,
+                         max_batch=1, max_wait_ms=0.0, run=0, seq=seq, start_ms=seq * 10.0,
+                         gap_ms=gap, sample_ms=ms, compute_ms=ms - 0.1))
+    meta = {"schema_version": 1, "device_id": "tiny-cpu", "provenance": "measured"}
+    write_bundle(path, meta, table, served=pd.DataFrame(rows) if calls else None)
+
+
+def _served_scenario(bundle, rate: float, **extra) -> dict:
+    return {"name": "served", "seed": 2, "duration": 400.0, "warmup": 10.0,
+            "nodes": {"server": {"count": 1, "device": "cpu"}},
+            "workload": {"sources": {"c": {"arrivals": {"process": "poisson", "rate": rate},
+                                           "job": "j"}},
+                         "jobs": {"j": {"stages": [{"model": "m", "node": "server"}]}}},
+            "service": {"m": {"cpu": {"dist": "calibrated", "bundle": str(bundle),
+                                      "device": "tiny-cpu", **extra}}},
+            "metrics": {"interval": 10.0}}
+
+
+def test_scenario_served_mode_slows_calls_after_idle_gaps(tmp_path):
+    """At a low rate nearly every call follows a long idle gap: served mode gives the cold
+    calls' 8 ms, back-to-back mode the profile's 5 ms; at a high rate (calls queue behind each
+    other, no gap) served mode gives the warm 5 ms."""
+    import edgesim
+    _served_bundle(tmp_path / "b")
+
+    def mean_service(rate, **extra):
+        r = edgesim.run(_served_scenario(tmp_path / "b", rate, **extra))
+        return float(r.requests.service[~r.requests.warmup].mean())
+    assert mean_service(2.0, mode="backtoback") == pytest.approx(5.0e-3, rel=0.03)
+    assert mean_service(2.0, mode="served") == pytest.approx(8.0e-3, rel=0.03)
+    busy = mean_service(150.0, mode="served")     # rho ~ 0.75: most calls start warm
+    assert 5.0e-3 < busy < 6.5e-3
+
+
+@pytest.mark.parametrize("extra,where,what", [
+    ({"mode": "served", "phase": "train"}, "service.m.cpu.phase", "inference only"),
+    ({"mode": "served", "device": "other"}, "service.m.cpu.device", "no bundle of device"),
+    ({"mode": "served", "order": "sorted"}, "service.m.cpu", "order"),
+])
+def test_scenario_served_mode_errors_are_clear(tmp_path, extra, where, what):
+    import edgesim
+    from edgesim.errors import ScenarioError
+    _served_bundle(tmp_path / "b")
+    with pytest.raises(ScenarioError) as e:
+        edgesim.run(_served_scenario(tmp_path / "b", 2.0, **extra))
+    assert where in str(e.value) and what in str(e.value)
+
+
+def test_scenario_served_mode_without_served_calls_says_how_to_make_them(tmp_path):
+    import edgesim
+    from edgesim.errors import ScenarioError
+    _served_bundle(tmp_path / "b", calls=False)
+    with pytest.raises(ScenarioError, match="calibrate served"):
+        edgesim.run(_served_scenario(tmp_path / "b", 2.0, mode="served"))
+
+
+def test_profiling_some_worker_counts_again_keeps_the_others_provenance():
+    from edgesim.cli_testbed import _without_workers
+    old = [{"model": "m", "workers": [1, 2], "command": "first",
+            "runs": [{"run": 0, "workers": 1}, {"run": 1, "workers": 2}]},
+           {"model": "other", "workers": [2], "command": "x", "runs": []}]
+    kept = _without_workers(old, "m", [2])
+    assert kept[0]["workers"] == [1] and kept[0]["runs"] == [{"run": 0, "workers": 1}]
+    assert kept[0]["command"] == "first" and kept[1] == old[1]
+    assert _without_workers(old, "m", [1, 2]) == [old[1]]
+    assert old[0]["workers"] == [1, 2]           # the input is not changed
+
+
+def test_served_calls_of_the_nearest_configuration_model_it(tmp_path):
+    """served_service(load=, max_batch=) keeps the calls of the profiled configuration nearest
+    the simulated one: their idle gaps came from that arrival process."""
+    import pandas as pd
+
+    from edgesim.calibration.bundle import load_bundle, write_bundle
+    from edgesim.calibration.testbed_service import served_service
+    _served_bundle(tmp_path / "a")
+    b = load_bundle(tmp_path / "a")
+    calls = b.load_served()
+    calls["gap_ms"], calls["sample_ms"] = 0.0, 5.0         # all warm: L(1) is the median
+    at8 = calls.assign(load=0.8, run=1, sample_ms=7.0, compute_ms=6.9)
+    batched = calls.assign(load=0.8, run=2, max_batch=4, sample_ms=9.0, compute_ms=8.9)
+    write_bundle(tmp_path / "b", b.meta, b.table,
+                 served=pd.concat([calls, at8, batched], ignore_index=True))
+    median = lambda m: m.location(1, 0.0) * 1e3           # noqa: E731
+    m, note = served_service(tmp_path / "b", "m", 1, load=0.5, max_batch=1)
+    assert median(m) == pytest.approx(5.0, rel=0.03) and note == ""
+    m, note = served_service(tmp_path / "b", "m", 1, load=0.8, max_batch=1)
+    assert median(m) == pytest.approx(7.0) and m.calibration_runs == [1]
+    m, note = served_service(tmp_path / "b", "m", 1, load=0.7, max_batch=4)
+    assert median(m) == pytest.approx(9.0) and "load 0.8 (none at 0.7)" in note
+    m, note = served_service(tmp_path / "b", "m", 2, load=0.5, max_batch=8)
+    assert "W=1 (none with W=2)" in note and "none with max_batch 8" in note
+    pooled, _ = served_service(tmp_path / "b", "m", 1)
+    assert pooled.calibration_runs == [0, 1, 2]

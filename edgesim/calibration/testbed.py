@@ -55,6 +55,7 @@ __all__ = ["TARGETS", "ServiceSource", "bundle_service", "served_service", "run_
            "twin_scenario", "compare", "SERVICES"]
 
 SERVICES = ("served", "backtoback")
+MATCHES = ("config", "workers")      # served calls: of the nearest configuration, or every one
 Progress = Callable[[str], None]
 
 
@@ -218,11 +219,14 @@ class Plan:
 
     def __init__(self, bundle, model: str, workers: Sequence[int], threads: int, service: str,
                  order: str, requests: int, max_requests: Optional[int],
-                 sim_requests: Optional[int], ci_frac: float, malloc: Optional[str]) -> None:
+                 sim_requests: Optional[int], ci_frac: float, malloc: Optional[str],
+                 match: str = "workers") -> None:
         if service not in SERVICES:
             raise ValueError(f"service must be one of {', '.join(SERVICES)}, got {service!r}")
         if not 0 < ci_frac <= 10:
             raise ValueError(f"ci_frac must be in (0, 10], got {ci_frac!r}")
+        if match not in MATCHES:
+            raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
         if requests < 10:
             raise ValueError(f"requests must be >= 10, got {requests!r}")
         self.b = _load(bundle)
@@ -233,6 +237,8 @@ class Plan:
         self.b2b = PerBatchEmpirical(self.svc.by_batch, self.svc.medians) if self.svc.by_batch \
             else None
         self.served: dict[int, tuple] = {}
+        self.match = match
+        self._configs: dict[tuple, tuple] = {}
         if service == "served":
             for w in set(int(x) for x in workers):
                 self.served[w] = served_service(self.b, model, w, order, threads)  # LookupError
@@ -246,12 +252,21 @@ class Plan:
         except (AttributeError, OSError):
             self.cores = os.cpu_count() or 1
 
-    def model_for(self, w: int, bt: Batching) -> tuple[Optional[ServiceModel], str]:
-        """The simulation's service model for W workers (None: the batch-1 ``spec`` entry, the
-        back-to-back empirical distribution) and a note on it."""
-        if self.service == "served":
+    def model_for(self, w: int, bt: Batching, load: Optional[float] = None
+                  ) -> tuple[Optional[ServiceModel], str]:
+        """The simulation's service model for W workers at ``load`` with batching ``bt``
+        (None: the batch-1 ``spec`` entry, the back-to-back empirical distribution) and a
+        note on it. Served, ``match="config"``: the served calls of the profiled configuration
+        nearest this one; ``match="workers"``: every served call of that worker count."""
+        if self.service != "served":
+            return (self.b2b if bt.max_batch > 1 else None), ""
+        if self.match == "workers" or load is None:
             return self.served[w]
-        return (self.b2b if bt.max_batch > 1 else None), ""
+        key = (w, float(load), bt.max_batch)
+        if key not in self._configs:
+            self._configs[key] = served_service(self.b, self.model, w, self.order, self.threads,
+                                                load=load, max_batch=bt.max_batch)
+        return self._configs[key]
 
     def rate(self, load: float, w: int) -> float:
         return float(load) * w / self.svc.mean_s
@@ -276,6 +291,11 @@ class Plan:
             out.append(f"the real queue was overloaded (utilisation "
                        f"{row['real_utilisation']:.2f}): it never settled, so its latency is "
                        f"set by the run's length, not by the system")
+        if row.get("link_rate_bps") and row["workers"] + 1 > self.cores:
+            out.append(f"the camera process and the link's kernel work share the {self.cores} "
+                       f"core(s) of the {row['workers']} worker(s) (batch-1 model time "
+                       f"{row.get('real_service_mean_ms') or float('nan'):.2f} ms), which the "
+                       f"simulation, whose camera and link take no CPU, does not model")
         if (row.get("other_cores") or 0) > 0.1:
             out.append(f"not quiet: other processes kept {row['other_cores']:.2f} core(s) busy "
                        f"during the real run")
@@ -292,8 +312,13 @@ class Plan:
     def result(self, rows: list, settings: dict) -> dict:
         for r in rows:
             r["why_not"] = [] if r["pass"] else self.why_not(r)
-        desc = ("; ".join(f"W={w}: {m.describe()}" for w, (m, _) in sorted(self.served.items()))
-                if self.served else self.svc.describe())
+        if self._configs:
+            desc = "; ".join(f"W={w} load={load:g} max_batch={mb}: {m.describe()}"
+                             for (w, load, mb), (m, _) in sorted(self._configs.items()))
+        elif self.served:
+            desc = "; ".join(f"W={w}: {m.describe()}" for w, (m, _) in sorted(self.served.items()))
+        else:
+            desc = self.svc.describe()
         return {"model": self.model, "bundle": str(self.b.path), "device_id": self.b.device_id,
                 "service": desc,
                 "service_dist": "served" if self.service == "served" else self.svc.kind,
@@ -301,7 +326,8 @@ class Plan:
                 "settings": {"requests": self.requests, "max_requests": self.cap,
                              "ci_frac": self.ci_frac, "sim_requests": self.sim_n,
                              "threads": self.threads, "cores": self.cores, "malloc": self.malloc,
-                             "service": self.service, "order": self.order, **settings},
+                             "service": self.service, "order": self.order,
+                             "served_match": self.match, **settings},
                 "rows": rows, "pass": all(r["pass"] for r in rows)}
 
 
@@ -311,7 +337,8 @@ def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequ
                 progress: Optional[Progress] = None, malloc: Optional[str] = None,
                 batchings: Sequence[Batching] = (Batching(),), service: str = "served",
                 order: str = "replay", max_requests: Optional[int] = None,
-                ci_frac: float = 1.0) -> dict:
+                ci_frac: float = 1.0,
+                served_match: str = "workers") -> dict:
     """Real runs and simulations for every (workers, load, batching); see the module docstring.
 
     Returns {"model", "bundle", "service", "targets", "settings", "rows": [...], "pass"}; each
@@ -324,13 +351,14 @@ def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequ
     ``baseline_metrics``: the same real run against the back-to-back prediction. ``max_requests``: the cap of the adaptive run
     length (default ``10 * requests``); ``ci_frac``: the run goes on until the real mean's 95 %
     CI half-width is at most ``ci_frac`` times the mean target. ``malloc``: the workers'
-    malloc mode (default: the bundle's).
+    malloc mode (default: the bundle's). ``served_match``: which served calls model a
+    configuration (see :meth:`Plan.model_for`).
     """
     import time
 
     from .testbed_pool import TimedArrivals, WorkerPool
     plan = Plan(bundle, model, workers, threads, service, order, requests, max_requests,
-                sim_requests, ci_frac, malloc)
+                sim_requests, ci_frac, malloc, served_match)
     say = progress or (lambda msg: None)
     rows = []
     mb_all = max(bt.max_batch for bt in batchings)
@@ -341,7 +369,7 @@ def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequ
                 if pool is None:
                     say(f"starting {w} worker process(es) for {model} ...")
                     pool = WorkerPool(model, w, threads, malloc=plan.malloc, max_batch=mb_all)
-                m_obj, m_note = plan.model_for(w, bt)
+                m_obj, m_note = plan.model_for(w, bt, load)
                 rate = plan.rate(load, w)
                 rs = seed + 1000 * w + j
                 say(f"W={w} load={load} batching={bt.label}: real run, {requests} to {plan.cap} "

@@ -147,9 +147,14 @@ class PerBatchEmpirical(ServiceModel):
 
 
 def served_service(bundle, model: str, workers: int, order: str = "replay",
-                   threads: Optional[int] = None):
+                   threads: Optional[int] = None, load: Optional[float] = None,
+                   max_batch: Optional[int] = None):
     """(ServedService, note) from the bundle's served-mode calls of ``model`` with ``workers``
-    workers (else the nearest worker count, said in the note)."""
+    workers (else the nearest worker count, said in the note).
+
+    ``load`` and ``max_batch`` narrow the calls to the profiled configuration nearest the one
+    simulated (the nearest load, the same largest batch when it was profiled): its idle gaps
+    came from that inter-arrival process. None: every load and batching of that worker count."""
     from .served_model import ServedService
     b = _load(bundle)
     df = b.load_served() if b.has_served() else None
@@ -160,12 +165,29 @@ def served_service(bundle, model: str, workers: int, order: str = "replay",
     df = df[df["model"] == model]
     have = sorted(set(int(x) for x in df["workers"]))
     w = min(have, key=lambda x: (abs(x - workers), x))
-    note = "" if w == workers else f"served calls of W={w} (none with W={workers})"
-    df = df[df["workers"] == w].sort_values(["run", "worker", "seq"], kind="stable")
+    notes = [] if w == workers else [f"served calls of W={w} (none with W={workers})"]
+    df = df[df["workers"] == w]
+    where = f"W={w}"
+    if load is not None:
+        loads = sorted(set(float(x) for x in df["load"]))
+        near = min(loads, key=lambda x: (abs(x - load), x))
+        if not math.isclose(near, load, rel_tol=1e-9):
+            notes.append(f"served calls at load {near:g} (none at {load:g})")
+        df = df[df["load"] == near]
+        where += f", load {near:g}"
+    if max_batch is not None:
+        same = df[df["max_batch"] == max_batch]
+        if same.empty:
+            notes.append(f"served calls of every batching (none with max_batch {max_batch})")
+        else:
+            df = same
+            where += f", max_batch {max_batch}"
+    df = df.sort_values(["run", "worker", "seq"], kind="stable")
     src = bundle_service(b, model, threads)
     m = ServedService(df["batch"].to_numpy(), df["gap_ms"].to_numpy() / 1e3,
                       df["sample_ms"].to_numpy() / 1e3,
                       segment=(df["run"].astype(np.int64) * 1000 + df["worker"]).to_numpy(),
-                      order=order, fallback=src.medians, source=f"{b.path} (W={w})")
+                      order=order, fallback=src.medians, source=f"{b.path} ({where})")
     m.calibration_workers = w
-    return m, note
+    m.calibration_runs = sorted(set(int(x) for x in df["run"]))
+    return m, "; ".join(notes)

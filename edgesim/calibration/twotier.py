@@ -422,7 +422,8 @@ def run_twotier(bundle, model: str, workers: Sequence[int] = (1, 2),
                 progress: Optional[Callable[[str], None]] = None,
                 batchings: Sequence[Batching] = (Batching(),), service: str = "served",
                 order: str = "replay", max_requests: Optional[int] = None,
-                ci_frac: float = 1.0, malloc: Optional[str] = None) -> dict:
+                ci_frac: float = 1.0, malloc: Optional[str] = None,
+                served_match: str = "workers") -> dict:
     """Real two-tier runs and their simulations for every (workers, load, batching).
 
     The link rate is ``rate_bps``, or else per configuration the rate at which the frames'
@@ -444,7 +445,7 @@ def run_twotier(bundle, model: str, workers: Sequence[int] = (1, 2),
         raise LinkError(f"--link netns: {why}")
     kind = "bucket" if link == "bucket" or (link == "auto" and why) else "netns"
     plan = Plan(bundle, model, workers, threads, service, order, requests, max_requests,
-                sim_requests, ci_frac, malloc)
+                sim_requests, ci_frac, malloc, served_match)
     say = progress or (lambda msg: None)
     ctx = mp.get_context("spawn")
     mb_all = max(bt.max_batch for bt in batchings)
@@ -506,7 +507,7 @@ def _one(plan: Plan, pool: WorkerPool, ctx, net: Optional[NetnsLink], kind: str,
         raw[k] = raw[k] - t0
     n = int(raw["sent"])
     real = latency_stats(raw["created"][:n], raw["finish"][:n], warmup)
-    m_obj, note = plan.model_for(w, bt)
+    m_obj, note = plan.model_for(w, bt, load)
     header = wire_bytes(frame_bytes, cam.mss) - frame_bytes
     sc = twotier_scenario(w, rate, plan.sim_n, plan.spec, rs, bt, bps, latency, frame_bytes,
                           header)

@@ -54,6 +54,8 @@ def calibrated_service(sim, model: str, device: str, spec, path: str, max_batch:
                     "'calibration.bundles' at the top level", None)
         return None
     where = f"{path}.bundle" if spec.bundle is not None else "calibration.bundles"
+    if spec.mode == "served":
+        return served_service_for(sim, model, device, spec, refs, where, path)
     pred = predictor_for(sim, refs, where)
     if pred is None:
         return None
@@ -67,6 +69,42 @@ def calibrated_service(sim, model: str, device: str, spec, path: str, max_batch:
     for w in getattr(m, "warnings", ()):
         sim.warnings.append(f"{path}: {w}")
     return m
+
+
+def served_service_for(sim, model: str, device: str, spec, refs: list[str], where: str,
+                       path: str):
+    """`mode: served`: the served-mode model (calibration.served_model.ServedService) of the
+    bundle of this device, from its calls with the worker count nearest the node's executors;
+    or None after recording the problem."""
+    from ..calibration.bundle import BundleError, load_bundle
+    from ..calibration.testbed_service import served_service
+    dev, name = spec.device or device, spec.model or model
+    if spec.phase != "infer":
+        sim.problem(f"{path}.phase", "served mode profiles inference only", spec.phase,
+                    ["infer"])
+        return None
+    seen = []
+    for p in bundle_paths(sim, refs, where):
+        try:
+            b = load_bundle(p)
+        except (BundleError, OSError, ValueError) as exc:
+            sim.problem(where, str(exc))
+            return None
+        seen.append(b.device_id)
+        if b.device_id != dev:
+            continue
+        executors = [n.executors for n in sim.nodes if n.device == device] or [1]
+        try:
+            m, note = served_service(b, name, max(executors), order=spec.order)
+        except (LookupError, ValueError) as exc:
+            sim.problem(path, str(exc))
+            return None
+        if note:
+            sim.warnings.append(f"{path}: {note}")
+        return m
+    sim.problem(f"{path}.device" if spec.device else path,
+                f"no bundle of device {dev!r} in {where}", dev, sorted(set(seen)))
+    return None
 
 
 def max_batch_on(sim, device: Optional[str]) -> int:

@@ -198,7 +198,10 @@ class AggregateSpec(Strict):
     The arrivals of one window (its first arrival and every later one within ``window``, up to
     ``max_units``) become one request carrying ``units`` of work: each stage moves ``units``
     times its bytes, a node counts its units toward ``max_batch`` and serves the batch's units
-    in one call, and the requests table gains a ``units`` column. ``window: 0`` merges only
+    in one call, and the requests table gains a ``units`` column. The summary counts arrivals:
+    its latency, wait, SLO miss rate and throughput weigh each request by its units (so they
+    compare with an unaggregated run's), ``requests.units`` counts arrivals by outcome, and
+    the other request counts and Little's law count events. ``window: 0`` merges only
     arrivals at the same instant (the ROIs of one video frame under ``spread: burst``); a
     longer window also merges later frames: the event enters the system at its units' mean
     arrival time, so its latency is their mean latency, but the units travel and are served
@@ -423,6 +426,13 @@ class Calibrated(Strict):
                                  "through median and p90, or the median exactly")
     extrapolate: bool = Field(False, description="allow batches beyond the measured range "
                                                  "(with a warning)")
+    mode: Literal["backtoback", "served"] = Field(
+        "backtoback", description="backtoback: the profile's quantiles (calls timed back to "
+        "back); served: the bundle's served-mode calls (`edgesim calibrate served`): slower "
+        "after idle gaps, correlated in time")
+    order: Literal["replay", "ar1", "iid"] = Field(
+        "replay", description="served mode: how successive calls' residuals follow each other "
+        "(replay the measured series, a Gaussian AR(1) copula, or independent)")
 
 
 ServiceSpec = Annotated[Union[Constant, Exponential, Lognormal, Empirical, Profile, Calibrated],
