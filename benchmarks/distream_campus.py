@@ -1,16 +1,18 @@
 """10 simulated minutes of scenarios/distream/campus.yaml: wall and CPU time, simulated
 seconds per CPU second (target >= 30x on one core) and SimPy events per request, for each
-policy (or one); the balancing policies also run with the paper's step-by-step balancer, the
-reference the direct one is timed against in the same process.
+policy (or one); each policy with a balancer or a controller also runs as the reference, the
+code before issue #17 (the paper's step-by-step balancer, every controller trial evaluated
+from scratch), timed in the same process.
 
     python benchmarks/distream_campus.py [--policy distream] [--duration 600s] [--no-reference]
 
 Speeds are simulated seconds per CPU second of the process (``sim/cpu``), which other work on
-a shared machine disturbs less than the wall time (also printed). Per run: the balancer used
-(``direct``, the default, or ``iterative``, the reference), the time spent inside it, how
-often its cache answered, and the time spent in the adaptation controller's plan. Then, per balancing policy, the speed-ups as ratios to the
-reference: of the whole run (reference CPU time / direct CPU time), and of the balancer alone
-on the same inputs (every call the direct run made, replayed through both functions).
+a shared machine disturbs less than the wall time (also printed). Per run: ``fast`` (the
+default) or ``reference``, the time spent inside the balancer, how often its cache answered, and
+the time spent in the adaptation controller's plan. Then, per policy, the speed-ups as ratios
+to the reference: of the whole run (reference CPU time / fast CPU time), and of the balancer
+and the controller alone on the same inputs (every call the fast run made, replayed through
+both; the replayed plans are checked identical).
 """
 from __future__ import annotations
 
@@ -22,13 +24,12 @@ from edgesim.policies.distream import balancer as bal
 from edgesim.policies.distream import controller as ctl
 
 POLICIES = ["camera-only", "centralized", "videoedge-l", "distream-l", "distream-p", "distream"]
-BALANCING = {"distream-l", "distream"}
 
 
 def run(policy: str, duration: str, method: str) -> dict:
-    """One run with the ``direct`` or ``iterative`` balancer; the balancer's calls are timed
+    """One run, ``fast`` or ``reference``; the balancer's and the controller's calls are timed
     and their inputs kept (for the replay)."""
-    fn = bal.balance_direct if method == "direct" else bal.balance_iterative
+    fn = bal.balance_direct if method == "fast" else bal.balance_iterative
     calls: list = []
     spent = [0.0]
 
@@ -40,13 +41,17 @@ def run(policy: str, duration: str, method: str) -> dict:
         return res
 
     planned = [0.0, 0]
+    plan_calls: list = []
     real_plan = ctl.plan
 
     def timed_plan(*args, **kw):
+        kw = dict(kw, incremental=method == "fast")
         t0 = time.perf_counter()
         res = real_plan(*args, **kw)
         planned[0] += time.perf_counter() - t0
         planned[1] += 1
+        # the Sites are new each period; par0 (the policy's points) changes in place later
+        plan_calls.append((args, dict(kw, par0=list(kw["par0"]) if kw.get("par0") else None)))
         return res
 
     real = bal.balance
@@ -62,7 +67,7 @@ def run(policy: str, duration: str, method: str) -> dict:
         bal.balance, ctl.plan = real, real_plan
     s = sim.collect().summary
     cache = getattr(sim.policy, "balancer", None)
-    return {"policy": policy, "method": method if policy in BALANCING else "-", "wall": wall,
+    return {"policy": policy, "method": method, "wall": wall, "plan_calls": plan_calls,
             "cpu": cpu,
             "sim": s["sim_time_s"], "events": s["events"], "summary": s, "calls": calls,
             "balancer_s": spent[0], "hits": cache.hits if cache else 0,
@@ -78,6 +83,19 @@ def replay(calls: list) -> tuple[float, float]:
         for args, kw in calls:
             fn(*args, **kw)
         out.append(time.process_time() - t)
+    return out[0], out[1]
+
+
+def replay_plans(calls: list) -> tuple[float, float]:
+    """Seconds the reference and the incremental controller take on the same recorded
+    inputs; their plans must be identical."""
+    out, plans = [], []
+    for incremental in (False, True):
+        t = time.process_time()
+        plans.append([ctl.plan(*args, **dict(kw, incremental=incremental)) for args, kw in calls])
+        out.append(time.process_time() - t)
+    for a, b in zip(*plans):
+        assert a.par == b.par and a.evaluation == b.evaluation, "plans differ"
     return out[0], out[1]
 
 
@@ -103,24 +121,35 @@ def main() -> None:
           f"{'sim/cpu':>9s} "
           f"{'events/req':>10s} {'IPS avg':>8s} {'SLO miss':>8s} {'balancer s':>10s} "
           f"{'cache hits':>11s} {'controller s':>12s}")
-    ratios, plans = [], []
+    ratios, runs = [], []
     for policy in args.policy or POLICIES:
-        new = run(policy, args.duration, "direct")
+        new = run(policy, args.duration, "fast")
         print(row(new), flush=True)
-        plans.append(new)
-        if policy in BALANCING and not args.no_reference:
-            ref = run(policy, args.duration, "iterative")
+        runs.append(new)
+        if (new["calls"] or new["plans"]) and not args.no_reference:
+            ref = run(policy, args.duration, "reference")
             print(row(ref), flush=True)
-            it, direct = replay(new["calls"])
-            ratios.append((policy, ref["cpu"] / new["cpu"], ref["wall"] / new["wall"],
-                           len(new["calls"]), it, direct))
-    for r in (r for r in plans if r["plans"]):
+            runs.append(ref)
+            ratios.append((new, ref, replay(new["calls"]) if new["calls"] else None,
+                           replay_plans(new["plan_calls"]) if new["plans"] else None))
+    for r in (r for r in runs if r["plans"]):
         print(f"{r['policy']} ({r['method']}): the controller's plan "
-              f"{1e3 * r['plan_s'] / r['plans']:.1f} ms per call ({r['plans']} calls)")
-    for policy, cpu, wall, n, it, direct in ratios:
-        print(f"{policy}: whole run {cpu:.2f}x faster (CPU time; wall {wall:.2f}x) than with "
-              f"the iterative balancer; the balancer alone {it / direct:.1f}x on the same {n} "
-              f"inputs ({1e6 * it / n:.0f} us -> {1e6 * direct / n:.0f} us per call)")
+              f"{1e3 * r['plan_s'] / r['plans']:.2f} ms per call ({r['plans']} calls)")
+    for new, ref, bal_t, plan_t in ratios:
+        parts = [f"{new['policy']}: whole run {ref['cpu'] / new['cpu']:.2f}x faster (CPU time; "
+                 f"wall {ref['wall'] / new['wall']:.2f}x) than the reference"]
+        if bal_t:
+            it, direct = bal_t
+            n = len(new["calls"])
+            parts.append(f"the balancer alone {it / direct:.1f}x on the same {n} inputs "
+                         f"({1e6 * it / n:.0f} us -> {1e6 * direct / n:.0f} us per call)")
+        if plan_t:
+            full, inc = plan_t
+            n = len(new["plan_calls"])
+            parts.append(f"the controller alone {full / inc:.1f}x on the same {n} inputs "
+                         f"({1e3 * full / n:.2f} ms -> {1e3 * inc / n:.2f} ms per call, "
+                         f"identical plans)")
+        print("; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -97,24 +97,65 @@ def latency(pending: float, tp: float) -> float:
     return pending / tp + 1.0 / tp
 
 
+class _Fluid:
+    """The fluid model of one controller iteration with each camera's terms kept, so that a
+    trial moving one camera's point costs that camera's terms and three sums instead of a whole
+    `evaluate`. The sums run over the same lists in the same order as `evaluate`'s (it is built on
+    this class), so a trial's figures are bit for bit those of `evaluate` on the trial's points."""
+
+    def __init__(self, par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathMix,
+                 gamma: float) -> None:
+        self.cams, self.edge, self.mix, self.gamma = cams, edge, mix, gamma
+        self.par = list(par)
+        terms = [self._camera(i, p) for i, p in enumerate(self.par)]
+        self.tp = [t[0] for t in terms]
+        self.lat = [t[1] for t in terms]
+        self.off = [t[2] for t in terms]      # inferences/s the camera leaves to the edge
+        self.eq = [t[3] for t in terms]       # ROI-equivalents/s it leaves to the edge
+
+    def _camera(self, i: int, p: float) -> tuple[float, float, float, float]:
+        cam, mix = self.cams[i], self.mix
+        k = mix.camera_inferences(p)
+        tp, w_next = _site(cam.rate * k, _per_roi_camera(p, mix), cam, self.gamma)
+        lat = latency(w_next, tp) if (tp > 0 or w_next > 0) else 0.0
+        return tp, lat, cam.rate * (mix.inferences - k), cam.rate * (1.0 - p)
+
+    def _edge(self) -> tuple[float, float]:
+        offered, eq = sum(self.off), sum(self.eq)
+        per_eq = offered / eq if eq > _EPS else self.mix.inferences
+        tp_e, w_e = _site(offered, per_eq, self.edge, self.gamma)
+        return tp_e, (latency(w_e, tp_e) if (tp_e > 0 or w_e > 0) else 0.0)
+
+    def _swap(self, i: int, terms: tuple) -> tuple:
+        old = (self.tp[i], self.lat[i], self.off[i], self.eq[i])
+        self.tp[i], self.lat[i], self.off[i], self.eq[i] = terms
+        return old
+
+    def trial(self, i: int, q: float) -> tuple[float, float, float]:
+        """(system throughput, camera i's latency, the edge's latency) with camera i at q."""
+        terms = self._camera(i, q)
+        old = self._swap(i, terms)
+        try:
+            tp_e, lat_e = self._edge()
+            return sum(self.tp) + tp_e, terms[1], lat_e
+        finally:
+            self._swap(i, old)
+
+    def move(self, i: int, q: float) -> None:
+        self.par[i] = q
+        self._swap(i, self._camera(i, q))
+
+    def evaluation(self, slo: float) -> Evaluation:
+        tp_e, lat_e = self._edge()
+        ok = all(lc <= slo for lc in self.lat) and lat_e <= slo
+        return Evaluation(list(self.par), list(self.tp), tp_e, sum(self.tp) + tp_e,
+                          list(self.lat), lat_e, ok)
+
+
 def evaluate(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathMix,
              gamma: float, slo: float) -> Evaluation:
     """Throughputs (Eq. 1.6), latencies (Eq. 1.7) and the SLO constraints (Eq. 1.8b-c)."""
-    tp_c, lat_c = [], []
-    edge_offered = edge_eq = 0.0
-    d = mix.inferences
-    for p, cam in zip(par, cams):
-        k = mix.camera_inferences(p)
-        tp, w_next = _site(cam.rate * k, _per_roi_camera(p, mix), cam, gamma)
-        tp_c.append(tp)
-        lat_c.append(latency(w_next, tp) if (tp > 0 or w_next > 0) else 0.0)
-        edge_offered += cam.rate * (d - k)
-        edge_eq += cam.rate * (1.0 - p)
-    per_eq = edge_offered / edge_eq if edge_eq > _EPS else d
-    tp_e, w_e = _site(edge_offered, per_eq, edge, gamma)
-    lat_e = latency(w_e, tp_e) if (tp_e > 0 or w_e > 0) else 0.0
-    ok = all(lc <= slo for lc in lat_c) and lat_e <= slo
-    return Evaluation(list(par), tp_c, tp_e, sum(tp_c) + tp_e, lat_c, lat_e, ok)
+    return _Fluid(par, cams, edge, mix, gamma).evaluation(slo)
 
 
 def throughputs(par, cams, edge, mix, gamma) -> tuple[list, float, float]:
@@ -175,12 +216,17 @@ def phase_one(cams: Sequence[Site], edge: Site, mix: PathMix, gamma: float,
 
 
 def ascend(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathMix, gamma: float,
-           steps: Sequence[float] = (0.1, 0.05, 0.02, 0.01), max_moves: int = 1000) -> list[float]:
+           steps: Sequence[float] = (0.1, 0.05, 0.02, 0.01), max_moves: int = 1000,
+           incremental: bool = True) -> list[float]:
     """Coordinate ascent on Eq. 1.6c from ``par``: move one camera's point by +- step while
     the system throughput strictly grows, with finer steps when no move helps. Throughput is
-    counted in inferences (IPS), which a cost-balanced split does not always maximise."""
-    par = list(par)
-    best = evaluate(par, cams, edge, mix, gamma, math.inf).tp_system
+    counted in inferences (IPS), which a cost-balanced split does not always maximise.
+
+    ``incremental=False`` evaluates every trial from scratch (the reference the incremental
+    path is tested against: both give the same points, bit for bit)."""
+    fluid = _Fluid(par, cams, edge, mix, gamma)
+    par = fluid.par
+    best = fluid.evaluation(math.inf).tp_system
     moves = 0
     for step in steps:
         improved = True
@@ -193,28 +239,42 @@ def ascend(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathMix,
                     q = min(1.0, max(0.0, par[i] + delta))
                     if q == par[i]:
                         continue
-                    trial = par[:i] + [q] + par[i + 1:]
-                    tp = evaluate(trial, cams, edge, mix, gamma, math.inf).tp_system
+                    if incremental:
+                        tp = fluid.trial(i, q)[0]
+                    else:
+                        trial = par[:i] + [q] + par[i + 1:]
+                        tp = evaluate(trial, cams, edge, mix, gamma, math.inf).tp_system
                     if tp > best * (1 + 1e-9) + 1e-12:
-                        par, best, improved = trial, tp, True
+                        fluid.move(i, q)
+                        best, improved = tp, True
                         moves += 1
                         break
-    return par
+    return list(par)
 
 
 # --------------------------------------------------------------------------- phase 2
 
 def phase_two(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathMix,
-              gamma: float, slo: float, step: float = 0.02,
-              max_moves: int = 500) -> tuple[list[float], Evaluation, int]:
+              gamma: float, slo: float, step: float = 0.02, max_moves: int = 500,
+              incremental: bool = True) -> tuple[list[float], Evaluation, int]:
     """Adjust the preliminary points until Eq. 1.8b-c hold or no move lowers the bottleneck.
 
     Each move: the bottleneck is the site with the largest latency above L_Max. For a camera,
     try its point +- step and keep whichever lowers ``max(L_cam_i, L_edge)`` most; for the edge,
     try each camera's point +- step and keep the one that lowers L_edge most without pushing
-    that camera above L_Max. A bottleneck no move improves is set aside ("stuck")."""
-    par = list(par)
-    ev = evaluate(par, cams, edge, mix, gamma, slo)
+    that camera above L_Max. A bottleneck no move improves is set aside ("stuck").
+    ``incremental=False``: every trial evaluated from scratch (the reference)."""
+    fluid = _Fluid(par, cams, edge, mix, gamma)
+    par = fluid.par
+    ev = fluid.evaluation(slo)
+
+    def trial(i: int, q: float) -> tuple[float, float]:
+        """(camera i's latency, the edge's) with camera i at q."""
+        if incremental:
+            return fluid.trial(i, q)[1:]
+        e = evaluate(par[:i] + [q] + par[i + 1:], cams, edge, mix, gamma, slo)
+        return e.lat_cams[i], e.lat_edge
+
     stuck: set = set()
     moves = 0
     while moves < max_moves and not ev.feasible:
@@ -233,39 +293,38 @@ def phase_two(par: Sequence[float], cams: Sequence[Site], edge: Site, mix: PathM
                     q = min(1.0, max(0.0, par[i] + delta))
                     if q == par[i]:
                         continue
-                    trial = par[:i] + [q] + par[i + 1:]
-                    e = evaluate(trial, cams, edge, mix, gamma, slo)
-                    if e.lat_cams[i] > max(slo, ev.lat_cams[i]):
+                    lat_i, lat_e = trial(i, q)
+                    if lat_i > max(slo, ev.lat_cams[i]):
                         continue
-                    if e.lat_edge < score0 - 1e-9 and (best is None or e.lat_edge < best[0]):
-                        best = (e.lat_edge, trial, e)
+                    if lat_e < score0 - 1e-9 and (best is None or lat_e < best[0]):
+                        best = (lat_e, i, q)
         else:
             score0 = max(ev.lat_cams[b], ev.lat_edge)
             for delta in (-step, step):
                 q = min(1.0, max(0.0, par[b] + delta))
                 if q == par[b]:
                     continue
-                trial = par[:b] + [q] + par[b + 1:]
-                e = evaluate(trial, cams, edge, mix, gamma, slo)
-                score = max(e.lat_cams[b], e.lat_edge)
+                score = max(trial(b, q))
                 if score < score0 - 1e-9 and (best is None or score < best[0]):
-                    best = (score, trial, e)
+                    best = (score, b, q)
         if best is None:
             stuck.add(b)
             continue
-        _s, par, ev = best
+        fluid.move(best[1], best[2])
+        ev = fluid.evaluation(slo)
         moves += 1
-    return par, ev, moves
+    return list(par), ev, moves
 
 
 def plan(cams: Sequence[Site], edge: Site, mix: PathMix, gamma: float, slo: float,
          step: float = 0.02, par0: Sequence[float] | None = None,
-         idle_par: float = 1.0, ascent: bool = True) -> Plan:
+         idle_par: float = 1.0, ascent: bool = True, incremental: bool = True) -> Plan:
     """The two-phase heuristic for Eq. 1.8 (one controller iteration); ``ascent`` refines
     phase 1's water-filling to the one-period throughput optimum (see the module docstring;
-    ``ascent=False``: water-filling alone)."""
+    ``ascent=False``: water-filling alone). ``incremental=False`` evaluates every trial move
+    from scratch: the reference, with the same result bit for bit, many times slower."""
     pre = phase_one(cams, edge, mix, gamma, par0, idle_par)
     if ascent:
-        pre = ascend(pre, cams, edge, mix, gamma)
-    par, ev, moves = phase_two(pre, cams, edge, mix, gamma, slo, step)
+        pre = ascend(pre, cams, edge, mix, gamma, incremental=incremental)
+    par, ev, moves = phase_two(pre, cams, edge, mix, gamma, slo, step, incremental=incremental)
     return Plan(par, ev, pre, moves)
