@@ -522,9 +522,15 @@ def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: 
         from .calibration.loo_baseline import baseline_loo, reference_models
         base = baseline_loo(anchors)
         ref = baseline_loo(anchors, reference_models())
+    from .calibration.replication import (load_replications, replication_markdown,
+                                          replication_spread)
+    rep = replication_spread(anchors, load_replications(literature or DEFAULT_LITERATURE))
     if as_json:
         click.echo(json.dumps({"device_predictor": res, "baseline": base,
-                               "baseline_reference_models": ref}, indent=2, default=str))
+                               "baseline_reference_models": ref, "replications": rep},
+                              indent=2, default=str))
         return
     text = loo_markdown(res, base, ref)
+    if rep["n"]:
+        text += "\n\n" + replication_markdown(rep)
     click.echo(text if markdown else text.replace("**", ""))

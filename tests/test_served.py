@@ -126,7 +126,14 @@ def test_served_profile_gaps_follow_the_requested_process():
     assert list(df.columns)[:3] == ["model", "phase", "batch"] and len(df) == 400
     lam = 0.5 / mean_s
     cold = df["gap_ms"] >= 0.2
-    assert stats.kstest(df.loc[cold, "gap_ms"] / 1e3, "expon", args=(0, 1 / lam)).pvalue > 1e-3
+    # memoryless: the excess of an idle gap over any threshold is exponential with rate lam
+    # too. Tested past 1 ms, so the OS's sub-millisecond wake-up jitter (which thins out the
+    # shortest gaps) does not decide the test; the first call's gap includes the warm-up
+    g0_ms = 1.0
+    excess = df["gap_ms"].iloc[1:]
+    excess = (excess[excess >= g0_ms] - g0_ms) / 1e3
+    assert len(excess) > 100
+    assert stats.kstest(excess, "expon", args=(0, 1 / lam)).pvalue > 1e-3
     rho = lam * df["sample_ms"].mean() / 1e3
     assert cold.mean() == pytest.approx(1 - rho, abs=0.1)
     assert (df["sample_ms"] >= df["compute_ms"]).all()
