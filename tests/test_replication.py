@@ -1,6 +1,6 @@
 """Published replications: pairs of independent publications of the same key, the anchors'
-own noise (edgesim.calibration.replication), and the CPU engines' own parameters that a
-held-out device leaves at their prior. Torch-free."""
+own noise (edgesim.calibration.replication); and two of the predictor's kernel rules checked
+against their closed forms (the saturating CPU efficiency, Winograd on CUDA cores). Torch-free."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import pytest
 
 from edgesim.calibration import perfmodel as pm
 from edgesim.calibration.anchors import Anchor, load_anchors
-from edgesim.calibration.device_predictor import DevicePredictor, weights
+from edgesim.calibration.device_predictor import DevicePredictor
 from edgesim.calibration.replication import (load_replications, replication_markdown,
                                              replication_spread)
 
@@ -52,21 +52,41 @@ def test_docs_publish_the_replication_spread():
         "regenerate with: edgesim calibrate loo --markdown"
 
 
-def test_an_engine_only_the_held_out_device_runs_keeps_its_prior():
-    """TFLite's anchors are all the Galaxy Tab A's: with that device held out nothing
-    identifies TFLite's own efficiencies, so they stay exactly at their prior centre (1); with
-    it in, they move (the tablet's TFLite is slower than ncnn on the same cores)."""
-    base = DevicePredictor(personalise=False)
-    centre, _ = pm._prior()
+def _one_layer(kind: int, flops: float, weights: float) -> pm.ModelCost:
+    arr = lambda v: np.array([v], dtype=float)  # noqa: E731
+    return pm.ModelCost("one", np.array([kind]), arr(flops), arr(0.0), arr(4.0 * weights),
+                        arr(1.0), 1, 1, flops, int(weights))
 
-    def fit(anchors):
-        F = pm.build_features([base._query(a) for a in anchors])
-        return pm.fit(F, np.array([a.latency_ms / 1e3 for a in anchors]), weights(anchors)).theta
 
-    out = fit([a for a in base.anchors if a.device != "galaxy-tab-a"])
-    both = fit(base.anchors)
-    for name in ("tflite_eta", "tflite_dw"):
-        i = pm.IDX[name]
-        assert out[i] == pytest.approx(centre[i], abs=1e-6)
-        assert abs(both[i] - centre[i]) > 0.05
-    assert math.exp(both[pm.IDX["tflite_eta"]]) < 1.0
+def test_small_dense_cpu_layers_run_at_a_saturating_efficiency():
+    """A dense CPU layer of w weights computes at eta w / (w + w_half), normalised at 1M
+    weights: the compute time per FLOP against a 1M-weight layer is exactly
+    (w + w_half) / w x 1M / (1M + w_half); depthwise layers and GPUs are not scaled."""
+    theta = DevicePredictor().theta
+    w_half = math.exp(theta[pm.IDX["wsat_cpu"]])
+    cat = DevicePredictor(personalise=False).catalogue
+    pi, t4 = cat["raspberry-pi-4"], cat["t4"]
+
+    def per_flop(kind, w, dev, prec="fp32", rt="ncnn"):
+        F = pm.build_features([(_one_layer(kind, 1e9, w), dev, rt, prec, 1, 1)])
+        return pm.evaluate(theta, F)["compute"][0] / 1e9
+
+    big = per_flop(0, 1e6, pi)
+    for w in (1e3, 1e4, 1e5):
+        want = (w + w_half) / w * 1e6 / (1e6 + w_half)
+        assert per_flop(0, w, pi) / big == pytest.approx(want, rel=1e-12)
+    assert per_flop(1, 1e3, pi) == pytest.approx(per_flop(1, 1e6, pi), rel=1e-12)
+    assert per_flop(0, 1e3, t4, "fp16", "tensorrt") == pytest.approx(
+        per_flop(0, 1e6, t4, "fp16", "tensorrt"), rel=1e-12)
+    assert 1e2 < w_half < 1e6      # fitted: a physically plausible knee
+
+
+def test_winograd_runs_on_cuda_cores_not_tensor_cores():
+    """A 3x3 stride-1 convolution gets the GPU Winograd gain where it runs on CUDA cores (the
+    Nano's fp16, a T4's fp32) and not on tensor cores (a T4's fp16)."""
+    cat = DevicePredictor(personalise=False).catalogue
+    w3 = _one_layer(3, 1e9, 1e5)
+    feats = lambda dev, prec: pm.build_features([(w3, cat[dev], "tensorrt", prec, 1, None)])  # noqa: E731
+    assert feats("jetson-nano", "fp16").w3[0] and feats("t4", "fp32").w3[0]
+    assert not feats("t4", "fp16").w3[0]
+    assert math.exp(DevicePredictor().theta[pm.IDX["wino_gpu"]]) > 1.0

@@ -29,12 +29,12 @@ bytes per input, see :mod:`edgesim.calibration.zoo.ops`) on a device D (spec she
 
 The free parameters are few and *global* (:data:`PARAMS`: efficiencies per unit, depthwise factors,
 bandwidth efficiencies, the kernel floors, tau per host family, the per-call constant, the
-fused-runtime, int8 and pseudo-half fp16 gains, Winograd gains (on CPUs for ncnn only, the engine
-here that uses Winograd), the CPU thread exponent g and the
+fused-runtime, int8 and pseudo-half fp16 gains, Winograd gains (on CUDA cores, not tensor cores;
+on CPUs for ncnn only, the engine here that uses Winograd), the CPU thread exponent g and the
 per-thread synchronisation cost s of a CPU layer's floor, ``t0 (1 + s (T - 1))``, and the floor
-fraction of TensorRT launched as one CUDA graph, runtime ``tensorrt-graphs``; the CPU engines
-TFLite and torch.compile have their own dense and depthwise efficiencies relative to ncnn's, and
-torch.compile its own kernel floor), fitted on the
+fraction of TensorRT launched as one CUDA graph, runtime ``tensorrt-graphs``; torch.compile's own
+kernel floor on CPUs; the weights ``w_half`` at which a dense CPU layer runs at half the
+efficiency of a large one, ``eta w / (w + w_half)``), fitted on the
 anchors of every device in the training set by Levenberg-Marquardt on log errors, with a weak
 prior that keeps parameters no anchor identifies near physically plausible values. A device with
 anchors of its own can then be *personalised* (:func:`personalise`: three per-device factors on
@@ -62,11 +62,7 @@ ZOO_OPS_PATH = predictor_data("zoo_ops.json")
 BYTES_SCALE = {"fp32": 1.0, "tf32": 1.0, "fp16": 0.5, "int8": 0.25}
 Q = 4.0                     # the smooth maximum's exponent
 WINOGRAD_CPU_RUNTIMES = frozenset({"ncnn"})
-# CPU engines with kernels of their own (hand-written NEON/SSE in ncnn, XNNPACK-style in TFLite,
-# oneDNN/GEMM calls from generated code under torch.compile): each has its own dense and
-# depthwise efficiency relative to ncnn's, and torch.compile its own per-kernel floor. Engines
-# without anchors (onnxruntime, openvino) share ncnn's
-_CPU_RT = {"tflite": 1, "torch-compile": 2}
+_W_REF = 1e6                # weights of the "large" dense layer eta_cpu refers to
 _KIND = {"mm": 0, "dw": 1, "ew": 2, "w3": 3, "ewk": 4}
 
 # name, initial value (the prior's centre), prior sigma in log units, why that centre
@@ -95,12 +91,11 @@ PARAMS: tuple[tuple[str, float, float, str], ...] = (
                                "as one (layers too small to split evenly over many cores)"),
     ("graph_gain", 0.5, 1.0, "kernel floor of an engine launched as one CUDA graph (TensorRT with "
                              "CUDA graphs) relative to kernel-by-kernel launches"),
-    ("tflite_eta", 1.0, 0.7, "TFLite's dense CPU kernels' efficiency relative to ncnn's"),
-    ("tflite_dw", 1.0, 0.7, "TFLite's depthwise CPU kernels' efficiency relative to ncnn's"),
-    ("compile_eta", 1.0, 0.7, "torch.compile's (oneDNN/GEMM) dense CPU kernels relative to ncnn's"),
-    ("compile_dw", 1.0, 0.7, "torch.compile's depthwise CPU kernels relative to ncnn's"),
     ("compile_t0", 1.0, 1.5, "torch.compile's per-kernel CPU floor relative to ncnn's (each "
                              "generated kernel is called from the Python wrapper)"),
+    ("wsat_cpu", 1e4, 2.0, "weights of a dense CPU layer at which it runs at half the efficiency "
+                           "of a large one: eta w / (w + w_half) (a small GEMM cannot fill the "
+                           "SIMD register blocking nor amortise its packing)"),
     ("sync_cpu", 0.1, 1.5, "per-layer cost of synchronising n CPU threads, as a fraction of the "
                            "one-thread floor per extra thread: floor x (1 + s (n - 1)) (each "
                            "layer ends at a barrier of all its threads)"),
@@ -165,7 +160,8 @@ class Features:
     cores: np.ndarray         # per op: CPU cores used (1 on GPUs)
     w3: np.ndarray            # per op: 3x3 stride-1 dense convolution
     graphs: np.ndarray = None  # per op: launched as a CUDA graph
-    cpu_rt: np.ndarray = None  # per op: 0 ncnn-like, 1 tflite, 2 torch-compile (CPU engines)
+    compiled: np.ndarray = None  # per op: torch.compile on a CPU (its own kernel floor)
+    wts: np.ndarray = None    # per op: weight elements of one kernel
     device: list = field(default_factory=list)
 
 
@@ -174,7 +170,7 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
     """Features of (cost, device, runtime, precision, batch, threads) queries."""
     cols: dict[str, list] = {k: [] for k in ("row", "f", "peak", "unit", "dw", "nbytes", "bw",
                                              "cpu", "fused", "int8", "count", "half2",
-                                             "jetson", "cores", "w3", "graphs", "cpu_rt")}
+                                             "jetson", "cores", "w3", "graphs", "compiled", "wts")}
     host_k, host_clock, host_arm, gpu, devs = [], [], [], [], []
     for j, (mc, dev, rt, prec, b, threads) in enumerate(queries):
         fused = rt in FUSED_RUNTIMES
@@ -188,10 +184,13 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
         is_dw = kind == 1
         # Winograd: ncnn turns it on (benchncnn: use_winograd_convolution); the other CPU
         # engines here (torch.compile's oneDNN/GEMM kernels, TFLite's XNNPACK) run 3x3 convs
-        # as GEMMs, so on a CPU the gain applies to ncnn only
-        cols["w3"].append((kind == 3) & ((not dev.is_cpu) or rt in WINOGRAD_CPU_RUNTIMES))
+        # as GEMMs, so on a CPU the gain applies to ncnn only. On a GPU cuDNN and TensorRT pick
+        # Winograd kernels on the CUDA cores; on tensor cores a convolution is an implicit GEMM
+        cols["w3"].append((kind == 3) & ((unit_mm == 1) if not dev.is_cpu
+                                         else rt in WINOGRAD_CPU_RUNTIMES))
         cols["graphs"].append(np.full(int(keep.sum()), rt == "tensorrt-graphs"))
-        cols["cpu_rt"].append(np.full(int(keep.sum()), _CPU_RT.get(rt, 0) if dev.is_cpu else 0))
+        cols["wts"].append(mc.weight_bytes[keep] / 4.0)
+        cols["compiled"].append(np.full(int(keep.sum()), dev.is_cpu and rt == "torch-compile"))
         n_ops = int(keep.sum())
         cols["row"].append(np.full(n_ops, j))
         cols["f"].append(mc.flops[keep] * b)
@@ -228,7 +227,7 @@ def build_features(queries: Sequence[tuple[ModelCost, DeviceSpec, str, str, int,
                      np.array(host_k, float), np.array(host_clock, float),
                      np.array(host_arm, bool), np.array(gpu, bool), cat["count"], cat["cores"],
                      cat["w3"].astype(bool), cat["graphs"].astype(bool),
-                     cat["cpu_rt"].astype(int), devs)
+                     cat["compiled"].astype(bool), cat["wts"], devs)
     return feats
 
 
@@ -253,15 +252,16 @@ def evaluate(theta: np.ndarray, F: Features, offsets: Optional[np.ndarray] = Non
     eta = eta * np.where(F.int8, p[IDX["int8_gain"]], 1.0)
     eta = eta * np.where(F.half2, p[IDX["half2_gain"]], 1.0)
     eta = eta * np.where(F.w3, np.where(F.cpu, p[IDX["wino_cpu"]], p[IDX["wino_gpu"]]), 1.0)
-    rt_eta = np.choose(F.cpu_rt, [1.0, p[IDX["tflite_eta"]], p[IDX["compile_eta"]]])
-    rt_dw = np.choose(F.cpu_rt, [1.0, p[IDX["tflite_dw"]], p[IDX["compile_dw"]]])
-    eta = eta * np.where(F.dw, rt_dw, rt_eta)
+    # normalised at a 1M-weight layer, so eta_cpu stays the efficiency of a large layer
+    dense_cpu = F.cpu & ~F.dw & (F.wts > 0)
+    wsat = p[IDX["wsat_cpu"]]
+    eta = eta * np.where(dense_cpu, F.wts / (F.wts + wsat) * (1.0 + wsat / _W_REF), 1.0)
     eta = eta * oc[F.row]
     compute = F.f / (eta * F.peak * np.power(F.cores, p[IDX["core_scaling"]]))
     mu = np.where(F.cpu, p[IDX["mu_cpu"]], p[IDX["mu_gpu"]])
     memory = F.nbytes / (mu * F.bw)
     floor = np.where(F.cpu, p[IDX["t0_cpu"]] * (1.0 + p[IDX["sync_cpu"]] * (F.cores - 1.0))
-                     * np.where(F.cpu_rt == 2, p[IDX["compile_t0"]], 1.0),
+                     * np.where(F.compiled, p[IDX["compile_t0"]], 1.0),
                      np.where(F.jetson, p[IDX["t0_jetson"]], p[IDX["t0_gpu"]])
                      * np.where(F.graphs, p[IDX["graph_gain"]], 1.0)) * of[F.row]
     # a merged row is `count` identical kernels, each bound by its floor, compute or memory
