@@ -135,3 +135,28 @@ def test_testbed_rejects_unknown_model_in_bundle(tmp_path):
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", "resnet56"])
     assert res.exit_code == 2 and "Traceback" not in res.output and TINY in res.output
+
+
+def test_service_time_reasons_tell_drift_from_queueing():
+    """A row whose real batch-1 model time moved past 10 % of the calibration's says so; with
+    a replay, the own-service simulation decides whether the queueing model or the service
+    times missed."""
+    from edgesim.calibration.testbed import service_time_reasons
+    row = {"real_service_mean_ms": 14.49, "bundle_service_mean_ms": 9.03,
+           "own_service_metrics": compare({"mean_ms": 63.64, "p50_ms": 50.0, "p95_ms": 131.15,
+                                           "throughput_rps": 88.7},
+                                          {"mean_ms": 63.74, "p50_ms": 50.0, "p95_ms": 136.05,
+                                           "throughput_rps": 88.7})}
+    out = service_time_reasons(row)
+    assert len(out) == 2
+    assert "14.49 ms against the calibration's 9.03 ms (+60 %)" in out[0]
+    assert "+0.2 %" in out[1] and "+3.7 %" in out[1] and "queueing and batching model holds" in out[1]
+    row["own_service_metrics"]["mean"] = compare({"mean_ms": 50.0}, {"mean_ms": 70.0})["mean"]
+    assert "not modelled well enough" in service_time_reasons(row)[1]
+    # within 10 % and no replay: nothing to say
+    assert service_time_reasons({"real_service_mean_ms": 9.5, "bundle_service_mean_ms": 9.03}) == []
+    row = {"real_service_mean_ms": 9.1, "bundle_service_mean_ms": 9.03, "real_utilisation": 0.99,
+           "own_service_metrics": compare({"mean_ms": 7e4, "p95_ms": 1.3e5},
+                                          {"mean_ms": 5e4, "p95_ms": 1.2e5})}
+    assert service_time_reasons(row) == [service_time_reasons(row)[0]]
+    assert "no steady state" in service_time_reasons(row)[0]

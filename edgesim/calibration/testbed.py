@@ -213,6 +213,38 @@ def _extender(pool, state: dict, rate: float, requests: int, max_requests: int, 
     return extend
 
 
+SPEED_DRIFT = 0.10     # relative change of the batch-1 model time that counts as the machine's
+OVERLOADED = 0.95      # real utilisation past which a queue never settles
+
+
+def service_time_reasons(row: dict, drift: float = SPEED_DRIFT) -> list[str]:
+    """The service-time part of why a row missed: the real workers' batch-1 model time against
+    the calibration's (the machine's own speed moving between the two), and, where the run was
+    replayed, whether the simulation fed that run's own calls (``own_service_metrics``) meets
+    the targets, which tells the queueing model's error from the calibration's."""
+    out = []
+    real, cal = row.get("real_service_mean_ms"), row.get("bundle_service_mean_ms")
+    if real and cal and abs(real / cal - 1) > drift:
+        out.append(f"the real workers' batch-1 model time was {real:.2f} ms against the "
+                   f"calibration's {cal:.2f} ms ({100 * (real / cal - 1):+.0f} %): the machine's "
+                   f"speed moved between calibration and test, and queueing amplifies it (the "
+                   f"wait grows as rho / (1 - rho))")
+    own = row.get("own_service_metrics") or {}
+    mean, p95 = own.get("mean") or {}, own.get("p95") or {}
+    if mean.get("diff_pct") is not None and p95.get("diff_pct") is not None:
+        ok = mean.get("pass") and p95.get("pass")
+        overloaded = (row.get("real_utilisation") or 0) >= OVERLOADED
+        out.append(f"simulated with this run's own calls (own svc) the mean is "
+                   f"{mean['diff_pct']:+.1f} % and p95 {p95['diff_pct']:+.1f} % off: "
+                   + ("an overloaded queue has no steady state, so this says nothing of the "
+                      "model" if overloaded else
+                      "the queueing and batching model holds, the calibration's service times "
+                      "are what miss" if ok else
+                      "even given the real service times the simulation misses, so the queue, "
+                      "dispatch or batching is not modelled well enough here"))
+    return out
+
+
 class Plan:
     """What every configuration of a testbed run shares: the bundle, its service models per
     worker count, run lengths, the machine (see :func:`run_testbed` for the arguments)."""
@@ -287,7 +319,7 @@ class Plan:
         if row["timed_out"] or row["error"]:
             out.append(f"the real run {'timed out' if row['timed_out'] else 'failed'}"
                        + (f": {row['error']}" if row["error"] else ""))
-        if (row.get("real_utilisation") or 0) >= 0.95:
+        if (row.get("real_utilisation") or 0) >= OVERLOADED:
             out.append(f"the real queue was overloaded (utilisation "
                        f"{row['real_utilisation']:.2f}): it never settled, so its latency is "
                        f"set by the run's length, not by the system")
@@ -303,6 +335,7 @@ class Plan:
         if cal is not None and cal > 0.1:
             out.append(f"not quiet: the served calibration ran while other processes kept up to "
                        f"{cal:.2f} core(s) busy")
+        out.extend(service_time_reasons(row))
         ci = row["real"].get("mean_ci95_ms")
         if not row.get("ci_ok") and ci is not None and row["real"].get("mean_ms"):
             out.append(f"the real mean is only known to ±{100 * ci / row['real']['mean_ms']:.0f} % "
