@@ -491,12 +491,22 @@ def predict_cmd(model: str, device: str, batch_text: str, precision: str, runtim
                                 "precision": p.precision, "batch": p.batch,
                                 "median_ms": p.median_s * 1e3, "personalised": p.personalised,
                                 "parts_ms": {k: v * 1e3 for k, v in p.parts.items()},
+                                "band_ms": None if p.band is None else
+                                [p.band[0] * 1e3, p.band[1] * 1e3],
+                                "band_anchors": None if p.band is None else p.band[2],
                                 "source": p.source} for p in out], indent=2))
         return
     for p in out:
         click.echo(f"{p.model} on {p.device} ({p.runtime}, {p.precision}) batch {p.batch}: "
-                   f"{p.median_s * 1e3:.3f} ms ({p.median_s * 1e3 / p.batch:.3f} ms per input)")
+                   f"{p.median_s * 1e3:.3f} ms ({p.median_s * 1e3 / p.batch:.3f} ms per input)"
+                   + ("" if p.band is None else
+                      f"; 80 % band {p.band[0] * 1e3:.3f}-{p.band[1] * 1e3:.3f} ms"))
     click.echo(f"source: {out[-1].source}")
+    b = out[-1]
+    if b.band is not None:
+        click.echo(f"band: where the published time fell for 80 % of {b.band[2]} "
+                   f"leave-one-device-out anchors of {'personalised' if b.personalised else 'held-out'} "
+                   f"devices of this kind (docs/validation.md)")
 
 
 @calibrate.command("loo", context_settings=_CTX)
@@ -506,7 +516,11 @@ def predict_cmd(model: str, device: str, batch_text: str, precision: str, runtim
               help="also the figures of the roofline transfer (Predictor efficiency_from)")
 @click.option("--markdown", is_flag=True, help="the tables of docs/validation.md")
 @click.option("--json", "as_json", is_flag=True, help="every row, machine-readable")
-def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: bool) -> None:
+@click.option("--write-errors", is_flag=True,
+              help="also write the error quantiles behind `calibrate predict`'s bands to "
+                   "calibration/predictor/loo_errors.json")
+def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: bool,
+            write_errors: bool) -> None:
     """Leave-one-device-out accuracy of the device predictor over the shipped anchors.
 
     For each device with published anchors the global fit is redone without any of them and
@@ -517,6 +531,12 @@ def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: 
     from .calibration.device_predictor import leave_one_device_out, loo_markdown
     anchors = load_anchors(literature or DEFAULT_LITERATURE)
     res = leave_one_device_out(anchors)
+    if write_errors:
+        from .calibration.devices import load_catalogue
+        from .calibration.predictor_band import error_quantiles
+        from .calibration.predictor_band import write_errors as _write
+        path = _write(error_quantiles(res, {k: d.kind for k, d in load_catalogue().items()}))
+        click.echo(f"wrote {path}", err=True)
     base = ref = None
     if baseline:
         from .calibration.loo_baseline import baseline_loo, reference_models

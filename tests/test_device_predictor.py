@@ -232,3 +232,59 @@ def test_fp16_cpus_and_cuda_graphs_are_keys():
     g = p.predict("mobilenet_v2", "jetson-orin-nano", 1, "int8", "tensorrt-graphs").median_s
     t = p.predict("mobilenet_v2", "jetson-orin-nano", 1, "int8", "tensorrt").median_s
     assert g < t
+
+
+# ---- error bands ---------------------------------------------------------------------------
+
+def test_shipped_error_quantiles_are_the_loo_ones():
+    from edgesim.calibration.predictor_band import error_quantiles, load_errors
+    want = error_quantiles(loo(), {k: d.kind for k, d in load_catalogue().items()})
+    have = load_errors()
+    assert have is not None, "regenerate with: edgesim calibrate loo --write-errors"
+    for group in ("held_out", "personalised"):
+        for kind, q in want[group].items():
+            assert have[group][kind] == pytest.approx(q), \
+                f"regenerate with: edgesim calibrate loo --write-errors ({group}/{kind})"
+
+
+def test_band_covers_eighty_percent_of_the_loo_anchors_of_its_kind():
+    """The band's arithmetic, on the rows it was made from: published = predicted / (1 + e), so
+    the published time lies in [pred / (1 + e90), pred / (1 + e10)] for the 80 % of rows whose
+    e lies in [e10, e90] (a check of the inversion's direction, not of accuracy)."""
+    from edgesim.calibration.predictor_band import band, error_quantiles
+    cat = load_catalogue()
+    res = loo()
+    errs = error_quantiles(res, {k: d.kind for k, d in cat.items()})
+    for kind in ("cpu", "jetson", "gpu"):
+        rows = [r for r in res["rows"] if cat[r["device"]].kind == kind]
+        inside = []
+        for r in rows:
+            lo, hi, n = band(r["predicted_ms"], kind, False, errs)
+            inside.append(lo <= r["published_ms"] <= hi)
+            assert n == len(rows)
+        assert 0.78 <= np.mean(inside) <= 0.82, kind
+
+
+def test_predictions_carry_their_band():
+    p = predictor()
+    held = p.predict("resnet50", "jetson-orin-nano", 1, "fp16", "tensorrt")
+    own = p.predict("resnet50", "jetson-nano", 1, "fp16", "tensorrt")
+    for pr in (held, own):
+        lo, hi, n = pr.band
+        assert lo < pr.median_s < hi and n > 50
+    # a device's own anchors narrow the band (relative width)
+    assert own.band[1] / own.band[0] < held.band[1] / held.band[0]
+    out = CliRunner().invoke(__import__("edgesim.cli_calibrate", fromlist=["x"]).predict_cmd,
+                             ["--model", "resnet50", "--device", "t4", "--json"])
+    assert out.exit_code == 0 and '"band_ms"' in out.output
+
+
+def test_error_file_is_written_whole_or_not_at_all(tmp_path):
+    from edgesim.calibration.predictor_band import write_errors
+    target = tmp_path / "e.json"
+    write_errors({"held_out": {}, "personalised": {}}, target)
+    assert '"held_out"' in target.read_text()
+    with pytest.raises(TypeError):
+        write_errors({"bad": object()}, target)
+    assert '"held_out"' in target.read_text()           # the old file is intact
+    assert [f.name for f in tmp_path.iterdir()] == ["e.json"]   # no temporary left

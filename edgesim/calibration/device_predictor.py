@@ -34,6 +34,7 @@ from . import perfmodel as pm
 from .anchors import Anchor, load_anchors, precision_key, runtime_key
 from .devices import (DeviceSpec, UnknownDeviceError, UnsupportedPrecisionError,
                       get_device, load_catalogue, suggest)
+from .predictor_band import band
 
 __all__ = ["DevicePredictor", "DevicePrediction", "UnknownModelError", "UnknownDeviceError",
            "UnsupportedPrecisionError", "leave_one_device_out", "loo_markdown", "weights"]
@@ -57,6 +58,9 @@ class DevicePrediction:
     personalised: bool
     parts: Mapping[str, float] = field(default_factory=dict)   # seconds: device, host, ...
     source: str = ""
+    # where the published time fell for 80 % of the leave-one-device-out anchors of devices of
+    # this kind (held out, or personalised): (low_s, high_s, anchors); None if not shipped
+    band: Optional[tuple[float, float, int]] = None
 
     @property
     def provenance(self) -> str:
@@ -177,8 +181,10 @@ class DevicePredictor:
         src = (f"per-kernel roofline: {model} ({cost.flops_total / 1e9:.3g} GFLOP, {cost.kernels} "
                f"kernels) on {device} [{dev.name}], {rt}, {prec}, batch {batch}"
                f"{'' if threads is None else f', {threads} threads'}; {bound}-bound; {how}")
-        return DevicePrediction(float(r["total"][0]), model, device, rt, prec, int(batch), threads,
-                                off is not None, parts, src)
+        median = float(r["total"][0])
+        return DevicePrediction(median, model, device, rt, prec, int(batch), threads,
+                                off is not None, parts, src,
+                                band(median, dev.kind, off is not None))
 
 
 # ---------------------------------------------------------------------------- leave one out
