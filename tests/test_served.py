@@ -343,6 +343,24 @@ def test_scenario_served_mode_slows_calls_after_idle_gaps(tmp_path):
     assert 5.0e-3 < busy < 6.5e-3
 
 
+def test_scenario_served_mode_reads_each_bundle_once(tmp_path, monkeypatch):
+    """Two models served from the same bundle: the bundle is read once per run, and each
+    service still gets its own served model (its own stream of residuals)."""
+    import edgesim
+    from edgesim.calibration import bundle as bundle_mod
+    _served_bundle(tmp_path / "b")
+    sc = _served_scenario(tmp_path / "b", 20.0, mode="served")
+    sc["workload"]["jobs"]["j"]["stages"].append({"model": "m2", "node": "server"})
+    sc["service"]["m2"] = {"cpu": dict(sc["service"]["m"]["cpu"], model="m")}
+    reads = []
+    real = bundle_mod.load_bundle
+    monkeypatch.setattr(bundle_mod, "load_bundle", lambda p: reads.append(p) or real(p))
+    r = edgesim.run(sc)
+    assert len(reads) == 1
+    svc = r.requests.service[~r.requests.warmup]
+    assert len(svc) > 100 and float(svc.mean()) > 4.5e-3
+
+
 @pytest.mark.parametrize("extra,where,what", [
     ({"mode": "served", "phase": "train"}, "service.m.cpu.phase", "inference only"),
     ({"mode": "served", "device": "other"}, "service.m.cpu.device", "no bundle of device"),

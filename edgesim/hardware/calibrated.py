@@ -84,11 +84,18 @@ def served_service_for(sim, model: str, device: str, spec, refs: list[str], wher
                     ["infer"])
         return None
     seen = []
+    # each bundle is read once per run, however many services name it (the served models
+    # themselves are built per service: each replays its own stream of residuals)
+    loaded = sim.__dict__.setdefault("_served_bundles", {})
     for p in bundle_paths(sim, refs, where):
-        try:
-            b = load_bundle(p)
-        except (BundleError, OSError, ValueError) as exc:
-            sim.problem(where, str(exc))
+        if p not in loaded:
+            try:
+                loaded[p] = load_bundle(p)
+            except (BundleError, OSError, ValueError) as exc:
+                loaded[p] = exc
+        b = loaded[p]
+        if isinstance(b, Exception):
+            sim.problem(where, str(b))
             return None
         seen.append(b.device_id)
         if b.device_id != dev:
