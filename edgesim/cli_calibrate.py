@@ -532,10 +532,9 @@ def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: 
     anchors = load_anchors(literature or DEFAULT_LITERATURE)
     res = leave_one_device_out(anchors)
     if write_errors:
-        from .calibration.devices import load_catalogue
         from .calibration.predictor_band import error_quantiles
         from .calibration.predictor_band import write_errors as _write
-        path = _write(error_quantiles(res, {k: d.kind for k, d in load_catalogue().items()}))
+        path = _write(error_quantiles(res))
         click.echo(f"wrote {path}", err=True)
     base = ref = None
     if baseline:

@@ -24,8 +24,9 @@ from typing import Iterable, Optional, Sequence
 
 from .bundle import BundleError, load_bundles
 
-__all__ = ["Anchor", "load_anchors", "load_anchor_csv", "anchors_from_bundles", "runtime_key",
-           "precision_key", "MODEL_ALIASES", "RUNTIMES", "FUSED_RUNTIMES", "CSV_COLUMNS", "DEFAULT_LITERATURE"]
+__all__ = ["Anchor", "load_anchors", "load_anchor_csv", "load_anchor_dir", "anchors_from_bundles",
+           "runtime_key", "precision_key", "MODEL_ALIASES", "RUNTIMES", "FUSED_RUNTIMES",
+           "CSV_COLUMNS", "DEFAULT_LITERATURE"]
 
 def _literature() -> Path:
     from ..bundled import data_dir
@@ -101,6 +102,14 @@ def _int(v: str) -> Optional[int]:
     return int(v) if v else None
 
 
+def load_anchor_dir(folder: str | Path) -> list[Anchor]:
+    """Every ``*.csv`` of ``folder`` (in name order), in the anchor CSV format; none if absent."""
+    out: list[Anchor] = []
+    for f in sorted(Path(folder).glob("*.csv")):
+        out.extend(load_anchor_csv(f))
+    return out
+
+
 def load_anchor_csv(path: str | Path) -> list[Anchor]:
     path = Path(path)
     text = "".join(line for line in path.read_text().splitlines(keepends=True)
@@ -152,9 +161,7 @@ def load_anchors(literature: str | Path = DEFAULT_LITERATURE,
     """Every shipped anchor: the CSV tables under ``literature/anchors`` and the literature
     bundles under ``literature``, duplicates (same key) kept once (the first)."""
     lit = Path(literature)
-    rows: list[Anchor] = []
-    for f in sorted((lit / "anchors").glob("*.csv")):
-        rows.extend(load_anchor_csv(f))
+    rows = load_anchor_dir(lit / "anchors")
     try:
         rows.extend(anchors_from_bundles([lit]))
     except BundleError:

@@ -20,7 +20,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .devices import predictor_data
+from .devices import load_catalogue, predictor_data
 
 __all__ = ["ERRORS_PATH", "error_quantiles", "write_errors", "load_errors", "band"]
 
@@ -36,10 +36,13 @@ def _quantiles(errors: list[float]) -> Optional[dict]:
     return {"n": len(errors), "q10": float(q[0]), "q50": float(q[1]), "q90": float(q[2])}
 
 
-def error_quantiles(res: Mapping, kinds: Mapping[str, str]) -> dict:
+def error_quantiles(res: Mapping, kinds: Optional[Mapping[str, str]] = None) -> dict:
     """Quantiles of ``res["rows"]``' held-out and personalised errors by device kind.
 
-    ``res``: a :func:`leave_one_device_out` result; ``kinds``: device id -> cpu|jetson|gpu."""
+    ``res``: a :func:`leave_one_device_out` result; ``kinds``: device id -> cpu|jetson|gpu
+    (default: the shipped catalogue's)."""
+    if kinds is None:
+        kinds = {k: d.kind for k, d in load_catalogue().items()}
     out: dict = {"held_out": {}, "personalised": {}}
     for kind in KINDS + ("all",):
         rows = [r for r in res["rows"] if kind == "all" or kinds.get(r["device"]) == kind]

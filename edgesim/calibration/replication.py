@@ -16,17 +16,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .anchors import DEFAULT_LITERATURE, Anchor, load_anchor_csv, load_anchors
+from .anchors import DEFAULT_LITERATURE, Anchor, load_anchor_dir, load_anchors
 
 __all__ = ["load_replications", "replication_spread", "replication_markdown"]
 
 
 def load_replications(literature: str | Path = DEFAULT_LITERATURE) -> list[Anchor]:
     """Every row of ``<literature>/replications/*.csv`` (the anchor CSV format)."""
-    out: list[Anchor] = []
-    for f in sorted((Path(literature) / "replications").glob("*.csv")):
-        out.extend(load_anchor_csv(f))
-    return out
+    return load_anchor_dir(Path(literature) / "replications")
 
 
 def replication_spread(anchors: Optional[Sequence[Anchor]] = None,

@@ -232,16 +232,16 @@ def service_time_reasons(row: dict, drift: float = SPEED_DRIFT) -> list[str]:
     own = row.get("own_service_metrics") or {}
     mean, p95 = own.get("mean") or {}, own.get("p95") or {}
     if mean.get("diff_pct") is not None and p95.get("diff_pct") is not None:
-        ok = mean.get("pass") and p95.get("pass")
-        overloaded = (row.get("real_utilisation") or 0) >= OVERLOADED
+        if (row.get("real_utilisation") or 0) >= OVERLOADED:
+            verdict = "an overloaded queue has no steady state, so this says nothing of the model"
+        elif mean.get("pass") and p95.get("pass"):
+            verdict = ("the queueing and batching model holds, the calibration's service times "
+                       "are what miss")
+        else:
+            verdict = ("even given the real service times the simulation misses, so the queue, "
+                       "dispatch or batching is not modelled well enough here")
         out.append(f"simulated with this run's own calls (own svc) the mean is "
-                   f"{mean['diff_pct']:+.1f} % and p95 {p95['diff_pct']:+.1f} % off: "
-                   + ("an overloaded queue has no steady state, so this says nothing of the "
-                      "model" if overloaded else
-                      "the queueing and batching model holds, the calibration's service times "
-                      "are what miss" if ok else
-                      "even given the real service times the simulation misses, so the queue, "
-                      "dispatch or batching is not modelled well enough here"))
+                   f"{mean['diff_pct']:+.1f} % and p95 {p95['diff_pct']:+.1f} % off: {verdict}")
     return out
 
 
