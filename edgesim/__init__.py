@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from ._version import __version__
-from .errors import ScenarioError
+from edgesim._version import __version__
+from edgesim.errors import ScenarioError
 
 __all__ = ["__version__", "load", "run", "simulation", "Result", "ScenarioError"]
 

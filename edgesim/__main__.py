@@ -1,3 +1,3 @@
-from .cli import main
+from edgesim.cli import main
 
 main()

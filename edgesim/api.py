@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-from .engine.simulation import Simulation
-from .result import Result
-from .scenario.loader import ScenarioFile, read
+from edgesim.engine.simulation import Simulation
+from edgesim.result import Result
+from edgesim.scenario.loader import ScenarioFile, read
 
 ScenarioLike = Union[str, Path, Mapping[str, Any], ScenarioFile]
 
@@ -28,7 +28,7 @@ def simulation_class(sf: ScenarioFile) -> type:
     """The simulation that runs a scenario: the request engine, or the training one for a
     scenario with a `training:` section (imported only then)."""
     if sf.spec.training is not None:
-        from .training.simulation import TrainingSimulation
+        from edgesim.training.simulation import TrainingSimulation
         return TrainingSimulation
     return Simulation
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from .errors import ScenarioError, UserError
+from edgesim.errors import ScenarioError, UserError
 
 
 def _fail(exc: Exception) -> None:
@@ -20,8 +20,8 @@ def _fail(exc: Exception) -> None:
 
 
 def _load(scenario: str, sets: tuple, duration: Optional[str] = None):
-    from . import api
-    from .bundled import find_scenario
+    from edgesim import api
+    from edgesim.bundled import find_scenario
     overrides = list(sets) + ([f"duration={duration}"] if duration else [])
     return api.load(find_scenario(scenario), overrides)
 
@@ -55,7 +55,7 @@ def _cheap_exit() -> None:
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         duration: Optional[str], no_plots: bool, quiet: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
-    from .api import simulation_class
+    from edgesim.api import simulation_class
     try:
         sf = _load(scenario, sets, duration)
         sim = simulation_class(sf)(sf, seed).build().check()
@@ -67,7 +67,7 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
     if quiet or training or not sys.stderr.isatty():
         sim.run()
     else:
-        from .report import progress_bar
+        from edgesim.report import progress_bar
         with progress_bar(sim.duration) as update:
             sim.run(progress=update)
     result = sim.collect()
@@ -79,7 +79,7 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after it.
         # Every file is written atomically and summary.json last, so an interrupt while
         # plotting leaves no half-written file and no summary.json (docs/performance.md).
-        from .report import print_summary, print_training_summary
+        from edgesim.report import print_summary, print_training_summary
         show = print_training_summary if training else print_summary
         result.save(target, plots=not no_plots, on_tables=lambda: show(result.summary, target))
 
@@ -89,7 +89,7 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
 def check(scenario: str, sets: tuple) -> None:
     """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
-    from .api import simulation_class
+    from edgesim.api import simulation_class
     try:
         sf = _load(scenario, sets)
         sim = simulation_class(sf)(sf).build().check()
@@ -109,14 +109,14 @@ def check(scenario: str, sets: tuple) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
-    from .scenario.schema import Scenario
+    from edgesim.scenario.schema import Scenario
     click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
 @main.command()
 def scenarios() -> None:
     """List the bundled scenarios."""
-    from .bundled import scenarios as bundled
+    from edgesim.bundled import scenarios as bundled
     found = bundled()
     if not found:
         click.echo("no bundled scenarios found", err=True)
@@ -129,16 +129,16 @@ def scenarios() -> None:
 @main.command()
 def policies() -> None:
     """List the available policies (built-in and plug-ins)."""
-    from .policies.registry import available
+    from edgesim.policies.registry import available
     for name, cls in available().items():
         click.echo(f"{name:<14}  {cls.description}")
 
 
-from .cli_calibrate import calibrate as _calibrate, testbed as _testbed  # noqa: E402
-from .cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
-from .cli_compare import compare as _compare  # noqa: E402
-from .cli_study import capacity as _capacity, plot as _plot, sweep as _sweep  # noqa: E402
-from .cli_training import training as _training  # noqa: E402
+from edgesim.cli_calibrate import calibrate as _calibrate, testbed as _testbed  # noqa: E402
+from edgesim.cli_trace import trace as _trace  # noqa: E402  (registered after main is defined)
+from edgesim.cli_compare import compare as _compare  # noqa: E402
+from edgesim.cli_study import capacity as _capacity, plot as _plot, sweep as _sweep  # noqa: E402
+from edgesim.cli_training import training as _training  # noqa: E402
 
 main.add_command(_trace)
 main.add_command(_calibrate)

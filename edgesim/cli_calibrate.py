@@ -15,10 +15,10 @@ from typing import Optional
 
 import click
 
-from .cli_common import (_CTX, _INSTALL, _Bar, _die, _floats, _fmt, _interactive, _ints,  # noqa: F401
+from edgesim.cli_common import (_CTX, _INSTALL, _Bar, _die, _floats, _fmt, _interactive, _ints,  # noqa: F401
                          _names, _need_torch, _warn)
 # `edgesim testbed` lives in cli_testbed.py; it stays importable from here (cli.py imports it).
-from .cli_testbed import testbed  # noqa: F401
+from edgesim.cli_testbed import testbed  # noqa: F401
 
 
 # ============================================================================================
@@ -74,7 +74,7 @@ def calibrate(ctx: click.Context, device: str, models: Optional[str], batch_text
     if bad or not phases:
         raise click.BadParameter(f"{phase_text!r}: phases are infer and train", param_hint="--phase")
     _need_torch()
-    from .calibration import profiler, zoo
+    from edgesim.calibration import profiler, zoo
     names = _names(models)
     if names == ["list"]:
         for m in zoo.available():
@@ -93,7 +93,7 @@ def calibrate(ctx: click.Context, device: str, models: Optional[str], batch_text
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
 
-    from .calibration.fingerprint import device_id as make_id, fingerprint
+    from edgesim.calibration.fingerprint import device_id as make_id, fingerprint
     fp = fingerprint(device)
     did = device_id or make_id(fp, threads)
     target = Path(out) if out else Path("calibration") / did
@@ -133,7 +133,7 @@ def calibrate(ctx: click.Context, device: str, models: Optional[str], batch_text
                       "skipped": list(table.attrs.get("skipped", []))}
     meta = {"schema_version": 1, "device_id": did, "provenance": "measured", "fingerprint": fp,
             "command": command, "sources": [], "notes": notes}
-    from .calibration.bundle import BundleError, write_bundle
+    from edgesim.calibration.bundle import BundleError, write_bundle
     try:
         write_bundle(target, meta, table, samples)
     except (BundleError, OSError) as exc:
@@ -180,9 +180,9 @@ def check(bundle: str, batch_text: Optional[str], models: Optional[str], phase_t
     way (2 for a bad bundle or argument).
     """
     _need_torch()
-    from .calibration.bundle import BundleError, load_bundle
-    from .calibration.fingerprint import fingerprint
-    from .calibration.testbed import check_bundle
+    from edgesim.calibration.bundle import BundleError, load_bundle
+    from edgesim.calibration.fingerprint import fingerprint
+    from edgesim.calibration.testbed import check_bundle
     batches = _ints("--batches", batch_text) if batch_text else None
     phases = _names(phase_text)
     try:
@@ -262,8 +262,8 @@ def merge(bundles: tuple, out: str, on_duplicate: str, fill_kernels: bool, force
     difference is printed as a warning; meta.command lists each source bundle's command, then
     this one. Different device ids or provenances are an error (exit status 2).
     """
-    from .calibration.bundle import BundleError, load_bundle, write_bundle
-    from .calibration.merge import fill_kernels as fill, merge_bundles
+    from edgesim.calibration.bundle import BundleError, load_bundle, write_bundle
+    from edgesim.calibration.merge import fill_kernels as fill, merge_bundles
     target = Path(out)
     if (target / "meta.json").exists() and not force:
         _die(f"{target} already holds a bundle; pass --force to replace it")
@@ -289,7 +289,7 @@ def merge(bundles: tuple, out: str, on_duplicate: str, fill_kernels: bool, force
                 _warn(f"rows without a kernel count stay empty: filling them needs PyTorch "
                       f"({_INSTALL})")
             else:
-                from .calibration import zoo
+                from edgesim.calibration import zoo
                 table, filled, failed = fill(table, zoo.describe)
                 if filled:
                     meta["notes"] += (f" The 'kernels' column of {', '.join(filled)} (rows profiled "
@@ -337,10 +337,10 @@ def transfer(reference: tuple, anchors: tuple, target: str, like: str, models: s
     fitted on the models --like measured in --anchors that --reference also has (leave-one-out
     error in meta.notes); P, W the catalogue peaks of --to. Does not need PyTorch.
     """
-    from .calibration.bundle import BundleError, load_bundles, write_bundle
-    from .calibration.predictor import PredictionError, Predictor
-    from .calibration.transfer import build_transferred, transfer_summary
-    from .hardware.catalogue import CATALOGUE
+    from edgesim.calibration.bundle import BundleError, load_bundles, write_bundle
+    from edgesim.calibration.predictor import PredictionError, Predictor
+    from edgesim.calibration.transfer import build_transferred, transfer_summary
+    from edgesim.hardware.catalogue import CATALOGUE
     batches = _ints("--batch", batch_text)
     names = _names(models)
     if not names:
@@ -428,8 +428,8 @@ def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, 
         --throughput 42.5 --batch 8 --source "Distream Fig. 1.4 + Table 1.5" \\
         --out calibration/distream-anchored/jetson-tx1
     """
-    from .calibration.anchor import anchored
-    from .calibration.bundle import BundleError, load_bundle, write_bundle
+    from edgesim.calibration.anchor import anchored
+    from edgesim.calibration.bundle import BundleError, load_bundle, write_bundle
     names = _names(models)
     dest = Path(out)
     if (dest / "meta.json").exists() and not force:
@@ -450,7 +450,7 @@ def anchor(bundle: str, models: str, throughput: float, batch: int, phase: str, 
 
 # `edgesim calibrate served` (served-mode profiling) lives in cli_testbed.py beside the testbed
 # that uses it; it is a subcommand of this group.
-from .cli_testbed import served as _served  # noqa: E402
+from edgesim.cli_testbed import served as _served  # noqa: E402
 
 calibrate.add_command(_served)
 
@@ -479,7 +479,7 @@ def predict_cmd(model: str, device: str, batch_text: str, precision: str, runtim
     Unknown devices, models, runtimes and precisions are errors that list the nearest
     supported ones (exit status 2).
     """
-    from .calibration.device_predictor import DevicePredictor
+    from edgesim.calibration.device_predictor import DevicePredictor
     batches = _ints("--batch", batch_text)
     pred = DevicePredictor()
     try:
@@ -527,21 +527,21 @@ def loo_cmd(literature: Optional[str], baseline: bool, markdown: bool, as_json: 
     they are predicted from the device's spec sheet alone. `--markdown` prints what
     docs/validation.md shows (the predictor section is regenerated by this command).
     """
-    from .calibration.anchors import DEFAULT_LITERATURE, load_anchors
-    from .calibration.device_predictor import leave_one_device_out, loo_markdown
+    from edgesim.calibration.anchors import DEFAULT_LITERATURE, load_anchors
+    from edgesim.calibration.device_predictor import leave_one_device_out, loo_markdown
     anchors = load_anchors(literature or DEFAULT_LITERATURE)
     res = leave_one_device_out(anchors)
     if write_errors:
-        from .calibration.predictor_band import error_quantiles
-        from .calibration.predictor_band import write_errors as _write
+        from edgesim.calibration.predictor_band import error_quantiles
+        from edgesim.calibration.predictor_band import write_errors as _write
         path = _write(error_quantiles(res))
         click.echo(f"wrote {path}", err=True)
     base = ref = None
     if baseline:
-        from .calibration.loo_baseline import baseline_loo, reference_models
+        from edgesim.calibration.loo_baseline import baseline_loo, reference_models
         base = baseline_loo(anchors)
         ref = baseline_loo(anchors, reference_models())
-    from .calibration.replication import (load_replications, replication_markdown,
+    from edgesim.calibration.replication import (load_replications, replication_markdown,
                                           replication_spread)
     rep = replication_spread(anchors, load_replications(literature or DEFAULT_LITERATURE))
     if as_json:

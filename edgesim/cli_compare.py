@@ -32,7 +32,7 @@ def compare(run_dirs: tuple, baseline: str, out: str, label_by: str, cameras: st
     absolute values and the SLO miss rate: comparison.md and comparison.csv; and five plots:
     throughput and latency box plots, SLO miss rates, imbalance index and queued work over time.
     """
-    from .analysis.compare import CompareError, compare as run_compare, to_markdown, write_tables
+    from edgesim.analysis.compare import CompareError, compare as run_compare, to_markdown, write_tables
     try:
         cmp = run_compare(list(run_dirs), baseline, label=label_by, cameras=cameras)
     except CompareError as exc:
@@ -41,7 +41,7 @@ def compare(run_dirs: tuple, baseline: str, out: str, label_by: str, cameras: st
     try:
         written = write_tables(cmp, out)
         if not no_plots:
-            from .analysis.compare_plots import write_compare_plots
+            from edgesim.analysis.compare_plots import write_compare_plots
             written += write_compare_plots(cmp, out)
     except OSError as exc:
         _fail(f"cannot write to {out}: {exc}")

@@ -13,8 +13,8 @@ from typing import Optional
 
 import click
 
-from .cli_common import _Bar, _interactive
-from .errors import ScenarioError, UserError
+from edgesim.cli_common import _Bar, _interactive
+from edgesim.errors import ScenarioError, UserError
 
 EXECUTORS = ("local", "dask")   # the same as edgesim.study.executors.EXECUTORS (no import here)
 
@@ -62,9 +62,9 @@ def sweep(sweep_file: str, out: Optional[str], executor: Optional[str], workers:
           seed: Optional[int], plots: bool, chunk: Optional[int], quiet: bool) -> None:
     """Run the sweep SWEEP_FILE (a file, or a bundled sweep's name): every configuration x
     replication as its own run directory, then runs.parquet and summary.parquet/.csv."""
-    from .bundled import find_sweep
-    from .study.spec import read_sweep
-    from .study.sweep import run_sweep
+    from edgesim.bundled import find_sweep
+    from edgesim.study.spec import read_sweep
+    from edgesim.study.sweep import run_sweep
     target = Path(out) if out else Path("sweeps") / Path(sweep_file).stem
     try:
         sw = read_sweep(find_sweep(sweep_file))
@@ -146,9 +146,9 @@ def capacity(scenario: str, vary: str, target: str, direction: str, lo: Optional
              quiet: bool) -> None:
     """Find the largest (or smallest) value of KEY.PATH in SCENARIO that meets --target, by
     bisection over whole numbers with --replications runs at each probe."""
-    from .bundled import find_scenario
-    from .study.capacity import capacity_search
-    from .study.executors import default_workers, make_executor
+    from edgesim.bundled import find_scenario
+    from edgesim.study.capacity import capacity_search
+    from edgesim.study.executors import default_workers, make_executor
     path = find_scenario(scenario)
     target_dir = Path(out) if out else Path("capacity") / f"{path.stem}-{vary}"
     sets = sets + ((f"duration={duration}",) if duration else ())
@@ -206,7 +206,7 @@ def _print_capacity(res) -> None:
               help="PNG to write (default: SWEEP_DIR/plots/<y>-vs-<x>.png)")
 def plot(sweep_dir: str, x: str, y: str, hue: Optional[str], out: Optional[str]) -> None:
     """Plot METRIC against an axis of the sweep in SWEEP_DIR: means with confidence bands."""
-    from .study.plot import plot_sweep
+    from edgesim.study.plot import plot_sweep
     try:
         path = plot_sweep(sweep_dir, x, y, hue=hue, out=out)
     except UserError as exc:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import click
 
-from .cli_common import _CTX, _die, _floats, _fmt, _ints, _names, _warn
+from edgesim.cli_common import _CTX, _die, _floats, _fmt, _ints, _names, _warn
 
 
 def _cores() -> int:
@@ -27,7 +27,7 @@ def _cores() -> int:
 
 
 def _batchings(text: str, max_batch: int, max_wait_ms: float) -> list:
-    from .calibration.served_profile import parse_batching
+    from edgesim.calibration.served_profile import parse_batching
     try:
         return parse_batching(_names(text), max_batch, max_wait_ms / 1e3)
     except ValueError as exc:
@@ -37,7 +37,7 @@ def _batchings(text: str, max_batch: int, max_wait_ms: float) -> list:
 def _quantity(kind: str, option: str, text: Optional[str]) -> Optional[float]:
     if text is None:
         return None
-    from .units import UnitError, parse_quantity
+    from edgesim.units import UnitError, parse_quantity
     try:
         return parse_quantity(kind, text)
     except (UnitError, ValueError) as exc:
@@ -98,12 +98,12 @@ def served(bundle: str, model: str, workers_text: str, load_text: str, calls: in
     served calls of MODEL with the same worker counts. `edgesim testbed --service served` and
     edgesim.calibration.served_model.ServedService use them.
     """
-    from .cli_common import _need_torch
+    from edgesim.cli_common import _need_torch
     _need_torch()
-    from .calibration.bundle import BundleError, load_bundle, write_bundle
-    from .calibration.check import bundle_malloc
-    from .calibration.served_profile import profile_served
-    from .calibration.testbed import bundle_service
+    from edgesim.calibration.bundle import BundleError, load_bundle, write_bundle
+    from edgesim.calibration.check import bundle_malloc
+    from edgesim.calibration.served_profile import profile_served
+    from edgesim.calibration.testbed import bundle_service
     workers = _ints("--workers", workers_text)
     loads = _floats("--load", load_text)
     if max(loads) >= 1:
@@ -249,8 +249,8 @@ def testbed(bundle: str, model: str, workers_text: str, load_text: str, batching
     real, with PASS/FAIL against the targets (mean 10 %, p95 15 %, throughput 5 %). The exit
     status is 0 either way.
     """
-    from .calibration.bundle import BundleError, load_bundle
-    from .calibration.testbed import bundle_service, run_testbed
+    from edgesim.calibration.bundle import BundleError, load_bundle
+    from edgesim.calibration.testbed import bundle_service, run_testbed
     workers = _ints("--workers", workers_text)
     loads = _floats("--load", load_text)
     if max(loads) >= 1:
@@ -286,7 +286,7 @@ def testbed(bundle: str, model: str, workers_text: str, load_text: str, batching
                   max_requests=max_requests, ci_frac=ci_frac, served_match=served_match)
     try:
         if two_tier:
-            from .calibration.twotier import LinkError, run_twotier
+            from edgesim.calibration.twotier import LinkError, run_twotier
             try:
                 res = run_twotier(b, model, workers, loads, link=link, rate_bps=rate_bps,
                                   link_load=link_load, frame_bytes=int(frame), **common)

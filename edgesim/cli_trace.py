@@ -11,7 +11,7 @@ FORMATS = ["auto", "mahimahi", "mbps", "csv-bps", "canonical", "5gophers"]
 
 
 def _read(path: str, fmt: str, column: Optional[str], bin_ms: Optional[int] = None):
-    from .network.traces import TraceFormatError, detect_format, read_trace
+    from edgesim.network.traces import TraceFormatError, detect_format, read_trace
     try:
         kw = {"column": column} if column else {}
         if bin_ms is not None:
@@ -46,7 +46,7 @@ def trace() -> None:
               help="canonical CSV to write, e.g. traces/bandwidth/walk.csv")
 def import_(file: str, fmt: str, column: Optional[str], bin_ms: Optional[int], out: str) -> None:
     """Convert FILE to edgesim's canonical CSV, recording its source in the header."""
-    from .network.traces import detect_format, write_canonical
+    from edgesim.network.traces import detect_format, write_canonical
     tr = _read(file, fmt, column, bin_ms)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_canonical(tr, out, source_format=fmt if fmt != "auto" else detect_format(file))
@@ -72,7 +72,7 @@ def show(file: str, fmt: str, column: Optional[str], bin_ms: Optional[int],
     if no_plot:
         return
     target = Path(plot_path or f"{Path(file).stem}.png")
-    from .analysis.traceplot import plot_trace
+    from edgesim.analysis.traceplot import plot_trace
     plot_trace(tr, target, title=Path(file).name)
     click.echo(f"plot: {target}")
 
@@ -91,9 +91,9 @@ def resolution(file: str, bin_ms: int, sizes: tuple, starts: int) -> None:
     Per size: median, p99 and max of |binned - native| / native upload time, and the largest
     gap between native replay and mm-link's packet schedule (under 1 ms by construction).
     """
-    from .network.mahimahi import parse_mahimahi, resolution_errors
-    from .network.traces import TraceFormatError
-    from .units import UnitError, parse_size
+    from edgesim.network.mahimahi import parse_mahimahi, resolution_errors
+    from edgesim.network.traces import TraceFormatError
+    from edgesim.units import UnitError, parse_size
     try:
         nbytes = [parse_size(x) for x in sizes]
         if any(b <= 0 for b in nbytes):
@@ -113,7 +113,7 @@ def resolution(file: str, bin_ms: int, sizes: tuple, starts: int) -> None:
 
 
 # Camera workload traces (ROIs per frame) live in cli_video.py; OpenCV is imported only when run.
-from .cli_video import from_video as _from_video, generate as _generate  # noqa: E402
+from edgesim.cli_video import from_video as _from_video, generate as _generate  # noqa: E402
 
 trace.add_command(_from_video)
 trace.add_command(_generate)

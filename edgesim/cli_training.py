@@ -6,8 +6,8 @@ from typing import Optional
 
 import click
 
-from .cli_common import _CTX, _die
-from .errors import ScenarioError
+from edgesim.cli_common import _CTX, _die
+from edgesim.errors import ScenarioError
 
 
 @click.group(context_settings=_CTX)
@@ -28,8 +28,8 @@ def training() -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="write the table as CSV")
 def sweep(scenario: str, varies: tuple, sets: tuple, seeds: str, out: Optional[str]) -> None:
     """Run SCENARIO for every combination of the --vary values; print one row per run."""
-    from .bundled import find_scenario
-    from .training.sweep import sweep as run_sweep
+    from edgesim.bundled import find_scenario
+    from edgesim.training.sweep import sweep as run_sweep
     grid = []
     for v in varies:
         key, sep, values = v.partition("=")
@@ -47,7 +47,7 @@ def sweep(scenario: str, varies: tuple, sets: tuple, seeds: str, out: Optional[s
         _die(str(exc))
     with_pd_options(lambda: click.echo(table.to_string(index=False, float_format=_fmt)))
     if out:
-        from .metrics.atomic import write_text_atomic
+        from edgesim.metrics.atomic import write_text_atomic
         write_text_atomic(Path(out), table.to_csv(index=False))
         click.echo(f"wrote {out}")
 
@@ -67,8 +67,8 @@ def compare(runs: tuple, target: Optional[float], seed: Optional[int], sets: tup
     Federated: the layout of FedAce's Table 3.2 (rounds and per-round-time reductions,
     speed-up, traffic). CLUE: batches to recover from each drift against the first run (the
     isolated baseline), peak error, bytes and the Eq. 3a/3b check."""
-    from .training.fed_compare import load_run, table
-    from .training.fed_plots import plot_accuracy
+    from edgesim.training.fed_compare import load_run, table
+    from edgesim.training.fed_plots import plot_accuracy
     if len(runs) < 2:
         raise click.BadParameter("give a baseline and at least one run to compare with it",
                                  param_hint="RUNS")
@@ -102,7 +102,7 @@ def _is_clue(ref: str, sets: tuple) -> bool:
     if p.is_dir() and (p / "summary.json").exists():
         import json
         return json.loads((p / "summary.json").read_text()).get("system") == "clue"
-    from .cli import _load
+    from edgesim.cli import _load
     try:
         sf = _load(ref, sets, None)
     except ScenarioError as exc:
@@ -111,7 +111,7 @@ def _is_clue(ref: str, sets: tuple) -> bool:
 
 
 def _compare_clue(runs: tuple, seed: Optional[int], sets: tuple, out: Optional[str]) -> None:
-    from .training.clue.compare import load_summary, table
+    from edgesim.training.clue.compare import load_summary, table
     try:
         df = table([load_summary(r, seed, sets) for r in runs])
     except (ScenarioError, ValueError) as exc:
@@ -124,7 +124,7 @@ def _compare_clue(runs: tuple, seed: Optional[int], sets: tuple, out: Optional[s
 
 def _write_comparison(df, out: str) -> Path:
     """comparison.csv in the folder ``out`` (made if missing); the folder."""
-    from .metrics.atomic import write_text_atomic
+    from edgesim.metrics.atomic import write_text_atomic
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / "comparison.csv", df.to_csv(index=False))

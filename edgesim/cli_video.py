@@ -21,7 +21,7 @@ def _fail(message: str) -> None:
 def _duration(_ctx, _param, value):
     if value is None:
         return None
-    from .units import UnitError, parse_duration
+    from edgesim.units import UnitError, parse_duration
     try:
         seconds = parse_duration(value)
     except (UnitError, ValueError) as exc:
@@ -72,7 +72,7 @@ def from_video(video: str, out: str, history: int, threshold: float, min_area: i
     Replay it with arrivals: {process: trace, format: counts, column: rois, interval: <1/fps>,
     spread: burst}.
     """
-    from .video.roi import RoiParams, VideoError, extract_rois, write, write_boxes
+    from edgesim.video.roi import RoiParams, VideoError, extract_rois, write, write_boxes
     try:
         params = RoiParams(history=history, threshold=threshold, detect_shadows=detect_shadows,
                            min_area=min_area, kernel=kernel, jpeg_quality=jpeg_quality,
@@ -133,7 +133,7 @@ def generate(cameras: int, fps: float, duration: float, seed: int, profile: str,
     """
     import numpy as np
 
-    from .video.synthetic import generate as gen, summarize, write
+    from edgesim.video.synthetic import generate as gen, summarize, write
     df = gen(cameras, fps, duration, seed, profile, day_length, start_hour, max_rois)
     args = ["--cameras", cameras, "--fps", f"{fps:g}", "--duration", f"{duration:g}s",
             "--seed", seed, "--profile", profile]

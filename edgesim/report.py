@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .units import format_duration
+from edgesim.units import format_duration
 
 
 @contextmanager
@@ -74,7 +74,7 @@ def print_training_summary(s: dict, out: Path) -> None:
               show_header=False)
     t.add_column(style="bold")
     t.add_column(justify="right", overflow="fold")
-    from .training.systems import LEARNING, report_rows
+    from edgesim.training.systems import LEARNING, report_rows
     if system in LEARNING:
         t.title = f"{s['scenario']} · {system} · seed {s['seed']}"
         for key, value in report_rows(system, body):

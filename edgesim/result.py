@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from .metrics.atomic import atomic_path, write_parquet_atomic, write_text_atomic
+from edgesim.metrics.atomic import atomic_path, write_parquet_atomic, write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is imported where the tables are built
     import pandas as pd
@@ -82,7 +82,7 @@ class Result:
         if on_tables is not None:
             on_tables()
         if plots:
-            from .analysis.plots import write_run_plots
+            from edgesim.analysis.plots import write_run_plots
             if streamed is not None:    # the latency CDF needs three columns, not the table
                 import pandas as pd
                 reqs = pd.read_parquet(streamed, columns=["latency", "outcome", "warmup"])

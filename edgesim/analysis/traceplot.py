@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics.atomic import atomic_path
+from edgesim.metrics.atomic import atomic_path
 
 
 def plot_trace(trace, path: Path, title: str = "") -> Path:

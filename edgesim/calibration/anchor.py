@@ -30,7 +30,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from .bundle import Bundle, BundleError
+from edgesim.calibration.bundle import Bundle, BundleError
 
 TIME_COLUMNS = ("median_ms", "p10_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms")
 WORK_COLUMNS = ("compute_ms", "memory_ms")     # the roofline terms, scaled with the work

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from .bundle import BundleError, load_bundles
+from edgesim.calibration.bundle import BundleError, load_bundles
 
 __all__ = ["Anchor", "load_anchors", "load_anchor_csv", "load_anchor_dir", "anchors_from_bundles",
            "runtime_key", "precision_key", "MODEL_ALIASES", "RUNTIMES", "FUSED_RUNTIMES",
            "CSV_COLUMNS", "DEFAULT_LITERATURE"]
 
 def _literature() -> Path:
-    from ..bundled import data_dir
+    from edgesim.bundled import data_dir
     root = data_dir("calibration") or REPO_ROOT / "calibration"
     return root / "literature"
 

@@ -45,7 +45,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics.atomic import write_parquet_atomic, write_text_atomic
+from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "PROVENANCES", "PHASES", "Bundle", "BundleError",
            "load_bundle", "load_bundles", "write_bundle", "empty_table", "META_FILE",
@@ -160,7 +160,7 @@ def _check_meta(meta: Any, where: Path) -> dict:
 
 def _complete_meta(meta: Mapping) -> dict:
     """The meta a writer stores: the given keys plus defaults for the optional ones."""
-    from .._version import __version__
+    from edgesim._version import __version__
     out = dict(meta)
     out.setdefault("schema_version", SCHEMA_VERSION)
     out.setdefault("fingerprint", {})
@@ -455,7 +455,7 @@ def write_bundle(path: str | os.PathLike, meta: Mapping, table: pd.DataFrame,
 
 
 def _umask() -> int:
-    from ..metrics.atomic import _current_umask
+    from edgesim.metrics.atomic import _current_umask
     return _current_umask()
 
 

@@ -22,7 +22,7 @@ CHECK_TARGET_PCT = 10.0
 
 
 def _load(bundle):
-    from .bundle import Bundle, load_bundle
+    from edgesim.calibration.bundle import Bundle, load_bundle
     return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
 
 
@@ -48,7 +48,7 @@ def interpolate(bundle, model: str, phase: str, batch: int, threads: Optional[in
     :class:`edgesim.calibration.predictor.Predictor` on this one bundle: the measured row, or
     linear interpolation between the two neighbouring measured batch sizes (no extrapolation).
     """
-    from .predictor import ExtrapolationError, Predictor
+    from edgesim.calibration.predictor import ExtrapolationError, Predictor
     pred = Predictor({bundle.device_id: [bundle]}, threads=threads)
     try:
         return pred.predict(model, bundle.device_id, int(batch), phase).median_s * 1e3
@@ -60,7 +60,7 @@ def check_bundle(bundle, batches: Optional[Sequence[int]] = None, models: Option
                  phases: Sequence[str] = ("infer",), min_run_time: Optional[float] = None,
                  target_pct: float = CHECK_TARGET_PCT, progress=None) -> dict:
     """Profile held-out batch sizes with the bundle's settings and compare with interpolation."""
-    from .profiler import profile
+    from edgesim.calibration.profiler import profile
     b = _load(bundle)
     t = b.table
     fp = b.meta.get("fingerprint") or {}

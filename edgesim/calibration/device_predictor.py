@@ -30,11 +30,11 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from . import perfmodel as pm
-from .anchors import Anchor, load_anchors, precision_key, runtime_key
-from .devices import (DeviceSpec, UnknownDeviceError, UnsupportedPrecisionError,
+from edgesim.calibration import perfmodel as pm
+from edgesim.calibration.anchors import Anchor, load_anchors, precision_key, runtime_key
+from edgesim.calibration.devices import (DeviceSpec, UnknownDeviceError, UnsupportedPrecisionError,
                       get_device, load_catalogue, suggest)
-from .predictor_band import band
+from edgesim.calibration.predictor_band import band
 
 __all__ = ["DevicePredictor", "DevicePrediction", "UnknownModelError", "UnknownDeviceError",
            "UnsupportedPrecisionError", "leave_one_device_out", "loo_markdown", "weights"]

@@ -25,7 +25,7 @@ __all__ = ["DeviceSpec", "UnknownDeviceError", "UnsupportedPrecisionError", "loa
 
 def predictor_data(name: str) -> Path:
     """A file of ``calibration/predictor/`` (the catalogue, the zoo's kernel table)."""
-    from ..bundled import data_dir
+    from edgesim.bundled import data_dir
     root = data_dir("calibration") or Path(__file__).resolve().parents[2] / "calibration"
     return root / "predictor" / name
 

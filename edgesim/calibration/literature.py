@@ -42,8 +42,8 @@ from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
-from ..hardware.catalogue import CATALOGUE
-from .bundle import COLUMNS, Bundle, write_bundle
+from edgesim.hardware.catalogue import CATALOGUE
+from edgesim.calibration.bundle import COLUMNS, Bundle, write_bundle
 
 __all__ = ["import_published", "main", "DEVICE_IDS", "MODEL_ALIASES", "RUNTIME_SUFFIX",
            "EXTRA_COLUMNS", "DEFAULT_SRC", "DEFAULT_OUT", "device_id", "model_key"]

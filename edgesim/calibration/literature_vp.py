@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from .bundle import COLUMNS, Bundle, write_bundle
-from .literature import REPO_ROOT, _display
+from edgesim.calibration.bundle import COLUMNS, Bundle, write_bundle
+from edgesim.calibration.literature import REPO_ROOT, _display
 
 __all__ = ["TABLE_VII", "DEVICE_ID", "SEED", "build", "main"]
 

@@ -21,20 +21,20 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..hardware.catalogue import CATALOGUE
-from .anchors import Anchor, load_anchors
-from .bundle import COLUMNS, write_bundle
-from .devices import load_catalogue
-from .perfmodel import load_costs
-from .predictor import PredictionError, Predictor
+from edgesim.hardware.catalogue import CATALOGUE
+from edgesim.calibration.anchors import Anchor, load_anchors
+from edgesim.calibration.bundle import COLUMNS, write_bundle
+from edgesim.calibration.devices import load_catalogue
+from edgesim.calibration.perfmodel import load_costs
+from edgesim.calibration.predictor import PredictionError, Predictor
 
 __all__ = ["baseline_loo", "reference_models"]
 
 
 def reference_models() -> list[str]:
     """The models of the shipped cpu-reference bundle (where the old predictor found FLOPs)."""
-    from .bundle import load_bundle
-    from .anchors import REPO_ROOT
+    from edgesim.calibration.bundle import load_bundle
+    from edgesim.calibration.anchors import REPO_ROOT
     return sorted(set(load_bundle(REPO_ROOT / "calibration" / "cpu-reference").table["model"]))
 
 _SUFFIX = {"pytorch": "", "tensorrt": "+trt"}

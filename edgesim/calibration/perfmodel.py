@@ -52,8 +52,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .anchors import FUSED_RUNTIMES
-from .devices import DeviceSpec, predictor_data
+from edgesim.calibration.anchors import FUSED_RUNTIMES
+from edgesim.calibration.devices import DeviceSpec, predictor_data
 
 __all__ = ["PARAMS", "ModelCost", "load_costs", "Features", "build_features", "Fit", "fit",
            "personalise", "BYTES_SCALE", "ZOO_OPS_PATH"]

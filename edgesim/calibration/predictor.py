@@ -87,19 +87,19 @@ from typing import Mapping, Optional, Sequence
 
 # Stream and ServiceModel are unused here since QuantileTable moved to quantiles.py; they stay
 # importable from this module, as they were.
-from ..engine.rng import Stream  # noqa: F401
-from ..hardware.catalogue import CATALOGUE, DeviceInfo
-from ..hardware.service import ServiceModel  # noqa: F401
-from .bundle import Bundle, load_bundles
+from edgesim.engine.rng import Stream  # noqa: F401
+from edgesim.hardware.catalogue import CATALOGUE, DeviceInfo
+from edgesim.hardware.service import ServiceModel  # noqa: F401
+from edgesim.calibration.bundle import Bundle, load_bundles
 # the errors, Prediction and helpers live in predictor_common.py, the transfer methods in
 # predictor_transfer.py (so that each module stays short); all stay importable from here
-from .predictor_common import (_RANK, BYTES_PER_INPUT_ELEMENT, PROVENANCES,  # noqa: F401
+from edgesim.calibration.predictor_common import (_RANK, BYTES_PER_INPUT_ELEMENT, PROVENANCES,  # noqa: F401
                                VARIANT_SEP, ExtrapolationError, Prediction, PredictionError,
                                TransferError, _base, _kernels_cell, _nan, _suggest, _variant)
-from .predictor_transfer import TransferMixin
-from .quantiles import QuantileTable
-from .roofline import BYTES_PER_PARAM, _Fit, _Info, _Transfer, _fit_with_loo, fit_transfer  # noqa: F401
-from .series import (_QCOLS, _Series, _config_label, _per_input_shapes,  # noqa: F401
+from edgesim.calibration.predictor_transfer import TransferMixin
+from edgesim.calibration.quantiles import QuantileTable
+from edgesim.calibration.roofline import BYTES_PER_PARAM, _Fit, _Info, _Transfer, _fit_with_loo, fit_transfer  # noqa: F401
+from edgesim.calibration.series import (_QCOLS, _Series, _config_label, _per_input_shapes,  # noqa: F401
                      _series_from, _shape_dims)
 
 __all__ = ["Prediction", "Predictor", "QuantileTable", "PredictionError", "ExtrapolationError",

@@ -20,7 +20,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .devices import load_catalogue, predictor_data
+from edgesim.calibration.devices import load_catalogue, predictor_data
 
 __all__ = ["ERRORS_PATH", "error_quantiles", "write_errors", "load_errors", "band"]
 

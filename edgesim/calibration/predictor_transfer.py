@@ -10,10 +10,10 @@ from typing import Optional
 
 import numpy as np
 
-from .predictor_common import (_RANK, BYTES_PER_INPUT_ELEMENT, VARIANT_SEP, Prediction,
+from edgesim.calibration.predictor_common import (_RANK, BYTES_PER_INPUT_ELEMENT, VARIANT_SEP, Prediction,
                                TransferError, _base, _kernels_cell, _nan, _suggest, _variant)
-from .roofline import BYTES_PER_PARAM, _fit_with_loo, _Info, _Transfer
-from .series import _shape_dims
+from edgesim.calibration.roofline import BYTES_PER_PARAM, _fit_with_loo, _Info, _Transfer
+from edgesim.calibration.series import _shape_dims
 
 __all__ = ["TransferMixin"]
 

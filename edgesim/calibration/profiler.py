@@ -340,7 +340,7 @@ def _describe(zoo, name: str, batch: int) -> dict:
 
 
 def _zoo():
-    from . import zoo
+    from edgesim.calibration import zoo
     return zoo
 
 

@@ -9,8 +9,8 @@ import bisect
 import math
 from typing import Optional, Sequence
 
-from ..engine.rng import Stream
-from ..hardware.service import ServiceModel
+from edgesim.engine.rng import Stream
+from edgesim.hardware.service import ServiceModel
 
 __all__ = ["QuantileTable"]
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .anchors import DEFAULT_LITERATURE, Anchor, load_anchor_dir, load_anchors
+from edgesim.calibration.anchors import DEFAULT_LITERATURE, Anchor, load_anchor_dir, load_anchors
 
 __all__ = ["load_replications", "replication_spread", "replication_markdown"]
 

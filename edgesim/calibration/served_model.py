@@ -36,8 +36,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..engine.rng import Stream
-from ..hardware.service import ServiceModel
+from edgesim.engine.rng import Stream
+from edgesim.hardware.service import ServiceModel
 
 __all__ = ["ServedService", "ORDERS", "lag1", "normal_scores"]
 

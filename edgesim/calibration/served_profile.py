@@ -118,7 +118,7 @@ def profile_served(model: str, mean_s: float, loads: Sequence[float] = (0.5, 0.8
     ``load / mean_s``; ``calls``: requests per worker and run. ``stand_in_s``: sleeping workers
     instead of the model (tests). See the module docstring.
     """
-    from .testbed_pool import TimedArrivals, WorkerPool
+    from edgesim.calibration.testbed_pool import TimedArrivals, WorkerPool
     if not mean_s > 0:
         raise ValueError(f"mean_s must be > 0, got {mean_s!r}")
     if calls < 10:

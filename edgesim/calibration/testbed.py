@@ -44,11 +44,11 @@ import numpy as np
 
 # check_bundle and its helpers live in check.py, the bundle's service models in
 # testbed_service.py; they stay importable from here.
-from .check import CHECK_TARGET_PCT, _load, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
-from .served_profile import WARM_GAP_S, Batching, arrival_offsets
-from .testbed_service import PerBatchEmpirical, ServiceSource, bundle_service, served_service  # noqa: F401
-from .testbed_stats import TARGETS, _batch_means_ci, compare, latency_stats  # noqa: F401
-from ..hardware.service import ServiceModel
+from edgesim.calibration.check import CHECK_TARGET_PCT, _load, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
+from edgesim.calibration.served_profile import WARM_GAP_S, Batching, arrival_offsets
+from edgesim.calibration.testbed_service import PerBatchEmpirical, ServiceSource, bundle_service, served_service  # noqa: F401
+from edgesim.calibration.testbed_stats import TARGETS, _batch_means_ci, compare, latency_stats  # noqa: F401
+from edgesim.hardware.service import ServiceModel
 
 __all__ = ["TARGETS", "ServiceSource", "bundle_service", "served_service", "run_real", "simulate",
            "latency_stats", "run_testbed", "check_bundle", "midpoints", "interpolate",
@@ -69,7 +69,7 @@ def run_real(model: str, workers: int, rate: float, n: int, threads: int = 1, se
     """One real run of n Poisson arrivals with a fresh pool (``run_testbed`` reuses pools)."""
     import time
 
-    from .testbed_pool import TimedArrivals, WorkerPool
+    from edgesim.calibration.testbed_pool import TimedArrivals, WorkerPool
     with WorkerPool(model, workers, threads, malloc=malloc, max_batch=batching.max_batch) as pool:
         offsets = arrival_offsets(rate, n, np.random.default_rng(seed))
         t0 = time.perf_counter() + 0.05
@@ -123,7 +123,7 @@ def run_scenario(sc: dict, model_obj: Optional[ServiceModel] = None,
     """Run a scenario dict, with ``model_obj`` as the service model of ``name`` on every node
     (a model the scenario format cannot spell, such as ServedService); per request in arrival
     order: arrival (``created``), finish (NaN unless completed) and service, seconds."""
-    from .. import api
+    from edgesim import api
     sim = api.simulation(sc)
     if model_obj is not None:
         if hasattr(model_obj, "reset"):
@@ -169,7 +169,7 @@ def simulate(model: str, workers: int, rate: float, n: int, service: dict, seed:
 
 def _own_model(raw: dict, order: str):
     """Diagnosis: the served model fitted on the real run's own calls (gaps and times)."""
-    from .served_model import ServedService
+    from edgesim.calibration.served_model import ServedService
     c = raw["calls"]
     if len(c["size"]) < 10:
         return None
@@ -389,7 +389,7 @@ def run_testbed(bundle, model: str, workers: Sequence[int] = (1, 2), loads: Sequ
     """
     import time
 
-    from .testbed_pool import TimedArrivals, WorkerPool
+    from edgesim.calibration.testbed_pool import TimedArrivals, WorkerPool
     plan = Plan(bundle, model, workers, threads, service, order, requests, max_requests,
                 sim_requests, ci_frac, malloc, served_match)
     say = progress or (lambda msg: None)

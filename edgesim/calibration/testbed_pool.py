@@ -24,7 +24,7 @@ from typing import Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
-from .served_profile import Batching
+from edgesim.calibration.served_profile import Batching
 
 __all__ = ["WorkerPool", "TimedArrivals", "ArrivalSource", "cpu_account"]
 
@@ -41,11 +41,11 @@ def _worker_main(idx: int, core: Optional[int], model: str, threads: int, conn,
         if core is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {core})
         if stand_in_s is None:
-            from .profiler import configure_malloc
+            from edgesim.calibration.profiler import configure_malloc
             configure_malloc(malloc)
             import torch
             torch.set_num_threads(threads)
-            from . import zoo
+            from edgesim.calibration import zoo
             net = zoo.build(model).eval()
             make = lambda b: zoo.example_input(model, b)  # noqa: E731
             mode = torch.inference_mode

@@ -18,9 +18,9 @@ from typing import Optional
 
 import numpy as np
 
-from .check import _load
-from ..engine.rng import Stream
-from ..hardware.service import ServiceModel
+from edgesim.calibration.check import _load
+from edgesim.engine.rng import Stream
+from edgesim.hardware.service import ServiceModel
 
 __all__ = ["ServiceSource", "bundle_service", "PerBatchEmpirical", "served_service"]
 
@@ -155,7 +155,7 @@ def served_service(bundle, model: str, workers: int, order: str = "replay",
     ``load`` and ``max_batch`` narrow the calls to the profiled configuration nearest the one
     simulated (the nearest load, the same largest batch when it was profiled): its idle gaps
     came from that inter-arrival process. None: every load and batching of that worker count."""
-    from .served_model import ServedService
+    from edgesim.calibration.served_model import ServedService
     b = _load(bundle)
     df = b.load_served() if b.has_served() else None
     if df is None or not (df["model"] == model).any():

@@ -25,9 +25,9 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
-from ..hardware.catalogue import DeviceInfo
-from .bundle import COLUMNS, Bundle
-from .predictor import Predictor, TransferError
+from edgesim.hardware.catalogue import DeviceInfo
+from edgesim.calibration.bundle import COLUMNS, Bundle
+from edgesim.calibration.predictor import Predictor, TransferError
 
 __all__ = ["FAMILY_NOTES", "build_transferred", "transfer_summary"]
 

@@ -37,10 +37,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .served_profile import Batching, arrival_offsets
-from .testbed import Plan, _extender, _row, run_scenario
-from .testbed_pool import WorkerPool
-from .testbed_stats import compare, latency_stats
+from edgesim.calibration.served_profile import Batching, arrival_offsets
+from edgesim.calibration.testbed import Plan, _extender, _row, run_scenario
+from edgesim.calibration.testbed_pool import WorkerPool
+from edgesim.calibration.testbed_stats import compare, latency_stats
 
 __all__ = ["LinkError", "NetnsLink", "TokenBucket", "netns_problem", "wire_bytes",
            "run_twotier", "twotier_scenario", "HEADER", "SEG_OVERHEAD"]

@@ -37,18 +37,18 @@ from pydantic import BaseModel, WithJsonSchema  # noqa: F401
 from pydantic.fields import FieldInfo  # noqa: F401
 from pydantic_core import PydanticUndefined  # noqa: F401
 
-from .. import units  # noqa: F401
-from ..hardware.catalogue import CATALOGUE  # noqa: F401
-from ..metrics.atomic import write_text_atomic
-from ..policies import registry  # noqa: F401
-from ..policies.base import Policy  # noqa: F401
-from ..scenario import schema as S  # noqa: F401
-from ..scenario import types as T  # noqa: F401
-from .notes import KEY_NAMES, MODEL_NOTES, NOTES, NOUNS, TITLES, UNION_TITLES  # noqa: F401
-from .sections import EXTRAS, builtin_policies, render  # noqa: F401
-from .tables import (SI_UNIT, UNIT_TYPES, describe_default, describe_type,  # noqa: F401
+from edgesim import units  # noqa: F401
+from edgesim.hardware.catalogue import CATALOGUE  # noqa: F401
+from edgesim.metrics.atomic import write_text_atomic
+from edgesim.policies import registry  # noqa: F401
+from edgesim.policies.base import Policy  # noqa: F401
+from edgesim.scenario import schema as S  # noqa: F401
+from edgesim.scenario import types as T  # noqa: F401
+from edgesim.docgen.notes import KEY_NAMES, MODEL_NOTES, NOTES, NOUNS, TITLES, UNION_TITLES  # noqa: F401
+from edgesim.docgen.sections import EXTRAS, builtin_policies, render  # noqa: F401
+from edgesim.docgen.tables import (SI_UNIT, UNIT_TYPES, describe_default, describe_type,  # noqa: F401
                      describe_units, field_table)
-from .walk import _schema_models, anchor, stale_notes  # noqa: F401  (tests use _schema_models)
+from edgesim.docgen.walk import _schema_models, anchor, stale_notes  # noqa: F401  (tests use _schema_models)
 
 __all__ = ["REFERENCE", "render", "main", "stale_notes", "builtin_policies", "anchor",
            "describe_type"]

@@ -6,14 +6,14 @@ from typing import Callable, Optional
 
 from pydantic import BaseModel
 
-from .. import units
-from ..hardware.catalogue import CATALOGUE
-from ..policies import registry
-from ..policies.base import Policy
-from ..scenario import schema as S
-from .notes import MODEL_NOTES, TITLES, UNION_TITLES
-from .tables import _MARKERS, SI_UNIT, UNIT_TYPES, _cell, _doc, describe_type, field_table
-from .walk import _all_paths, _children, _schema_models, _sub_path, _union_anchor, _variant_tag, anchor
+from edgesim import units
+from edgesim.hardware.catalogue import CATALOGUE
+from edgesim.policies import registry
+from edgesim.policies.base import Policy
+from edgesim.scenario import schema as S
+from edgesim.docgen.notes import MODEL_NOTES, TITLES, UNION_TITLES
+from edgesim.docgen.tables import _MARKERS, SI_UNIT, UNIT_TYPES, _cell, _doc, describe_type, field_table
+from edgesim.docgen.walk import _all_paths, _children, _schema_models, _sub_path, _union_anchor, _variant_tag, anchor
 
 __all__ = ["render", "builtin_policies", "EXTRAS"]
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, WithJsonSchema
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from .. import units
-from ..scenario import types as T
-from .notes import KEY_NAMES, NOTES, NOUNS, UNION_TITLES
-from .walk import _NONE, _is_model, _strip, _union_anchor, _union_models, _variant_tag, anchor
+from edgesim import units
+from edgesim.scenario import types as T
+from edgesim.docgen.notes import KEY_NAMES, NOTES, NOUNS, UNION_TITLES
+from edgesim.docgen.walk import _NONE, _is_model, _strip, _union_anchor, _union_models, _variant_tag, anchor
 
 __all__ = ["UNIT_TYPES", "SI_UNIT", "describe_type", "describe_default", "describe_units",
            "field_table"]

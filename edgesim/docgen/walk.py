@@ -6,8 +6,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from ..scenario import schema as S
-from .notes import KEY_NAMES, MODEL_NOTES, NOTES, NOUNS, TITLES
+from edgesim.scenario import schema as S
+from edgesim.docgen.notes import KEY_NAMES, MODEL_NOTES, NOTES, NOUNS, TITLES
 
 __all__ = ["stale_notes", "anchor"]
 

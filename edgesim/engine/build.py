@@ -8,18 +8,18 @@ from typing import Optional
 
 from pydantic import ValidationError
 
-from ..errors import Problem
-from ..hardware import service as svc
-from ..hardware.calibrated import calibrated_service, max_batch_on
-from ..hardware.catalogue import CATALOGUE, DeviceInfo
-from ..hardware.node import Node
-from ..policies import registry
-from ..scenario import schema as S
-from ..scenario.messages import problems_from
-from ..workload import arrivals as arr
-from ..workload.source import Source
-from ..workload.tracefile import read_column
-from .plan import JobGroup, JobPlan, StagePlan, member_names
+from edgesim.errors import Problem
+from edgesim.hardware import service as svc
+from edgesim.hardware.calibrated import calibrated_service, max_batch_on
+from edgesim.hardware.catalogue import CATALOGUE, DeviceInfo
+from edgesim.hardware.node import Node
+from edgesim.policies import registry
+from edgesim.scenario import schema as S
+from edgesim.scenario.messages import problems_from
+from edgesim.workload import arrivals as arr
+from edgesim.workload.source import Source
+from edgesim.workload.tracefile import read_column
+from edgesim.engine.plan import JobGroup, JobPlan, StagePlan, member_names
 
 
 def resolve_devices(sim) -> dict[str, DeviceInfo]:
@@ -261,7 +261,7 @@ def build_jobs(sim) -> None:
         path = f"workload.jobs.{name}"
         enter = None
         if job.ensemble is not None:
-            from ..vp.build import build_ensemble
+            from edgesim.vp.build import build_ensemble
             plans, enter = build_ensemble(sim, name, job, path, _candidates)
         elif job.stages is not None:
             stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes,

@@ -12,20 +12,20 @@ from typing import Any, Callable, Optional
 import simpy
 from simpy.core import StopSimulation
 
-from .._version import __version__
-from ..errors import Problem
-from ..metrics.recorder import LinkSampler, RequestRecorder, SampleRecorder
-from ..metrics.summary import summarize
-from ..policies.base import PolicyContext
-from ..scenario.loader import ScenarioFile
-from ..failures import build_failures
-from ..vp.metrics import answers_summary
-from ..network import build as netbuild
-from . import build
-from .clock import CONTROL, SAMPLE, call_at, call_in
-from .monitor import MonitorView
-from .request import COMPLETED, FAILED, Request
-from .rng import Streams
+from edgesim._version import __version__
+from edgesim.errors import Problem
+from edgesim.metrics.recorder import LinkSampler, RequestRecorder, SampleRecorder
+from edgesim.metrics.summary import summarize
+from edgesim.policies.base import PolicyContext
+from edgesim.scenario.loader import ScenarioFile
+from edgesim.failures import build_failures
+from edgesim.vp.metrics import answers_summary
+from edgesim.network import build as netbuild
+from edgesim.engine import build
+from edgesim.engine.clock import CONTROL, SAMPLE, call_at, call_in
+from edgesim.engine.monitor import MonitorView
+from edgesim.engine.request import COMPLETED, FAILED, Request
+from edgesim.engine.rng import Streams
 
 
 class Simulation:
@@ -276,7 +276,7 @@ class Simulation:
 
     # ------------------------------------------------------------------ results
     def collect(self):
-        from ..result import Result
+        from edgesim.result import Result
         if self.phase != "ran":
             self.run()
         end = self.end

@@ -17,9 +17,9 @@ object, recording every problem with its key path.
 """
 from __future__ import annotations
 
-from .loss import build_loss, install
-from .nodes import build_node_failure
-from .outages import build_outage
+from edgesim.failures.loss import build_loss, install
+from edgesim.failures.nodes import build_node_failure
+from edgesim.failures.outages import build_outage
 
 __all__ = ["Failures", "build_failures"]
 

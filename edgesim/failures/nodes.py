@@ -30,9 +30,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..engine.clock import COMPLETION, call_in
-from ..engine.request import FAILED
-from .timing import Episodes, fixed_windows
+from edgesim.engine.clock import COMPLETION, call_in
+from edgesim.engine.request import FAILED
+from edgesim.failures.timing import Episodes, fixed_windows
 
 
 class NodeState:
@@ -247,7 +247,7 @@ def build_node_failure(sim, index: int, spec, path: str,
                        states: dict[int, NodeState]) -> Optional[NodeFailure]:
     """The NodeFailure of one `failures:` entry on a node or group, or None after a problem.
     ``states`` holds the NodeState of every node some failure targets (shared by entries)."""
-    from ..engine.build import expand
+    from edgesim.engine.build import expand
     nodes = expand(sim, spec.target, f"{path}.target")
     if not nodes:
         return None

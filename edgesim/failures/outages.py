@@ -6,7 +6,7 @@ shows the target as down, so policies can route around it.
 """
 from __future__ import annotations
 
-from .timing import Episodes, fixed_windows
+from edgesim.failures.timing import Episodes, fixed_windows
 
 
 class Outage:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
-from ..engine.clock import COMPLETION, call_at
-from ..workload.tracefile import read_column
+from edgesim.engine.clock import COMPLETION, call_at
+from edgesim.workload.tracefile import read_column
 
 Windows = list[tuple[float, float]]
 

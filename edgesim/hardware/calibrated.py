@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..bundled import data_dir
+from edgesim.bundled import data_dir
 
 
 def bundle_paths(sim, refs: list[str], path: str) -> list[Path]:
@@ -30,8 +30,8 @@ def bundle_paths(sim, refs: list[str], path: str) -> list[Path]:
 
 def predictor_for(sim, refs: list[str], path: str):
     """A Predictor over these bundles, loaded once per distinct list within a run."""
-    from ..calibration.bundle import BundleError
-    from ..calibration.predictor import Predictor
+    from edgesim.calibration.bundle import BundleError
+    from edgesim.calibration.predictor import Predictor
     key = tuple(refs)
     cache = sim.__dict__.setdefault("_predictors", {})
     if key not in cache:
@@ -46,7 +46,7 @@ def predictor_for(sim, refs: list[str], path: str):
 
 def calibrated_service(sim, model: str, device: str, spec, path: str, max_batch: int):
     """The ServiceModel for `dist: calibrated`, or None after recording the problem."""
-    from ..calibration.predictor import PredictionError
+    from edgesim.calibration.predictor import PredictionError
     refs = spec.bundle if spec.bundle is not None else sim.spec.calibration.bundles
     refs = [refs] if isinstance(refs, str) else list(refs)
     if not refs:
@@ -76,8 +76,8 @@ def served_service_for(sim, model: str, device: str, spec, refs: list[str], wher
     """`mode: served`: the served-mode model (calibration.served_model.ServedService) of the
     bundle of this device, from its calls with the worker count nearest the node's executors;
     or None after recording the problem."""
-    from ..calibration.bundle import BundleError, load_bundle
-    from ..calibration.testbed_service import served_service
+    from edgesim.calibration.bundle import BundleError, load_bundle
+    from edgesim.calibration.testbed_service import served_service
     dev, name = spec.device or device, spec.model or model
     if spec.phase != "infer":
         sim.problem(f"{path}.phase", "served mode profiles inference only", spec.phase,

@@ -12,9 +12,9 @@ from collections import deque
 from itertools import count
 from typing import Callable, Optional
 
-from ..engine.clock import COMPLETION, CONTROL, call_at, call_in
-from ..engine.request import DROPPED, TIMED_OUT, Request
-from .service import ServiceModel
+from edgesim.engine.clock import COMPLETION, CONTROL, call_at, call_in
+from edgesim.engine.request import DROPPED, TIMED_OUT, Request
+from edgesim.hardware.service import ServiceModel
 
 _EPS = 1e-12
 

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..engine.rng import Stream
+from edgesim.engine.rng import Stream
 
 _Z90 = 1.2815515655446004  # standard normal quantile at 0.9
 

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .consensus import Layout
-from .data import Dataset
-from .torch_learner import deterministic, feature_layers, flat_weights, load_flat
+from edgesim.learning.consensus import Layout
+from edgesim.learning.data import Dataset
+from edgesim.learning.torch_learner import deterministic, feature_layers, flat_weights, load_flat
 
 
 def _trunk(spec, shape: tuple) -> tuple[nn.Sequential, int]:

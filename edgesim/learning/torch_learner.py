@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import Dataset, DatasetError
+from edgesim.learning.data import Dataset, DatasetError
 
 
 @contextlib.contextmanager

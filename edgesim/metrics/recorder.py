@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..engine.request import OUTCOMES, Request
+from edgesim.engine.request import OUTCOMES, Request
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is imported when a table is built (frame())
     import pandas as pd

@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.request import COMPLETED, DROPPED, FAILED, TIMED_OUT
+from edgesim.engine.request import COMPLETED, DROPPED, FAILED, TIMED_OUT
 
 
 def _q(values: np.ndarray, q: float) -> Optional[float]:

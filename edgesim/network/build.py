@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..engine.clock import COMPLETION, call_at
-from .cells import Cell, CellManager
-from .flows import FlowNetwork
-from .topology import NoRoute, Topology
-from .traces import TraceFormatError, read_trace
-from .transfers import Network
-from .wifi import PHY
+from edgesim.engine.clock import COMPLETION, call_at
+from edgesim.network.cells import Cell, CellManager
+from edgesim.network.flows import FlowNetwork
+from edgesim.network.topology import NoRoute, Topology
+from edgesim.network.traces import TraceFormatError, read_trace
+from edgesim.network.transfers import Network
+from edgesim.network.wifi import PHY
 
 _ENDLESS = 1e30   # capacity stand-in for a channel that is never the bottleneck
 
 
 def _endpoints(sim, ref: str, path: str, extra: set[str]) -> list[str]:
-    from ..engine.build import expand
+    from edgesim.engine.build import expand
     if ref in extra:
         return [ref]
     return [n if isinstance(n, str) else n.name for n in expand(sim, ref, path, allow_switch=True)]

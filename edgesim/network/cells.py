@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .flows import Flow, FlowNetwork, _check_rate
-from .wifi import cell_shares
+from edgesim.network.flows import Flow, FlowNetwork, _check_rate
+from edgesim.network.wifi import cell_shares
 
 
 class Cell:

@@ -58,9 +58,9 @@ import simpy
 
 from edgesim.engine.clock import COMPLETION, SAMPLE, Call, call_at, call_in
 
-from .flow_types import (ACTIVE, DONE, FAILED, PROPAGATING, ChannelStats, Flow,  # noqa: F401
+from edgesim.network.flow_types import (ACTIVE, DONE, FAILED, PROPAGATING, ChannelStats, Flow,  # noqa: F401
                          _Channel, _check_rate, _Group)
-from .maxmin import components, local
+from edgesim.network.maxmin import components, local
 
 __all__ = ["ChannelStats", "Flow", "FlowNetwork", "MODES", "SETTLE"]
 

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .traces import BandwidthTrace, PathLike, TraceFormatError, _lines
+from edgesim.network.traces import BandwidthTrace, PathLike, TraceFormatError, _lines
 
 __all__ = ["read_mahimahi", "parse_mahimahi", "native_trace", "binned_trace", "PacketSchedule",
            "resolution_errors"]

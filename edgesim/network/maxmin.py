@@ -28,7 +28,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Iterable, Optional
 
 if TYPE_CHECKING:                      # only for type hints: flows imports this module
-    from .flows import Flow, _Channel
+    from edgesim.network.flows import Flow, _Channel
 
 __all__ = ["TOL", "components", "fill", "local", "next_stamp", "solo"]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..metrics.atomic import write_text_atomic
+from edgesim.metrics.atomic import write_text_atomic
 
 import numpy as np
 
@@ -367,7 +367,7 @@ def read_mahimahi(path: PathLike, *, bin_s: float | None = None, packet_bytes: i
     Defined in :mod:`edgesim.network.mahimahi` (imported here lazily: that module builds on
     this one); see its ``read_mahimahi`` for the conventions.
     """
-    from .mahimahi import read_mahimahi as read
+    from edgesim.network.mahimahi import read_mahimahi as read
     return read(path, bin_s=bin_s, packet_bytes=packet_bytes, end=end, scale=scale)
 
 

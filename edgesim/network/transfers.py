@@ -11,10 +11,10 @@ from array import array
 from collections import deque
 from typing import Callable, Optional, Sequence
 
-from ..engine.clock import COMPLETION, call_in
-from .cells import CellManager
-from .flows import Flow, FlowNetwork, _check_rate
-from .topology import Topology
+from edgesim.engine.clock import COMPLETION, call_in
+from edgesim.network.cells import CellManager
+from edgesim.network.flows import Flow, FlowNetwork, _check_rate
+from edgesim.network.topology import Topology
 
 
 class Network:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, ClassVar, Sequence
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine.monitor import MonitorView
-    from ..engine.request import Request
-    from ..hardware.node import Node
+    from edgesim.engine.monitor import MonitorView
+    from edgesim.engine.request import Request
+    from edgesim.hardware.node import Node
 
 
 class PolicyConfig(BaseModel):

@@ -5,8 +5,8 @@ from typing import Sequence
 
 from pydantic import Field
 
-from .base import LeastLoadedPicker, Policy, PolicyConfig
-from .registry import register
+from edgesim.policies.base import LeastLoadedPicker, Policy, PolicyConfig
+from edgesim.policies.registry import register
 
 
 @register

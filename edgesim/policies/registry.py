@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Optional
 
-from .base import Policy
+from edgesim.policies.base import Policy
 
 ENTRY_POINT_GROUP = "edgesim.policies"
 _REGISTRY: dict[str, type[Policy]] = {}

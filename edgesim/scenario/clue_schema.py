@@ -20,9 +20,9 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .learning_schema import DatasetSpec, LocalSpec, ModelSpec
-from .schema import ServiceSpec, Strict
-from .types import Duration, Fraction, Size
+from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, ModelSpec
+from edgesim.scenario.schema import ServiceSpec, Strict
+from edgesim.scenario.types import Duration, Fraction, Size
 
 
 class PhaseSpec(Strict):

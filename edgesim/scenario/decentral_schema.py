@@ -12,9 +12,9 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from .learning_schema import DatasetSpec, LocalSpec
-from .schema import ServiceSpec, Strict
-from .types import Fraction
+from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec
+from edgesim.scenario.schema import ServiceSpec, Strict
+from edgesim.scenario.types import Fraction
 
 
 class WorkerGroupSpec(Strict):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, ScenarioError
-from .yamlpos import load_yaml
+from edgesim.errors import Problem, ScenarioError
+from edgesim.scenario.yamlpos import load_yaml
 
 _FILE_KEYS = ("file",)
 

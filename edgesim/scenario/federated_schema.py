@@ -12,9 +12,9 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .learning_schema import LearningSpec
-from .schema import ServiceSpec, Strict
-from .types import Bandwidth, Duration, Fraction, Size
+from edgesim.scenario.learning_schema import LearningSpec
+from edgesim.scenario.schema import ServiceSpec, Strict
+from edgesim.scenario.types import Bandwidth, Duration, Fraction, Size
 
 
 class ClientBandwidthSpec(Strict):

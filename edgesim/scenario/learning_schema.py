@@ -10,8 +10,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from .schema import Strict
-from .types import Fraction
+from edgesim.scenario.schema import Strict
+from edgesim.scenario.types import Fraction
 
 
 class DatasetSpec(Strict):

@@ -7,12 +7,12 @@ from typing import Any, Iterable, Mapping, Union
 
 from pydantic import ValidationError
 
-from ..errors import Problem, ScenarioError
-from .messages import problems_from
-from .overrides import apply_overrides
-from .extends import resolve_extends
-from .schema import Scenario
-from .yamlpos import load_yaml
+from edgesim.errors import Problem, ScenarioError
+from edgesim.scenario.messages import problems_from
+from edgesim.scenario.overrides import apply_overrides
+from edgesim.scenario.extends import resolve_extends
+from edgesim.scenario.schema import Scenario
+from edgesim.scenario.yamlpos import load_yaml
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem
+from edgesim.errors import Problem
 
 _DISCRIMINATORS = ("process", "dist")
 

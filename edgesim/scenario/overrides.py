@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from ..errors import Problem, ScenarioError
+from edgesim.errors import Problem, ScenarioError
 
 
 def parse_assignment(text: str) -> tuple[list, Any]:

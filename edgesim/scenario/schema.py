@@ -13,10 +13,10 @@ from pydantic import (ConfigDict, Field, ValidationError, field_validator,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # the service-time models live in schema_service; re-exported, they are part of this module's API
-from .schema_service import (Calibrated, CalibrationSpec, Constant, Empirical,  # noqa: F401
+from edgesim.scenario.schema_service import (Calibrated, CalibrationSpec, Constant, Empirical,  # noqa: F401
                              Exponential, Lognormal, Profile, ServiceSpec)
-from .strict import Strict
-from .types import Bandwidth, Duration, Fraction, Rate, Size
+from edgesim.scenario.strict import Strict
+from edgesim.scenario.types import Bandwidth, Duration, Fraction, Rate, Size
 
 SCHEMA_VERSION = 1
 
@@ -457,7 +457,7 @@ class MetricsSpec(Strict):
         "memory (rows then in finishing order; the summary keeps 26 bytes a request)")
 
 
-from .training_schema import TrainingSpec  # noqa: E402  (it needs Strict and ServiceSpec)
+from edgesim.scenario.training_schema import TrainingSpec  # noqa: E402  (it needs Strict and ServiceSpec)
 
 
 class Scenario(Strict):

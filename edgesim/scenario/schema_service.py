@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from .strict import Strict
-from .types import Duration
+from edgesim.scenario.strict import Strict
+from edgesim.scenario.types import Duration
 
 __all__ = ["Constant", "Exponential", "Lognormal", "Empirical", "Profile", "Calibrated",
            "ServiceSpec", "CalibrationSpec"]

@@ -15,12 +15,12 @@ from pydantic import Field, model_validator
 
 # schema.py imports this module just before it defines Scenario, when Strict and ServiceSpec
 # exist; importing edgesim imports schema.py first, so this import never comes first.
-from .schema import ServiceSpec, Strict
-from .types import Duration, Fraction, Rate, Size
-from .federated_schema import FederatedSpec
-from .learning_schema import DatasetSpec, LocalSpec, ModelSpec, PartitionSpec
-from .clue_schema import ClueSpec
-from .decentral_schema import DecentralizedSpec
+from edgesim.scenario.schema import ServiceSpec, Strict
+from edgesim.scenario.types import Duration, Fraction, Rate, Size
+from edgesim.scenario.federated_schema import FederatedSpec
+from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, ModelSpec, PartitionSpec
+from edgesim.scenario.clue_schema import ClueSpec
+from edgesim.scenario.decentral_schema import DecentralizedSpec
 
 
 # --------------------------------------------------------------------------- DEEPCON

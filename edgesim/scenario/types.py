@@ -5,7 +5,7 @@ from typing import Annotated, Any, Callable
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from .. import units
+from edgesim import units
 
 
 def _wrap(parse: Callable[[Any], float], what: str) -> Callable[[Any], float]:

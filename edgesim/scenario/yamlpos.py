@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import Problem, ScenarioError
+from edgesim.errors import Problem, ScenarioError
 
 PathKey = tuple  # tuple of str | int
 

@@ -12,12 +12,12 @@ Modules: ``spec`` (the sweep file format), ``plan`` (configurations, seeds, run 
 """
 from __future__ import annotations
 
-from .capacity import CapacityResult, Target, capacity_search
-from .executors import DaskExecutor, LocalExecutor, make_executor
-from .plan import replication_seed
-from .plot import plot_sweep
-from .spec import SweepError, read_sweep
-from .sweep import SweepResult, run_sweep
+from edgesim.study.capacity import CapacityResult, Target, capacity_search
+from edgesim.study.executors import DaskExecutor, LocalExecutor, make_executor
+from edgesim.study.plan import replication_seed
+from edgesim.study.plot import plot_sweep
+from edgesim.study.spec import SweepError, read_sweep
+from edgesim.study.sweep import SweepResult, run_sweep
 
 __all__ = ["run_sweep", "read_sweep", "SweepResult", "SweepError", "capacity_search",
            "CapacityResult", "Target", "plot_sweep", "make_executor", "LocalExecutor",

@@ -21,12 +21,12 @@ from typing import Callable, Optional, Sequence, Union
 
 import pandas as pd
 
-from ..errors import UserError
-from ..metrics.atomic import write_text_atomic
-from .sweep import execute
-from .plan import Setting, Task, cli_settings, prepare, replication_seed, study_seed
-from .tables import flatten
-from .tstats import mean_ci
+from edgesim.errors import UserError
+from edgesim.metrics.atomic import write_text_atomic
+from edgesim.study.sweep import execute
+from edgesim.study.plan import Setting, Task, cli_settings, prepare, replication_seed, study_seed
+from edgesim.study.tables import flatten
+from edgesim.study.tstats import mean_ci
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -209,7 +209,7 @@ def capacity_search(scenario: Union[str, Path], vary: str, target: Union[str, Ta
     runs execute in this process. Finished runs in ``out`` are reused, so an interrupted search
     resumes.
     """
-    from .executors import LocalExecutor
+    from edgesim.study.executors import LocalExecutor
     if direction not in DIRECTIONS:
         raise UserError(f"--direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
     if replications < 1:

@@ -22,9 +22,9 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Iterable, Iterator, Optional, Sequence
 
-from ..errors import UserError
-from .plan import Task
-from .worker import outcome, run_chunk, run_task, warm
+from edgesim.errors import UserError
+from edgesim.study.plan import Task
+from edgesim.study.worker import outcome, run_chunk, run_task, warm
 
 EXECUTORS = ("local", "dask")
 DASK_INSTALL = 'pip install -e ".[dask]"'
@@ -50,7 +50,7 @@ def chunks(tasks: Sequence[Task], size: int) -> list:
 
 def _lost(chunk: Sequence[Task], error: str) -> Iterator[dict]:
     """The outcomes of a chunk whose worker failed: runs it had finished are found on disk."""
-    from .sweep import finished
+    from edgesim.study.sweep import finished
     for task in chunk:
         yield finished(task) or outcome(task, "failed", error=error)
 

@@ -18,13 +18,13 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from ..engine.rng import stream_key
-from ..engine.simulation import Simulation
-from ..errors import Problem, ScenarioError
-from ..result import _absolute_files
-from ..scenario.loader import ScenarioFile, read
-from ..scenario.overrides import parse_assignment
-from .spec import Axis, SweepError, SweepFile
+from edgesim.engine.rng import stream_key
+from edgesim.engine.simulation import Simulation
+from edgesim.errors import Problem, ScenarioError
+from edgesim.result import _absolute_files
+from edgesim.scenario.loader import ScenarioFile, read
+from edgesim.scenario.overrides import parse_assignment
+from edgesim.study.spec import Axis, SweepError, SweepFile
 
 
 @dataclass

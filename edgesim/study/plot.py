@@ -14,10 +14,10 @@ from typing import Optional, Union
 
 import pandas as pd
 
-from ..errors import UserError, did_you_mean
-from ..metrics.atomic import atomic_path
-from .tables import metric_columns
-from .tstats import mean_ci
+from edgesim.errors import UserError, did_you_mean
+from edgesim.metrics.atomic import atomic_path
+from edgesim.study.tables import metric_columns
+from edgesim.study.tstats import mean_ci
 
 
 def load_sweep_dir(directory: Union[str, Path]) -> tuple[pd.DataFrame, dict]:

@@ -29,10 +29,10 @@ from typing import Any, Mapping, Optional, Union
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..errors import Problem, ScenarioError
-from ..scenario.messages import problems_from
-from ..scenario.schema import Strict
-from ..scenario.yamlpos import load_yaml
+from edgesim.errors import Problem, ScenarioError
+from edgesim.scenario.messages import problems_from
+from edgesim.scenario.schema import Strict
+from edgesim.scenario.yamlpos import load_yaml
 
 #: Scenario keys a sweep may not vary: the run seed comes from `seed` and `replications`.
 RESERVED = ("seed",)

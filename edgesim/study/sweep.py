@@ -21,11 +21,11 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
-from ..errors import Problem
-from ..metrics.atomic import write_parquet_atomic, write_text_atomic
-from .plan import Plan, Task, cli_settings, make_plan
-from .spec import SweepError, SweepFile, read_sweep
-from .tables import metric_columns, runs_table, summary_table
+from edgesim.errors import Problem
+from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
+from edgesim.study.plan import Plan, Task, cli_settings, make_plan
+from edgesim.study.spec import SweepError, SweepFile, read_sweep
+from edgesim.study.tables import metric_columns, runs_table, summary_table
 
 Progress = Callable[[int, int, str], None]
 
@@ -124,7 +124,7 @@ def run_sweep(sweep: Union[str, Path, Mapping[str, Any], SweepFile], out: Union[
     replace the sweep file's. ``chunk``: runs sent to a worker at a time (None: chosen from the
     number of runs and workers); it changes only the speed, never the tables.
     """
-    from .executors import make_executor
+    from edgesim.study.executors import make_executor
     sw = load(sweep)
     directory = Path(out)
     plan = make_plan(sw, directory, cli_settings(sets), replications, seed, plots)

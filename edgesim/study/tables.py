@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import pandas as pd
 
-from .tstats import mean_ci
+from edgesim.study.tstats import mean_ci
 
 #: Summary values that measure the machine, not the simulated system: they stay in runs.parquet
 #: (the benchmark reads them) but are not metrics, and they differ between two identical runs.

@@ -21,8 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from ..metrics.atomic import write_text_atomic
-from .plan import Task
+from edgesim.metrics.atomic import write_text_atomic
+from edgesim.study.plan import Task
 
 ERROR_FILE = "error.txt"
 CACHE_SIZE = 16      # base scenario files kept parsed per worker process (0: parse every run)
@@ -42,8 +42,8 @@ def _stamp(path) -> tuple:
 
 def _parse_base(path: Path):
     """(stamps, data, lines, inherited) of a scenario file: YAML read, `extends` resolved."""
-    from ..scenario.extends import resolve_extends
-    from ..scenario.yamlpos import load_yaml
+    from edgesim.scenario.extends import resolve_extends
+    from edgesim.scenario.yamlpos import load_yaml
     data, lines = load_yaml(path)
     if not isinstance(data, dict):   # read() reports it with its message: don't cache
         return None
@@ -60,10 +60,10 @@ def load_scenario(base: str, overrides: Sequence[str] = ()):
     The same ScenarioFile as read() gives (data, lines, origins, errors located the same way);
     anything unusual (a missing file, a file that is not a mapping) goes through read() itself.
     """
-    from ..scenario.loader import ScenarioFile, read
-    from ..scenario.messages import problems_from
-    from ..scenario.overrides import apply_overrides
-    from ..scenario.schema import Scenario
+    from edgesim.scenario.loader import ScenarioFile, read
+    from edgesim.scenario.messages import problems_from
+    from edgesim.scenario.overrides import apply_overrides
+    from edgesim.scenario.schema import Scenario
     from pydantic import ValidationError
     path = Path(base)
     key = str(path.resolve()) if path.exists() and CACHE_SIZE > 0 else None
@@ -99,8 +99,8 @@ def clear_cache() -> None:
 
 def warm() -> None:
     """Pool initializer: import the simulator before the first task (a no-op after fork)."""
-    from ..engine import simulation  # noqa: F401
-    from ..scenario import loader  # noqa: F401
+    from edgesim.engine import simulation  # noqa: F401
+    from edgesim.scenario import loader  # noqa: F401
 
 
 def outcome(task: Task, status: str, summary=None, error=None) -> dict:
@@ -109,7 +109,7 @@ def outcome(task: Task, status: str, summary=None, error=None) -> dict:
 
 def run_task(task: Task) -> dict:
     """Simulate ``task`` and save its run directory; {'key', 'status', 'summary', 'error'}."""
-    from ..engine.simulation import Simulation
+    from edgesim.engine.simulation import Simulation
     out = Path(task.out)
     try:
         sf = load_scenario(task.base, task.overrides)

@@ -16,7 +16,7 @@ from typing import Hashable, Optional
 
 import simpy
 
-from .devices import Device, ScheduleLog, Transfers, hold_compute
+from edgesim.training.devices import Device, ScheduleLog, Transfers, hold_compute
 
 
 class MultiPS:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..engine.build import _service_model, expand  # the same service models as `service:`
-from ..hardware.calibrated import calibrated_service
-from ..scenario import schema as S
-from .deepcon import Dmml, TrainModel
-from .devices import Device, ScheduleLog, Transfers
-from .mercury import Mercury
-from .mercury_baselines import AdaComm, TicTac
-from .ota import OtaLoop
-from .systems import LEARNING, learning_system
+from edgesim.engine.build import _service_model, expand  # the same service models as `service:`
+from edgesim.hardware.calibrated import calibrated_service
+from edgesim.scenario import schema as S
+from edgesim.training.deepcon import Dmml, TrainModel
+from edgesim.training.devices import Device, ScheduleLog, Transfers
+from edgesim.training.mercury import Mercury
+from edgesim.training.mercury_baselines import AdaComm, TicTac
+from edgesim.training.ota import OtaLoop
+from edgesim.training.systems import LEARNING, learning_system
 
 
 def service_models(sim, name: str, spec, devices: list[Device], path: str,
@@ -104,7 +104,7 @@ class DeepconSystem:
         if spec.ota is not None and self.server is not None:
             learning = None
             if spec.ota.learning is not None:
-                from .ota_learning import build_ota_learning   # torch only when it learns
+                from edgesim.training.ota_learning import build_ota_learning   # torch only when it learns
                 learning = build_ota_learning(sim, spec.ota, list(spec.models), f"{base}.ota")
             self.ota = OtaLoop(sim.env, spec.ota, self.edges, self.server, self.models,
                                self.dmml, self.tx, self.log, self.lane, sim.streams,
@@ -171,7 +171,7 @@ class MercurySystem:
         self.tx = Transfers(sim.env, sim.network)
         self.learning = None
         if spec.learning is not None:
-            from .mercury_learning import build_learning
+            from edgesim.training.mercury_learning import build_learning
             self.learning = build_learning(sim, spec, self.devices, base)
         extra, runner = {}, Mercury
         if spec.schedule == "tictac":

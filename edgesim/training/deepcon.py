@@ -37,9 +37,9 @@ from typing import Optional
 
 import simpy
 
-from ..engine.clock import CONTROL, call_in
-from .allocation import allocate
-from .devices import URGENT, Device, ScheduleLog, Transfers
+from edgesim.engine.clock import CONTROL, call_in
+from edgesim.training.allocation import allocate
+from edgesim.training.devices import URGENT, Device, ScheduleLog, Transfers
 
 
 #: What a round is (DeepconSpec.round_count); the first is the default.

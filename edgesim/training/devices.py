@@ -18,7 +18,7 @@ from typing import Optional
 
 import simpy
 
-from ..engine.clock import COMPLETION, call_in
+from edgesim.engine.clock import COMPLETION, call_in
 
 #: Request priorities on a device's resources (smaller is served first).
 URGENT = 0          # the training loop's own work: gradient computation, aggregation

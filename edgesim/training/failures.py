@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import types
 
-from ..engine.build import expand
-from .. import failures as F
-from ..failures.loss import build_loss
-from ..failures.outages import build_outage
-from ..failures.timing import Episodes, fixed_windows
+from edgesim.engine.build import expand
+from edgesim import failures as F
+from edgesim.failures.loss import build_loss
+from edgesim.failures.outages import build_outage
+from edgesim.failures.timing import Episodes, fixed_windows
 
 NODE_KINDS = ("crash", "slowdown")
 

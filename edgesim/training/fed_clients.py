@@ -13,9 +13,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.rng import Stream, generator
-from ..failures.timing import draw
-from .devices import Device
+from edgesim.engine.rng import Stream, generator
+from edgesim.failures.timing import draw
+from edgesim.training.devices import Device
 
 _KBPS = 8000.0       # FLASH's speeds are KB/s: 1 KB/s = 8,000 bit/s
 
@@ -98,7 +98,7 @@ class Client:
 
 def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client]:
     """Every client of every group, in group then member order (the order of their shards)."""
-    from .build import member_devices, service_models
+    from edgesim.training.build import member_devices, service_models
     clients: list[Client] = []
     seen: dict[str, str] = {}
     batch = spec.learning.local.batch

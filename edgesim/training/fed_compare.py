@@ -32,8 +32,8 @@ def load_run(ref: str, seed: Optional[int] = None, sets: tuple = ()) -> Compared
         if "federated" not in summary:
             raise ValueError(f"{p}: not a federated run")
         return Compared(summary["scenario"], summary, pd.read_parquet(p / "rounds.parquet"))
-    from ..api import simulation_class
-    from ..cli import _load
+    from edgesim.api import simulation_class
+    from edgesim.cli import _load
     sf = _load(ref, sets, None)
     if sf.spec.training is None or sf.spec.training.federated is None:
         raise ValueError(f"{ref}: not a federated scenario (training.federated)")

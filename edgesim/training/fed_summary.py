@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from statistics import fmean
 
-from ..learning import compression as comp
+from edgesim.learning import compression as comp
 
 
 def scheme(spec) -> str:

@@ -2,10 +2,10 @@
 the model, and the run; every problem located at its key path before t = 0."""
 from __future__ import annotations
 
-from .build import _devices
-from .devices import ScheduleLog, Transfers, fail_transfer
-from .fed_clients import build_clients
-from .learning_build import load_dataset, make_learner, shards, split, torch_available
+from edgesim.training.build import _devices
+from edgesim.training.devices import ScheduleLog, Transfers, fail_transfer
+from edgesim.training.fed_clients import build_clients
+from edgesim.training.learning_build import load_dataset, make_learner, shards, split, torch_available
 
 BASE = "training.federated"
 
@@ -51,12 +51,12 @@ class FederatedSystem:
             return
         for c, s in zip(self.clients, parts):
             c.shard = train[s]
-        from ..learning.torch_learner import Learner
+        from edgesim.learning.torch_learner import Learner
         self.learner = make_learner(sim, Learner, learning, data, f"{BASE}.learning.model")
         if self.learner is None:
             return
         self.data = data
-        from .federated import FederatedRun
+        from edgesim.training.federated import FederatedRun
         self.run_ = FederatedRun(sim, spec, self.server, self.clients, self.learner, data,
                                  test, self.tx, self.log, self.lane)
 
@@ -81,16 +81,16 @@ class FederatedSystem:
 
     # ------------------------------------------------------------------ results
     def summary(self, sim) -> dict:
-        from .fed_summary import federated_summary
+        from edgesim.training.fed_summary import federated_summary
         return federated_summary(sim, self)
 
     def frames(self) -> dict:
-        from .fed_frames import participation_frame, rounds_frame
+        from edgesim.training.fed_frames import participation_frame, rounds_frame
         return {"rounds": rounds_frame(self.run_.rounds),
                 "participation": participation_frame(self.run_.participation)}
 
     def plots(self, directory, summary: dict) -> None:
-        from .fed_plots import plot_accuracy
+        from edgesim.training.fed_plots import plot_accuracy
         plot_accuracy({summary["scenario"]: self.frames()["rounds"]},
                       directory / "accuracy.png", summary)
 
@@ -100,7 +100,7 @@ class FederatedSystem:
 
 def report_rows(body: dict) -> list[tuple[str, str]]:
     """The lines `edgesim run` prints for a federated summary."""
-    from ..report import fmt
+    from edgesim.report import fmt
     rows = [("scheme", body["scheme"]),
             ("clients", f"{body['per_round']} of {body['clients']} per round, "
                         f"{body['rounds']} rounds"),

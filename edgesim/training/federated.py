@@ -25,12 +25,12 @@ from typing import Optional
 import numpy as np
 import simpy
 
-from ..engine.rng import generator
-from ..learning import compression as comp
-from ..learning.importance import ImportanceCache, draw_without_replacement, example_order
-from ..learning.server import ServerOptimizer, weighted_average
-from .devices import TransferLost
-from .learning_build import round_lr
+from edgesim.engine.rng import generator
+from edgesim.learning import compression as comp
+from edgesim.learning.importance import ImportanceCache, draw_without_replacement, example_order
+from edgesim.learning.server import ServerOptimizer, weighted_average
+from edgesim.training.devices import TransferLost
+from edgesim.training.learning_build import round_lr
 
 
 class _RoundState:

@@ -12,7 +12,7 @@ from typing import Optional
 
 import pandas as pd
 
-from ..analysis.plots import _new_figure, _placeholder, _save, _title
+from edgesim.analysis.plots import _new_figure, _placeholder, _save, _title
 
 _KIND_COLOURS = {"compute": "C0", "importance": "C2", "aggregate": "C1", "reshard": "C4",
                  "sum": "C5", "pull": "0.55", "push": "0.3", "deploy": "C7", "upload": "C8",

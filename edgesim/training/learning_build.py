@@ -8,9 +8,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.rng import generator
-from ..learning import INSTALL_HINT, LearningUnavailable, require_torch
-from ..learning import data as D
+from edgesim.engine.rng import generator
+from edgesim.learning import INSTALL_HINT, LearningUnavailable, require_torch
+from edgesim.learning import data as D
 
 
 def torch_available(sim, base: str) -> bool:

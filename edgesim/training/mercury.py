@@ -34,8 +34,8 @@ from typing import Optional
 
 import simpy
 
-from .allreduce import MultiPS
-from .devices import BACKGROUND, URGENT, Device, ScheduleLog, Transfers
+from edgesim.training.allreduce import MultiPS
+from edgesim.training.devices import BACKGROUND, URGENT, Device, ScheduleLog, Transfers
 
 
 class Mercury:

@@ -22,8 +22,8 @@ import math
 
 import simpy
 
-from .devices import URGENT, hold_compute
-from .mercury import Mercury
+from edgesim.training.devices import URGENT, hold_compute
+from edgesim.training.mercury import Mercury
 
 
 class TicTac(Mercury):

@@ -23,8 +23,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.rng import generator
-from ..learning.groupwise import minibatch
+from edgesim.engine.rng import generator
+from edgesim.learning.groupwise import minibatch
 
 #: Schedules that sample mini-batches uniformly (SGD's random sampling).
 UNIFORM = ("sgd", "tictac", "adacomm")
@@ -167,8 +167,8 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     and `samples` must be the model's and the training split's."""
     from types import SimpleNamespace
 
-    from ..scenario.learning_schema import LocalSpec
-    from .learning_build import load_dataset, make_learner, shards, split, torch_available
+    from edgesim.scenario.learning_schema import LocalSpec
+    from edgesim.training.learning_build import load_dataset, make_learner, shards, split, torch_available
     ls = spec.learning
     path = f"{base}.learning"
     if not torch_available(sim, path) or not devices:
@@ -180,7 +180,7 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     parts = shards(sim, data.y[train], len(devices), ls.partition, f"{path}.partition")
     if parts is None:
         return None
-    from ..learning.torch_learner import Learner
+    from edgesim.learning.torch_learner import Learner
     shape = SimpleNamespace(model=ls.model, local=LocalSpec(batch=spec.batch, lr=ls.lr))
     learner = make_learner(sim, Learner, shape, data, f"{path}.model")
     if learner is None:

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .asrs import StreamSampler, estimate
-from .deepcon import Dmml, TrainModel
-from .devices import URGENT, Device, ScheduleLog, Transfers
-from .ota_learning import eq5, eq5_estimate
+from edgesim.training.asrs import StreamSampler, estimate
+from edgesim.training.deepcon import Dmml, TrainModel
+from edgesim.training.devices import URGENT, Device, ScheduleLog, Transfers
+from edgesim.training.ota_learning import eq5, eq5_estimate
 
 
 @dataclass

@@ -38,8 +38,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..engine.rng import generator
-from .asrs import estimate
+from edgesim.engine.rng import generator
+from edgesim.training.asrs import estimate
 
 
 def eq5(correct: np.ndarray) -> float:
@@ -137,7 +137,7 @@ class OtaLearning:
         data = np.concatenate(self.uploads) if self.uploads else np.zeros(0, dtype=np.int64)
         self.trained_on.append(int(len(data)))
         rounds, local = self.spec.rounds, self.ls.local
-        from .learning_build import round_lr
+        from edgesim.training.learning_build import round_lr
         k = len(self.trained_on) - 1
         out = []
         for m, learner in enumerate(self.learners):
@@ -236,7 +236,7 @@ def build_ota_learning(sim, spec, names: list[str], base: str) -> Optional[OtaLe
     after a recorded problem."""
     from types import SimpleNamespace
 
-    from .learning_build import load_dataset, make_learner, split, torch_available
+    from edgesim.training.learning_build import load_dataset, make_learner, split, torch_available
     ls = spec.learning
     path = f"{base}.learning"
     if not torch_available(sim, path):
@@ -262,7 +262,7 @@ def build_ota_learning(sim, spec, names: list[str], base: str) -> Optional[OtaLe
         sim.problem(f"{path}.pretrain", f"leaves no stream example of class(es) {missing}; "
                     "lower it or use more data", ls.pretrain)
         return None
-    from ..learning.torch_learner import Learner
+    from edgesim.learning.torch_learner import Learner
     shape = SimpleNamespace(model=ls.model, local=ls.local)
     learners = []
     for name in names:

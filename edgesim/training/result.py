@@ -11,8 +11,8 @@ from typing import Callable, Optional, Union
 
 import pandas as pd
 
-from ..metrics.atomic import write_parquet_atomic, write_text_atomic
-from ..result import Result
+from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
+from edgesim.result import Result
 
 
 class TrainingResult:
@@ -77,7 +77,7 @@ class TrainingResult:
         if on_tables is not None:
             on_tables()
         if plots:
-            from .gantt import write_training_plots
+            from edgesim.training.gantt import write_training_plots
             write_training_plots(self.schedule, self.windows, self.summary, out / "plots")
             own = getattr(self._sim.system, "plots", None)
             if own is not None:

@@ -9,13 +9,13 @@ from typing import Callable, Optional
 
 import simpy
 
-from ..engine import build
-from ..engine.rng import Streams
-from ..engine.simulation import Simulation
-from ..network import build as netbuild
-from ..network.topology import NoRoute
-from .build import build_system
-from .failures import build_training_failures
+from edgesim.engine import build
+from edgesim.engine.rng import Streams
+from edgesim.engine.simulation import Simulation
+from edgesim.network import build as netbuild
+from edgesim.network.topology import NoRoute
+from edgesim.training.build import build_system
+from edgesim.training.failures import build_training_failures
 
 
 class TrainingSimulation(Simulation):
@@ -92,8 +92,8 @@ class TrainingSimulation(Simulation):
         return TrainingSimulation(dataclasses.replace(self.file, spec=spec), self.seed).check()
 
     def collect(self):
-        from .result import TrainingResult
-        from .summary import summarize
+        from edgesim.training.result import TrainingResult
+        from edgesim.training.summary import summarize
         if self.phase != "ran":
             self.run()
         return TrainingResult(self, summarize(self))

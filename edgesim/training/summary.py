@@ -4,7 +4,7 @@ from __future__ import annotations
 from statistics import fmean
 from typing import Optional
 
-from .._version import __version__
+from edgesim._version import __version__
 
 
 def summarize(sim) -> dict:
@@ -109,7 +109,7 @@ def _ota_learned(sim, system, shifts: list) -> dict:
     """The OTA loop with real models: what they learned, and (``compare``) the same scenario
     and seed with the other sampler beside it, so the sampler's effect on accuracy is a
     measured difference (the items and frames are the same draws in both runs)."""
-    from .ota_learning import headline
+    from edgesim.training.ota_learning import headline
     spec = system.spec.ota
     learn = system.ota.learning.summary()
     out: dict = {"learning": learn}

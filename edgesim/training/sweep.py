@@ -67,7 +67,7 @@ def sweep(scenario: Union[str, Path], grid: Sequence[tuple[str, Sequence[str]]],
           seeds: Iterable[Optional[int]] = (None,), base: Sequence[str] = ()) -> pd.DataFrame:
     """Run every combination of ``grid`` (key path, values as `--set` would give them) for
     every seed; ``base`` overrides apply to all runs. Raises ScenarioError on a bad value."""
-    from .. import api
+    from edgesim import api
     rows = []
     keys = [k for k, _v in grid]
     for combo in itertools.product(*[list(v) for _k, v in grid]):

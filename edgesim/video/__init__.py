@@ -15,7 +15,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Iterable, Mapping, Union
 
-from ..metrics.atomic import write_text_atomic
+from edgesim.metrics.atomic import write_text_atomic
 
 __all__ = ["write_trace", "read_header"]
 

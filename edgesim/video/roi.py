@@ -234,7 +234,7 @@ def extract_rois(video: PathLike, params: RoiParams = RoiParams(), *, fps: Optio
 
 def write(trace: RoiTrace, path: PathLike, command: Optional[str] = None) -> Path:
     """Write the per-frame table as an edgesim ROI trace (provenance header + CSV)."""
-    from . import write_trace
+    from edgesim.video import write_trace
 
     head = dict(trace.meta)
     s = trace.stats()
@@ -252,7 +252,7 @@ def write(trace: RoiTrace, path: PathLike, command: Optional[str] = None) -> Pat
 
 def write_boxes(trace: RoiTrace, path: PathLike) -> Path:
     """One row per ROI: frame, bounding box, its area, foreground pixels, JPEG bytes."""
-    from . import write_trace
+    from edgesim.video import write_trace
 
     head = {k: trace.meta[k] for k in ("kind", "source", "source_sha256", "opencv", "params")}
     return write_trace(trace.boxes, path, head)

@@ -314,7 +314,7 @@ def summarize(df, fps: Optional[float] = None, day_length: Optional[float] = Non
 
 def write(df, path: Union[str, Path], command: Optional[str] = None) -> Path:
     """Write a generated trace: parameters, layout and the model's name in the header."""
-    from . import write_trace
+    from edgesim.video import write_trace
 
     a = dict(df.attrs)
     head = {

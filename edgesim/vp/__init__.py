@@ -22,4 +22,4 @@ CP baseline (sensAI): all must answer    an ensemble with ``quorum: all`` and ``
 availability under failures (§IV-G)      `edgesim.failures` (``fault``: per-query p)
 =======================================  ===================================================
 """
-from .answer import answer_bytes, h  # noqa: F401
+from edgesim.vp.answer import answer_bytes, h  # noqa: F401

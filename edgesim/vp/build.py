@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..engine.plan import JobPlan, StagePlan
-from .accuracy import Accuracy
-from .answer import answer_bytes
-from .ensemble import Ensemble
+from edgesim.engine.plan import JobPlan, StagePlan
+from edgesim.vp.accuracy import Accuracy
+from edgesim.vp.answer import answer_bytes
+from edgesim.vp.ensemble import Ensemble
 
 
 def build_ensemble(sim, name: str, job, path: str, candidates: Callable) -> tuple[list, object]:

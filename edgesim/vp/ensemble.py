@@ -27,8 +27,8 @@ members' nodes in member order; ``answered_by`` = the answering members' models 
 from __future__ import annotations
 
 import math
-from ..engine.clock import COMPLETION, CONTROL, call_in
-from ..engine.request import COMPLETED, FAILED, TIMED_OUT, Request
+from edgesim.engine.clock import COMPLETION, CONTROL, call_in
+from edgesim.engine.request import COMPLETED, FAILED, TIMED_OUT, Request
 
 
 class Ensemble:

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..engine.rng import Stream
+from edgesim.engine.rng import Stream
 
 INF = float("inf")
 

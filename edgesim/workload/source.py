@@ -1,8 +1,8 @@
 """A source: one arrival process feeding one job type from one origin node."""
 from __future__ import annotations
 
-from ..engine.clock import ARRIVAL, call_at
-from ..engine.request import Request
+from edgesim.engine.clock import ARRIVAL, call_at
+from edgesim.engine.request import Request
 
 INF = float("inf")
 

@@ -70,14 +70,14 @@ import torch  # noqa: F401
 from torch import nn  # noqa: F401
 from torch.utils.flop_counter import FlopCounterMode  # noqa: F401
 
-from .analysis import describe, split_points
-from .mobilenet import (MOBILENET_V2_SETTING, ROI_CLASSES, InvertedResidual,  # noqa: F401
+from edgesim.calibration.zoo.analysis import describe, split_points
+from edgesim.calibration.zoo.mobilenet import (MOBILENET_V2_SETTING, ROI_CLASSES, InvertedResidual,  # noqa: F401
                         MobileNetV2, VPVariant, make_divisible)
-from .registry import (DEFAULT_SEED, VP_RESOLUTIONS, ModelSpec, available, build,  # noqa: F401
+from edgesim.calibration.zoo.registry import (DEFAULT_SEED, VP_RESOLUTIONS, ModelSpec, available, build,  # noqa: F401
                        example_input, resolve, spec)
-from .resnet import RESNET_LAYERS, BasicBlock, Bottleneck, CifarResNet, ResNet  # noqa: F401
-from .sequence import StackedLSTM, TextCNN
-from .vgg import VGG, VGG_CFG  # noqa: F401
+from edgesim.calibration.zoo.resnet import RESNET_LAYERS, BasicBlock, Bottleneck, CifarResNet, ResNet  # noqa: F401
+from edgesim.calibration.zoo.sequence import StackedLSTM, TextCNN
+from edgesim.calibration.zoo.vgg import VGG, VGG_CFG  # noqa: F401
 
 __all__ = [
     "ModelSpec", "available", "spec", "resolve", "build", "example_input", "describe",

@@ -8,7 +8,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from .registry import build, example_input, resolve
+from edgesim.calibration.zoo.registry import build, example_input, resolve
 
 __all__ = ["describe", "split_points", "KernelCounter", "count_kernels"]
 

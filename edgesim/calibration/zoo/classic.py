@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import _Staged
-from .mobile import MobileNetV1
+from edgesim.calibration.zoo.base import _Staged
+from edgesim.calibration.zoo.mobile import MobileNetV1
 
 __all__ = ["SqueezeNet", "DenseNet", "DENSENET_CFG", "SSDMobileNet"]
 

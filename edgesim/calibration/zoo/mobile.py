@@ -13,8 +13,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .base import _Staged
-from .mobilenet import make_divisible
+from edgesim.calibration.zoo.base import _Staged
+from edgesim.calibration.zoo.mobilenet import make_divisible
 
 __all__ = ["MobileNetV1", "MobileNetV3", "EfficientNet", "ShuffleNetV2", "MNASNet", "MBV3_LARGE",
            "MBV3_SMALL", "EFFNET_B0", "SHUFFLE_CHANNELS"]

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .base import _Staged
+from edgesim.calibration.zoo.base import _Staged
 
 __all__ = ["make_divisible", "InvertedResidual", "MOBILENET_V2_SETTING", "MobileNetV2", "VPVariant",
            "ROI_CLASSES"]

@@ -36,8 +36,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from .analysis import _ALLOCATION_OPS, describe
-from .registry import available, build, example_input, resolve
+from edgesim.calibration.zoo.analysis import _ALLOCATION_OPS, describe
+from edgesim.calibration.zoo.registry import available, build, example_input, resolve
 
 __all__ = ["op_profile", "export", "DEFAULT_OUT"]
 

@@ -15,13 +15,13 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .classic import DenseNet, SqueezeNet, SSDMobileNet
-from .mobile import EfficientNet, MNASNet, MobileNetV1, MobileNetV3, ShuffleNetV2
-from .mobilenet import ROI_CLASSES, InvertedResidual, MobileNetV2, VPVariant
-from .resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
-from .sequence import StackedLSTM, TextCNN
-from .transformer import BertEncoder
-from .vgg import VGG
+from edgesim.calibration.zoo.classic import DenseNet, SqueezeNet, SSDMobileNet
+from edgesim.calibration.zoo.mobile import EfficientNet, MNASNet, MobileNetV1, MobileNetV3, ShuffleNetV2
+from edgesim.calibration.zoo.mobilenet import ROI_CLASSES, InvertedResidual, MobileNetV2, VPVariant
+from edgesim.calibration.zoo.resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
+from edgesim.calibration.zoo.sequence import StackedLSTM, TextCNN
+from edgesim.calibration.zoo.transformer import BertEncoder
+from edgesim.calibration.zoo.vgg import VGG
 
 __all__ = ["ModelSpec", "available", "spec", "resolve", "build", "example_input", "DEFAULT_SEED",
            "VP_RESOLUTIONS"]

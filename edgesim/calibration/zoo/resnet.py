@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .base import _Staged
+from edgesim.calibration.zoo.base import _Staged
 
 __all__ = ["BasicBlock", "Bottleneck", "RESNET_LAYERS", "ResNet", "CifarResNet"]
 

@@ -6,7 +6,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .base import _Staged
+from edgesim.calibration.zoo.base import _Staged
 
 __all__ = ["StackedLSTM", "TextCNN"]
 

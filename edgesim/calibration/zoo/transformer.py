@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .base import _Staged
+from edgesim.calibration.zoo.base import _Staged
 
 __all__ = ["BertEncoder"]
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from torch import nn
 
-from .base import _Staged
+from edgesim.calibration.zoo.base import _Staged
 
 __all__ = ["VGG_CFG", "VGG"]
 

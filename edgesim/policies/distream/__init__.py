@@ -78,7 +78,7 @@ What the policies reach in the running simulation is isolated in `hooks`: the ne
 oracle's look-ahead (by wrapping the sources' arrival processes), each with the engine hook
 that would replace it.
 """
-from .policies import (CameraOnly, Centralized, Decision, Distream, DistreamL,  # noqa: F401
+from edgesim.policies.distream.policies import (CameraOnly, Centralized, Decision, Distream, DistreamL,  # noqa: F401
                        DistreamP, VideoEdgeL)
 
 __all__ = ["CameraOnly", "Centralized", "VideoEdgeL", "Distream", "DistreamL", "DistreamP",

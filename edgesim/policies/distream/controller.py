@@ -40,7 +40,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from .partition import PathMix
+from edgesim.policies.distream.partition import PathMix
 
 _EPS = 1e-12
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .predictor import Lookahead
+from edgesim.policies.distream.predictor import Lookahead
 
 
 def network_of(ctx) -> Optional[object]:

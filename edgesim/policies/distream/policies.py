@@ -12,15 +12,15 @@ from typing import Literal, Optional, Sequence, Union
 
 from pydantic import Field, field_validator
 
-from ...engine.clock import CONTROL, call_in
-from ...scenario.types import Duration, Size
-from ..base import LeastLoadedPicker, Policy, PolicyConfig
-from ..registry import register
-from . import balancer as bal
-from . import controller as ctl
-from . import partition as part
-from . import predictor as pred
-from .hooks import CompletionMeter, install_lookahead, network_of
+from edgesim.engine.clock import CONTROL, call_in
+from edgesim.scenario.types import Duration, Size
+from edgesim.policies.base import LeastLoadedPicker, Policy, PolicyConfig
+from edgesim.policies.registry import register
+from edgesim.policies.distream import balancer as bal
+from edgesim.policies.distream import controller as ctl
+from edgesim.policies.distream import partition as part
+from edgesim.policies.distream import predictor as pred
+from edgesim.policies.distream.hooks import CompletionMeter, install_lookahead, network_of
 
 DEFAULT_SLO = 3.0        # s, §1.5.1
 
@@ -90,7 +90,7 @@ class BalancerParams(PartitionConfig):
     @classmethod
     def _torch(cls, v: str) -> str:
         if v == "lstm" and not pred.torch_available():
-            from ...learning import INSTALL_HINT
+            from edgesim.learning import INSTALL_HINT
             raise ValueError(f"the 'lstm' predictor needs PyTorch, which is not installed "
                              f"({INSTALL_HINT}); or choose 'ewma', 'oracle' or 'none'")
         return v

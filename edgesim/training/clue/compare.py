@@ -22,8 +22,8 @@ def load_summary(ref: str, seed: Optional[int] = None, sets: tuple = ()) -> dict
     if p.is_dir() and (p / "summary.json").exists():
         summary = json.loads((p / "summary.json").read_text())
     else:
-        from ..simulation import TrainingSimulation
-        from ...cli import _load
+        from edgesim.training.simulation import TrainingSimulation
+        from edgesim.cli import _load
         sf = _load(ref, sets, None)
         if sf.spec.training is None or sf.spec.training.clue is None:
             raise ValueError(f"{ref}: not a CLUE scenario (training.clue)")

@@ -9,9 +9,9 @@ from typing import Optional
 
 import numpy as np
 
-from ...engine.rng import generator
-from ...learning.knowledge import RollingError
-from ..devices import Device
+from edgesim.engine.rng import generator
+from edgesim.learning.knowledge import RollingError
+from edgesim.training.devices import Device
 
 
 @dataclass(eq=False)          # pool membership is identity, not equal weights
@@ -92,7 +92,7 @@ def build_nodes(sim, spec, base: str, classes: int, pools: dict[int, np.ndarray]
                 reserved: dict[int, str]) -> list[EdgeNode]:
     """Every edge node of every group, with its compute models and request stream; problems
     located at their key paths."""
-    from ..build import member_devices, service_models
+    from edgesim.training.build import member_devices, service_models
     out: list[EdgeNode] = []
     seen: dict[str, str] = {}
     for g, group in enumerate(spec.nodes):

@@ -2,7 +2,7 @@
 and the same operations under edgesim's byte model for the paper's three models."""
 from __future__ import annotations
 
-from ...learning import knowledge as K
+from edgesim.learning import knowledge as K
 
 #: Table 1 of the paper: model -> operation -> (FL MB, CL MB).
 PAPER_TABLE_1 = {

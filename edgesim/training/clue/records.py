@@ -10,8 +10,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ...learning import knowledge as K
-from .paper import PAPER_TABLE_1, table_1_ours
+from edgesim.learning import knowledge as K
+from edgesim.training.clue.paper import PAPER_TABLE_1, table_1_ours
 
 BATCH_COLUMNS = ["node", "batch", "arrival", "start", "served", "end", "phase", "error",
                  "own_error", "rolling_error", "test_error", "train_loss", "helpers",

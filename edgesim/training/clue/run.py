@@ -29,10 +29,10 @@ from collections import deque
 import numpy as np
 import simpy
 
-from ...engine.rng import generator
-from ...learning import knowledge as K
-from ..devices import URGENT
-from .nodes import HelperModel
+from edgesim.engine.rng import generator
+from edgesim.learning import knowledge as K
+from edgesim.training.devices import URGENT
+from edgesim.training.clue.nodes import HelperModel
 
 #: Operations counted for Eq. 3a/3b, and the schedule-log kind of each.
 OPS = {"MU_out": "push", "MU_in": "pull", "MdS_out": "metadata", "KT_in": "knowledge",

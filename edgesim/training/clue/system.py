@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...engine.rng import generator
-from ..build import _devices
-from ..devices import ScheduleLog, Transfers, fail_transfer
-from ..learning_build import load_dataset, split, torch_available
-from .nodes import build_nodes
+from edgesim.engine.rng import generator
+from edgesim.training.build import _devices
+from edgesim.training.devices import ScheduleLog, Transfers, fail_transfer
+from edgesim.training.learning_build import load_dataset, split, torch_available
+from edgesim.training.clue.nodes import build_nodes
 
 BASE = "training.clue"
 
@@ -54,7 +54,7 @@ class ClueSystem:
                             "examples in the data set", empty)
         if sim.problems or not self.nodes:
             return
-        from ...learning.torch_learner import Learner
+        from edgesim.learning.torch_learner import Learner
         self.learner = Learner(spec, data, sim.seed)
         self._pretrain(sim, pools)
         names = [d.name for d in (self.mds, self.aggregator) if d] + [n.name for n in
@@ -62,7 +62,7 @@ class ClueSystem:
         self.log = ScheduleLog(names, ["model"])
         self.lane = {nm: i for i, nm in enumerate(names)}
         test_by_class = {c: test[data.y[test] == c] for c in range(data.classes)}
-        from .run import ClueRun
+        from edgesim.training.clue.run import ClueRun
         self.run_ = ClueRun(sim, spec, self.nodes, self.mds, self.aggregator, self.learner,
                             data.y, test_by_class, self.tx, self.log, self.lane)
 
@@ -102,15 +102,15 @@ class ClueSystem:
         yield from self.run_.run()
 
     def summary(self, sim) -> dict:
-        from .records import summary
+        from edgesim.training.clue.records import summary
         return summary(sim, self)
 
     def frames(self) -> dict:
-        from .records import frames
+        from edgesim.training.clue.records import frames
         return frames(self.run_)
 
     def plots(self, directory, summary: dict) -> None:
-        from .plots import plot_bytes, plot_errors
+        from edgesim.training.clue.plots import plot_bytes, plot_errors
         f = self.frames()
         plot_errors(f["batches"], f["detections"], f["recovery"], directory / "error.png",
                     summary)
@@ -123,7 +123,7 @@ class ClueSystem:
 
 def report_rows(body: dict) -> list[tuple[str, str]]:
     """The lines `edgesim run` prints for a CLUE summary."""
-    from ...report import fmt
+    from edgesim.report import fmt
     eq = body["eq3"]
     b = body["bytes"]
     return [

@@ -26,10 +26,10 @@ import time
 import numpy as np
 import simpy
 
-from ...engine.rng import generator
-from ...learning import consensus as C
-from ..devices import URGENT
-from ..learning_build import round_lr
+from edgesim.engine.rng import generator
+from edgesim.learning import consensus as C
+from edgesim.training.devices import URGENT
+from edgesim.training.learning_build import round_lr
 
 
 class DecentralRun:

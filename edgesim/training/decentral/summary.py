@@ -155,7 +155,7 @@ def _x(x) -> str:
 
 def report_rows(body: dict) -> list[tuple[str, str]]:
     """The lines `edgesim run` prints for a decentralized summary."""
-    from ...report import fmt
+    from edgesim.report import fmt
     nodes = body["nodes"]
     rows = [("mode", body["mode"] if body["mode"] == "centralized" else
              f"{body['topology']}, {len(nodes)} nodes, {body['links']} links, overlap "

@@ -8,12 +8,12 @@ from typing import Optional
 import networkx as nx
 import numpy as np
 
-from ...engine.rng import generator
-from ...learning import consensus as C
-from ...learning import data as D
-from ..build import member_devices, service_models
-from ..devices import Device, ScheduleLog, Transfers
-from ..learning_build import load_dataset, make_learner, split, torch_available
+from edgesim.engine.rng import generator
+from edgesim.learning import consensus as C
+from edgesim.learning import data as D
+from edgesim.training.build import member_devices, service_models
+from edgesim.training.devices import Device, ScheduleLog, Transfers
+from edgesim.training.learning_build import load_dataset, make_learner, split, torch_available
 
 BASE = "training.decentralized"
 
@@ -182,7 +182,7 @@ class DecentralizedSystem:
             sim.warnings.append(f"{BASE}: the nodes training classes {bad} are not neighbours "
                                 "of one another: those branches only meet in the "
                                 "recomposed model")
-        from ...learning.branched import BranchedLearner
+        from edgesim.learning.branched import BranchedLearner
         self.learner = make_learner(sim, BranchedLearner, learning, data,
                                     f"{BASE}.learning.model")
         if self.learner is None:
@@ -192,7 +192,7 @@ class DecentralizedSystem:
             return
         if learning.pretrain is not None:
             self._pretrain(sim, learning.pretrain, data.classes)
-        from .run import DecentralRun
+        from edgesim.training.decentral.run import DecentralRun
         self.run_ = DecentralRun(sim, self)
 
     def _pretrain(self, sim, spec, classes: int) -> None:
@@ -213,15 +213,15 @@ class DecentralizedSystem:
 
     # ------------------------------------------------------------------ results
     def summary(self, sim) -> dict:
-        from .summary import decentral_summary
+        from edgesim.training.decentral.summary import decentral_summary
         return decentral_summary(sim, self)
 
     def frames(self) -> dict:
-        from .frames import frames
+        from edgesim.training.decentral.frames import frames
         return frames(self.run_)
 
     def plots(self, directory, summary: dict) -> None:
-        from .plots import plot_all
+        from edgesim.training.decentral.plots import plot_all
         plot_all(self, directory, summary)
 
     def describe(self) -> str:
@@ -234,5 +234,5 @@ class DecentralizedSystem:
 
 def report_rows(body: dict) -> list[tuple[str, str]]:
     """The lines `edgesim run` prints for a decentralized summary."""
-    from .summary import report_rows as rows
+    from edgesim.training.decentral.summary import report_rows as rows
     return rows(body)
