@@ -124,7 +124,7 @@ def main() -> None:
             return med
 
         row("python -c pass", (base, base_min))
-        row("python -c 'import edgesim.cli'", b.time([PY, "-c", "import edgesim.cli"]))
+        row("python -c 'import edgesim.cli.app'", b.time([PY, "-c", "import edgesim.cli.app"]))
         helps = row("edgesim --help", b.time(es + ["--help"]))
         row("edgesim run --help", b.time(es + ["run", "--help"]))
         speeds = {}

@@ -20,8 +20,8 @@ import argparse
 import time
 
 import edgesim
-from edgesim.policies.distream import balancer as bal
-from edgesim.policies.distream import controller as ctl
+from edgesim.systems.distream import balancer as bal
+from edgesim.systems.distream import controller as ctl
 
 POLICIES = ["camera-only", "centralized", "videoedge-l", "distream-l", "distream-p", "distream"]
 

@@ -9,7 +9,7 @@ from edgesim.errors import ScenarioError
 
 __all__ = ["__version__", "load", "run", "simulation", "Result", "ScenarioError"]
 
-# The API is imported on first use (PEP 562), so `import edgesim.cli` and `edgesim --help` do
+# The API is imported on first use (PEP 562), so `import edgesim.cli.app` and `edgesim --help` do
 # not pay for simpy, numpy, pandas and pydantic (docs/performance.md).
 _LAZY = {"load": "api", "run": "api", "simulation": "api", "Result": "result"}
 

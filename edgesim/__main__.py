@@ -1,3 +1,3 @@
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 main()

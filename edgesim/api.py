@@ -24,6 +24,12 @@ def load(source: ScenarioLike, overrides: Iterable[str] = ()) -> ScenarioFile:
     return read(source, overrides)
 
 
+def load_named(ref: str, overrides: Iterable[str] = ()) -> ScenarioFile:
+    """A scenario by file path or by bundled name (``distream/campus``), with overrides."""
+    from edgesim.bundled import find_scenario
+    return load(find_scenario(ref), overrides)
+
+
 def simulation_class(sf: ScenarioFile) -> type:
     """The simulation that runs a scenario: the request engine, or the training one for a
     scenario with a `training:` section (imported only then)."""

@@ -65,50 +65,19 @@ def print_summary(s: dict, out: Path) -> None:
 
 
 def print_training_summary(s: dict, out: Path) -> None:
-    """The summary table of a training run (DEEPCON, Mercury or federated)."""
+    """The summary table of a training run: the rows its system reports (the registry's
+    ``report``), then the run's time."""
     from rich.console import Console
     from rich.table import Table
     system = s["system"]
-    body = s.get(system) or {}
-    t = Table(title=f"{s['scenario']} · {system} {body.get('schedule', '')} · seed {s['seed']}",
-              show_header=False)
+    schedule = (s.get(system) or {}).get("schedule")
+    t = Table(title=f"{s['scenario']} · {system}{f' {schedule}' if schedule else ''} · seed "
+              f"{s['seed']}", show_header=False)
     t.add_column(style="bold")
     t.add_column(justify="right", overflow="fold")
-    from edgesim.training.systems import LEARNING, report_rows
-    if system in LEARNING:
-        t.title = f"{s['scenario']} · {system} · seed {s['seed']}"
-        for key, value in report_rows(system, body):
-            t.add_row(key, value)
-    elif system == "deepcon" and "ota" in s:
-        o = s["ota"]
-        t.add_row("windows", f"{o['windows']:,} ({o['triggers']} triggered, "
-                  f"{len(o['updates'])} updates deployed)")
-        t.add_row("uploaded", f"{o['sample_bytes'] / 1e6:,.4g} MB of "
-                  f"{o['full_stream_bytes'] / 1e6:,.4g} MB "
-                  f"(saved {fmt(o['saved_by_sampling'], '%')})")
-        t.add_row("gap shift", f"mean {fmt(o['mean_gap_shift'])}  max {fmt(o['max_gap_shift'])}")
-        if "learning" in o:        # real models: what they learned from the uploads
-            lo = o["learning"]
-            t.add_row("held-out accuracy", f"{fmt(lo['initial']['mean_accuracy'], '%')} -> "
-                      f"{fmt(lo['final_heldout_accuracy'], '%')} (mean over the run "
-                      f"{fmt(lo['mean_heldout_accuracy'], '%')})")
-            diff = (o.get("sampler_comparison") or {}).get("asrs_minus_random")
-            if diff:
-                t.add_row("asrs - random", f"final {100 * diff['final_heldout_accuracy']:+.2f} "
-                          f"pp, mean {100 * diff['mean_heldout_accuracy']:+.2f} pp")
-    elif system == "deepcon":
-        t.add_row("workers / models", f"{body['workers']} / {len(body['models'])}")
-        t.add_row(f"time to {body['rounds']} rounds", fmt(body["time_to_rounds_s"], "s"))
-        t.add_row("worker utilisation", fmt(body["mean_utilisation"], "%"))
-    else:
-        t.add_row("devices", f"{body['devices']}")
-        t.add_row("iteration (steady)", fmt(body["mean_iteration_s"], "s"))
-        t.add_row("T_cp / T_cm", f"{fmt(body['t_cp_s'], 's')} / {fmt(body['t_cm_s'], 's')}")
-        if body.get("speedup_vs_sgd") is not None:
-            t.add_row("speedup vs SGD (Eq. 2.3)", f"{body['speedup_vs_sgd']:.3f}")
-        if body.get("total_time_s") is not None:
-            t.add_row("time to target", fmt(body["total_time_s"], "s")
-                      + (" (extrapolated)" if body.get("extrapolated") else ""))
+    from edgesim.registry import get
+    for key, value in get(system).load("report")(s):
+        t.add_row(key, value)
     t.add_row("simulated / wall", f"{format_duration(s['sim_time_s'], 4)} in "
               f"{s['wall_time_s']:.2f} s ({s['events']:,} events)")
     t.add_row("results", str(out))

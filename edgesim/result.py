@@ -82,7 +82,7 @@ class Result:
         if on_tables is not None:
             on_tables()
         if plots:
-            from edgesim.analysis.plots import write_run_plots
+            from edgesim.metrics.plots import write_run_plots
             if streamed is not None:    # the latency CDF needs three columns, not the table
                 import pandas as pd
                 reqs = pd.read_parquet(streamed, columns=["latency", "outcome", "warmup"])

@@ -12,7 +12,7 @@ import pytest
 import edgesim
 from edgesim.bundled import scenarios
 from edgesim.engine.rng import Stream
-from edgesim.training.asrs import Reservoir, StreamSampler, allocate, estimate
+from edgesim.systems.deepcon.asrs import Reservoir, StreamSampler, allocate, estimate
 
 OTA = scenarios()["deepcon/ota"][0]
 Z = 4.0          # two-sided z for a family of checks (about 6e-5 each)

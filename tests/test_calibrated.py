@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import edgesim
-from edgesim.calibration.bundle import COLUMNS, load_bundle, write_bundle
+from edgesim.hardware.profiles.bundle import COLUMNS, load_bundle, write_bundle
 
 
 def scenario(node_device="jetson-nano", model="resnet18", max_batch=1, rate=1.0, **cal) -> dict:

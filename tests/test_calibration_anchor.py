@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgesim.calibration.anchor import anchor_factor, anchored
-from edgesim.calibration.bundle import BundleError, load_bundle
-from edgesim.cli import main
+from edgesim.calibration.predictor.anchor import anchor_factor, anchored
+from edgesim.hardware.profiles.bundle import BundleError, load_bundle
+from edgesim.cli.app import main
 
 CAL = Path(__file__).resolve().parents[1] / "calibration"
 TX1 = str(CAL / "transferred" / "jetson-tx1")

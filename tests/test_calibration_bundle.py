@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgesim.calibration import bundle as B
-from edgesim.calibration import literature as L
-from edgesim.calibration.bundle import COLUMNS, BundleError, load_bundle, load_bundles, write_bundle
-from edgesim.calibration.predictor import (ExtrapolationError, PredictionError, Predictor,
+from edgesim.hardware.profiles import bundle as B
+from edgesim.calibration.predictor import literature as L
+from edgesim.hardware.profiles.bundle import COLUMNS, BundleError, load_bundle, load_bundles, write_bundle
+from edgesim.hardware.profiles.predictor import (ExtrapolationError, PredictionError, Predictor,
                                            QuantileTable, TransferError)
 from edgesim.engine.rng import Stream
 from edgesim.hardware.catalogue import CATALOGUE, DeviceInfo
@@ -548,7 +548,7 @@ def test_literature_import_matches_the_csv(tmp_path):
 @needs_csv
 def test_committed_literature_bundles_are_current(tmp_path):
     assert (COMMITTED / "jetson-nano" / "meta.json").is_file(), (
-        "calibration/literature/ is missing: run python -m edgesim.calibration.literature")
+        "calibration/literature/ is missing: run python -m edgesim.calibration.predictor.literature")
     fresh = L.import_published(SHARED_CSV, tmp_path / "lit")
     for dev, b in fresh.items():
         committed = load_bundle(COMMITTED / dev)
@@ -608,7 +608,7 @@ def test_catalogue_is_complete():
 
 
 def test_modules_do_not_import_torch():
-    code = ("import sys; import edgesim.calibration.bundle, edgesim.calibration.predictor, "
-            "edgesim.calibration.literature; assert 'torch' not in sys.modules, 'torch imported'")
+    code = ("import sys; import edgesim.hardware.profiles.bundle, edgesim.hardware.profiles.predictor, "
+            "edgesim.calibration.predictor.literature; assert 'torch' not in sys.modules, 'torch imported'")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO)

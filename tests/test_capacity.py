@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgesim.cli import main
+from edgesim.cli.app import main
 from edgesim.errors import ScenarioError, UserError
 from edgesim.study import Target, capacity_search
 

@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 import edgesim
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -314,7 +314,7 @@ def test_unknown_command_is_a_usage_error():
 
 
 @pytest.mark.parametrize("scenario,plotter", [
-    (VALID, "edgesim.analysis.plots.write_run_plots"),
+    (VALID, "edgesim.metrics.plots.write_run_plots"),
     (REPO / "scenarios" / "deepcon" / "dmml-par.yaml", "edgesim.training.gantt.write_training_plots"),
 ])
 def test_run_prints_the_summary_before_the_plots(tmp_path, monkeypatch, scenario, plotter):

@@ -1,4 +1,4 @@
-"""Start-up cost of the command line: `import edgesim`, `import edgesim.cli` and `edgesim --help`
+"""Start-up cost of the command line: `import edgesim`, `import edgesim.cli.app` and `edgesim --help`
 load click and edgesim's own small modules only, never the simulation stack (simpy, numpy,
 pandas, pyarrow, pydantic, networkx), the plotting stack (matplotlib, rich) or torch.
 
@@ -31,7 +31,7 @@ def loaded_after(code: str) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("code", ["import edgesim", "import edgesim.cli",
+@pytest.mark.parametrize("code", ["import edgesim", "import edgesim.cli.app",
                                   "from edgesim import ScenarioError, __version__"])
 def test_import_loads_nothing_heavy(code):
     assert loaded_after(code) == []
@@ -40,13 +40,13 @@ def test_import_loads_nothing_heavy(code):
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["calibrate", "--help"],
                                   ["training", "--help"]])
 def test_help_loads_nothing_heavy(argv):
-    code = ("from edgesim.cli import main\n"
+    code = ("from edgesim.cli.app import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code")
     assert loaded_after(code) == []
 
 
 def test_every_command_is_registered_without_importing_it():
-    code = ("from edgesim.cli import main\n"
+    code = ("from edgesim.cli.app import main\n"
             "assert {'run', 'check', 'schema', 'scenarios', 'policies', 'trace', 'calibrate',\n"
             "        'testbed', 'compare', 'sweep', 'capacity', 'plot', 'training'}"
             " <= set(main.commands), sorted(main.commands)")

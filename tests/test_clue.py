@@ -97,7 +97,7 @@ def test_sensitivity_is_eq_1_by_finite_differences():
     import torch
     from edgesim.learning import data as D
     from edgesim.learning.torch_learner import Learner
-    from edgesim.scenario.clue_schema import ClueSpec
+    from edgesim.systems.clue.schema import ClueSpec
     spec = ClueSpec.model_validate({
         "mode": "isolated", "workload": {"batches": 1, "interval": 1},
         "model": {"name": "logreg"},
@@ -132,7 +132,7 @@ def test_sensitivity_is_eq_1_by_finite_differences():
 
 
 def test_recovery_measure_by_hand():
-    from edgesim.training.clue.records import recoveries
+    from edgesim.systems.clue.records import recoveries
     errs = [0.1, 0.1, 0.1, 0.6, 0.5, 0.3, 0.3, 0.1, 0.1, 0.1]
     rows = [{"node": "n", "batch": b, "error": e, "arrival": float(b), "end": b + 0.5}
             for b, e in enumerate(errs)]

@@ -30,7 +30,7 @@ from edgesim.analysis.compare import (
     window_ips,
 )
 from edgesim.analysis.compare_plots import PLOT_NAMES
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -281,7 +281,7 @@ def test_label_modes(runs):
 
 
 def test_cli_label_choices_match_the_module():
-    from edgesim import cli_compare
+    from edgesim.cli import compare as cli_compare
     assert cli_compare.LABEL_MODES == cmpmod.LABEL_MODES
 
 

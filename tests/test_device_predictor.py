@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgesim.calibration import perfmodel as pm
-from edgesim.calibration.anchors import (FUSED_RUNTIMES, RUNTIMES, load_anchors, precision_key,
+from edgesim.calibration.predictor import perfmodel as pm
+from edgesim.calibration.predictor.anchors import (FUSED_RUNTIMES, RUNTIMES, load_anchors, precision_key,
                                          runtime_key)
-from edgesim.calibration.device_predictor import (DevicePredictor, UnknownModelError,
+from edgesim.calibration.predictor.device_predictor import (DevicePredictor, UnknownModelError,
                                                   leave_one_device_out, loo_markdown)
-from edgesim.calibration.devices import (UnknownDeviceError, UnsupportedPrecisionError,
+from edgesim.calibration.predictor.devices import (UnknownDeviceError, UnsupportedPrecisionError,
                                          get_device, load_catalogue)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def test_unknown_model_runtime_and_precision_errors_list_suggestions():
 
 
 def test_cli_predict_and_its_errors():
-    from edgesim.cli import main
+    from edgesim.cli.app import main
     r = CliRunner().invoke(main, ["calibrate", "predict", "--model", "resnet50", "--device",
                                   "jetson-orin-nx", "--precision", "fp16", "--runtime",
                                   "tensorrt", "--batch", "1,8"])
@@ -212,7 +212,7 @@ def test_loo_figures_and_coverage():
 
 
 def test_loo_baseline_reports_the_old_transfer():
-    from edgesim.calibration.loo_baseline import baseline_loo
+    from edgesim.calibration.predictor.loo_baseline import baseline_loo
     base = baseline_loo()
     assert 0 < base["coverage"] < loo()["coverage"]
     assert base["median_abs"] > loo()["median_abs"]
@@ -237,7 +237,7 @@ def test_fp16_cpus_and_cuda_graphs_are_keys():
 # ---- error bands ---------------------------------------------------------------------------
 
 def test_shipped_error_quantiles_are_the_loo_ones():
-    from edgesim.calibration.predictor_band import error_quantiles, load_errors
+    from edgesim.calibration.predictor.band import error_quantiles, load_errors
     want = error_quantiles(loo())
     have = load_errors()
     assert have is not None, "regenerate with: edgesim calibrate loo --write-errors"
@@ -251,7 +251,7 @@ def test_band_covers_eighty_percent_of_the_loo_anchors_of_its_kind():
     """The band's arithmetic, on the rows it was made from: published = predicted / (1 + e), so
     the published time lies in [pred / (1 + e90), pred / (1 + e10)] for the 80 % of rows whose
     e lies in [e10, e90] (a check of the inversion's direction, not of accuracy)."""
-    from edgesim.calibration.predictor_band import band, error_quantiles
+    from edgesim.calibration.predictor.band import band, error_quantiles
     cat = load_catalogue()
     res = loo()
     errs = error_quantiles(res)
@@ -274,13 +274,13 @@ def test_predictions_carry_their_band():
         assert lo < pr.median_s < hi and n > 50
     # a device's own anchors narrow the band (relative width)
     assert own.band[1] / own.band[0] < held.band[1] / held.band[0]
-    out = CliRunner().invoke(__import__("edgesim.cli_calibrate", fromlist=["x"]).predict_cmd,
+    out = CliRunner().invoke(__import__("edgesim.cli.calibrate", fromlist=["x"]).predict_cmd,
                              ["--model", "resnet50", "--device", "t4", "--json"])
     assert out.exit_code == 0 and '"band_ms"' in out.output
 
 
 def test_error_file_is_written_whole_or_not_at_all(tmp_path):
-    from edgesim.calibration.predictor_band import write_errors
+    from edgesim.calibration.predictor.band import write_errors
     target = tmp_path / "e.json"
     write_errors({"held_out": {}, "personalised": {}}, target)
     assert '"held_out"' in target.read_text()

@@ -12,10 +12,10 @@ import edgesim
 from edgesim.engine.request import Request
 from edgesim.engine.rng import Stream
 from edgesim.policies import registry
-from edgesim.policies.distream import balancer as bal
-from edgesim.policies.distream import controller as ctl
-from edgesim.policies.distream import partition as part
-from edgesim.policies.distream import predictor as pred
+from edgesim.systems.distream import balancer as bal
+from edgesim.systems.distream import controller as ctl
+from edgesim.systems.distream import partition as part
+from edgesim.systems.distream import predictor as pred
 from edgesim.workload.arrivals import PoissonArrivals
 
 from tests.test_dag import FIG_1_1, TIMES  # noqa: E402  (the same Fig. 1.1 DAG)

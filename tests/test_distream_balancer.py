@@ -8,7 +8,7 @@ import random
 import pytest
 
 import edgesim
-from edgesim.policies.distream import balancer as bal
+from edgesim.systems.distream import balancer as bal
 
 from tests.test_distream import cameras_scenario
 

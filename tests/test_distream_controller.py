@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from edgesim.policies.distream import controller as ctl
-from edgesim.policies.distream import partition as part
+from edgesim.systems.distream import controller as ctl
+from edgesim.systems.distream import partition as part
 
 
 def _system(rng: random.Random, n: int):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import edgesim
-from edgesim.policies.distream import balancer as bal
+from edgesim.systems.distream import balancer as bal
 
 CAMPUS = "scenarios/distream/campus.yaml"
 
@@ -152,7 +152,7 @@ def test_guide_commands_parse_and_their_scenarios_build():
     import click
 
     from edgesim.bundled import find_scenario
-    from edgesim.cli import main
+    from edgesim.cli.app import main
     cmds = _guide_commands()
     assert len(cmds) >= 10
     seen = set()

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 
 import edgesim
 from edgesim import docgen
-from edgesim.cli import main as cli_main
+from edgesim.cli.app import main as cli_main
 from edgesim.errors import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]

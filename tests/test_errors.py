@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import edgesim
-from edgesim.cli import main
+from edgesim.cli.app import main
 from edgesim.engine.simulation import Simulation
 from edgesim.errors import Problem, ScenarioError
 from edgesim.hardware.catalogue import CATALOGUE

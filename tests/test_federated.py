@@ -219,7 +219,7 @@ def test_flash_speed_distribution_caps_the_phones():
 
 def test_compare_cli_prints_table_3_2(tmp_path):
     from click.testing import CliRunner
-    from edgesim.cli import main
+    from edgesim.cli.app import main
     a, b = tmp_path / "a", tmp_path / "b"
     for name, out in (("fedavg.yaml", a), ("fedace.yaml", b)):
         res = CliRunner().invoke(main, ["run", str(FED / name), "-o", str(out), "-q",

@@ -118,7 +118,7 @@ def test_the_asrs_versus_random_difference_is_reported():
 def test_asrs_strata_are_the_edge_models_predictions(monkeypatch):
     """Alg. 3 line 9: the sub-stream of an item is what the edge's deployed model predicts,
     not its label; every predicted class seen keeps at least one place (min_per_stratum 1)."""
-    from edgesim.training.ota_learning import OtaLearning
+    from edgesim.systems.deepcon.ota_learning import OtaLearning
     seen: dict = {}
     frames = OtaLearning.frames
 
@@ -144,7 +144,7 @@ def test_asrs_strata_are_the_edge_models_predictions(monkeypatch):
 def test_torch_stays_out_of_a_plain_ota_run():
     code = ("import sys, edgesim; "
             "edgesim.simulation(edgesim.load('scenarios/deepcon/ota.yaml')).check(); "
-            "import edgesim.training.ota_learning; "
+            "import edgesim.systems.deepcon.ota_learning; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 

@@ -1,4 +1,4 @@
-"""Tests for edgesim.analysis.plots and edgesim.metrics.atomic."""
+"""Tests for edgesim.metrics.plots and edgesim.metrics.atomic."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgesim.analysis.plots import write_run_plots
+from edgesim.metrics.plots import write_run_plots
 from edgesim.metrics.atomic import (
     atomic_path,
     write_bytes_atomic,
@@ -178,7 +178,7 @@ def test_no_warnings_from_edge_cases(tmp_path):
 
 
 def test_import_does_not_load_pyplot():
-    code = ("import sys, edgesim.analysis.plots; "
+    code = ("import sys, edgesim.metrics.plots; "
             "assert 'matplotlib.pyplot' not in sys.modules; "
             "assert 'matplotlib' not in sys.modules")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -186,7 +186,7 @@ def test_import_does_not_load_pyplot():
 
 
 def test_plotting_does_not_use_pyplot(tmp_path):
-    code = ("import sys, pathlib, pandas as pd; from edgesim.analysis.plots import write_run_plots; "
+    code = ("import sys, pathlib, pandas as pd; from edgesim.metrics.plots import write_run_plots; "
             f"write_run_plots(pd.DataFrame(), pd.DataFrame(), {{}}, pathlib.Path({str(tmp_path)!r})); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

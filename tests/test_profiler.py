@@ -20,7 +20,7 @@ FAST = 0.02
 
 
 def _calibrate():
-    from edgesim.cli_calibrate import calibrate
+    from edgesim.cli.calibrate import calibrate
     return calibrate
 
 
@@ -66,7 +66,7 @@ def test_jetson_clocks_parser(monkeypatch):
 
 
 def test_importing_the_cli_module_does_not_import_torch():
-    code = "import sys, edgesim.cli_calibrate, edgesim.calibration.testbed; print('torch' in sys.modules)"
+    code = "import sys, edgesim.cli.calibrate, edgesim.calibration.testbed.run; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -75,7 +75,7 @@ def test_importing_the_cli_module_does_not_import_torch():
 
 def test_profile_schema_and_order():
     pytest.importorskip("torch")
-    from edgesim.calibration.bundle import COLUMNS as BUNDLE_COLUMNS
+    from edgesim.hardware.profiles.bundle import COLUMNS as BUNDLE_COLUMNS
     from edgesim.calibration.profiler import COLUMNS, EXTRA_COLUMNS, SAMPLE_COLUMNS, profile
     table, samples = profile([TINY, "lstm2@4"], device="cpu", batches=[2, 1], threads=1,
                              phases=["infer"], min_run_time=FAST, malloc="default")
@@ -154,7 +154,7 @@ STABLE_META = ("schema_version", "device_id", "provenance", "command", "edgesim_
 
 def test_calibrate_writes_a_bundle_that_loads_back(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from edgesim.calibration.bundle import load_bundle
+    from edgesim.hardware.profiles.bundle import load_bundle
     monkeypatch.chdir(tmp_path)
     args = ["--device", "cpu", "--models", TINY, "--batch", "1,2", "--threads", "1", "--phase",
             "infer,train", "--min-run-time", str(FAST), "--malloc", "default", "--out",

@@ -1,5 +1,5 @@
 """Published replications: pairs of independent publications of the same key, the anchors'
-own noise (edgesim.calibration.replication); and two of the predictor's kernel rules checked
+own noise (edgesim.calibration.predictor.replication); and two of the predictor's kernel rules checked
 against their closed forms (the saturating CPU efficiency, Winograd on CUDA cores). Torch-free."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgesim.calibration import perfmodel as pm
-from edgesim.calibration.anchors import Anchor, load_anchors
-from edgesim.calibration.device_predictor import DevicePredictor
-from edgesim.calibration.replication import (load_replications, replication_markdown,
+from edgesim.calibration.predictor import perfmodel as pm
+from edgesim.calibration.predictor.anchors import Anchor, load_anchors
+from edgesim.calibration.predictor.device_predictor import DevicePredictor
+from edgesim.calibration.predictor.replication import (load_replications, replication_markdown,
                                              replication_spread)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgesim.calibration.served_model import ServedService, lag1
-from edgesim.calibration.served_profile import Batching, arrival_offsets, parse_batching
-from edgesim.calibration.testbed import run_scenario, twin_scenario
-from edgesim.calibration.testbed_stats import latency_stats
-from edgesim.calibration.twotier import (SEG_OVERHEAD, TokenBucket, netns_problem, twotier_scenario,
+from edgesim.hardware.profiles.served_model import ServedService, lag1
+from edgesim.calibration.testbed.served_profile import Batching, arrival_offsets, parse_batching
+from edgesim.calibration.testbed.run import run_scenario, twin_scenario
+from edgesim.calibration.testbed.stats import latency_stats
+from edgesim.calibration.testbed.twotier import (SEG_OVERHEAD, TokenBucket, netns_problem, twotier_scenario,
                                          wire_bytes)
 from edgesim.engine.rng import Stream
 
@@ -119,7 +119,7 @@ def test_served_profile_gaps_follow_the_requested_process():
     cold calls is the server's idle fraction (PASTA), about 1 - lam E[occupancy] (M/G/1)."""
     from scipy import stats
 
-    from edgesim.calibration.served_profile import profile_served
+    from edgesim.calibration.testbed.served_profile import profile_served
     mean_s = 0.004
     df = profile_served("stand-in", mean_s, loads=[0.5], workers=[1], calls=400,
                         warmup_s=0.05, stand_in_s=mean_s)
@@ -178,7 +178,7 @@ def test_netns_tbf_link_delivers_at_its_rate():
     import socket
     import time
 
-    from edgesim.calibration.twotier import NetnsLink
+    from edgesim.calibration.testbed.twotier import NetnsLink
     with NetnsLink(20e6) as link:
         ls = socket.create_server((link.edge_ip, 0))
         n = 1_500_000
@@ -204,7 +204,7 @@ def test_netns_tbf_link_delivers_at_its_rate():
 def _send_bytes(ns, host, port, n):
     import socket
 
-    from edgesim.calibration.twotier import _enter_netns
+    from edgesim.calibration.testbed.twotier import _enter_netns
     _enter_netns(ns)
     s = socket.create_connection((host, port))
     s.sendall(b"x" * n)
@@ -221,8 +221,8 @@ def _tiny_bundle(path):
 
 def test_calibrate_served_then_testbed_served_end_to_end(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.calibration.bundle import load_bundle
-    from edgesim.cli_calibrate import calibrate, testbed
+    from edgesim.hardware.profiles.bundle import load_bundle
+    from edgesim.cli.calibrate import calibrate, testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(calibrate, ["served", str(tmp_path / "b"), "--model", TINY,
                                          "--workers", "1", "--load", "0.5", "--calls", "150",
@@ -251,7 +251,7 @@ def test_calibrate_served_then_testbed_served_end_to_end(tmp_path):
 
 def test_testbed_served_without_served_calls_is_a_clear_error(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.cli_calibrate import testbed
+    from edgesim.cli.calibrate import testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--service", "served", "--requests", "20"])
@@ -260,7 +260,7 @@ def test_testbed_served_without_served_calls_is_a_clear_error(tmp_path):
 
 def test_two_tier_testbed_end_to_end(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.cli_calibrate import testbed
+    from edgesim.cli.calibrate import testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--two-tier", "--service", "backtoback",
@@ -279,8 +279,8 @@ def test_two_tier_testbed_end_to_end(tmp_path):
 def test_served_bundle_file_is_validated(tmp_path):
     import pandas as pd
 
-    from edgesim.calibration.bundle import BundleError, SERVED_COLUMNS, write_bundle
-    from edgesim.calibration.bundle import empty_table
+    from edgesim.hardware.profiles.bundle import BundleError, SERVED_COLUMNS, write_bundle
+    from edgesim.hardware.profiles.bundle import empty_table
     row = dict(model="m", phase="infer", batch=1, workers=1, worker=0, load=0.5, max_batch=1,
                max_wait_ms=0.0, run=0, seq=0, start_ms=0.0, gap_ms=-1.0, sample_ms=5.0,
                compute_ms=4.0)
@@ -302,7 +302,7 @@ def _served_bundle(path, calls: bool = True):
     idle gap of 20 ms or more (3 ms of cold-start penalty)."""
     import pandas as pd
 
-    from edgesim.calibration.bundle import write_bundle
+    from edgesim.hardware.profiles.bundle import write_bundle
     table = pd.DataFrame([dict(model="m", phase="infer", batch=1, input_shape="1x3x32x32",
                                threads=1, n=50, median_ms=5.0, p10_ms=4.9, p90_ms=5.1,
                                p99_ms=5.2, mean_ms=5.0, std_ms=0.1, flops=1e6, params=1e3,
@@ -351,7 +351,7 @@ def test_scenario_served_mode_reads_each_bundle_once(tmp_path, monkeypatch):
     """Two models served from the same bundle: the bundle is read once per run, and each
     service still gets its own served model (its own stream of residuals)."""
     import edgesim
-    from edgesim.calibration import bundle as bundle_mod
+    from edgesim.hardware.profiles import bundle as bundle_mod
     _served_bundle(tmp_path / "b")
     sc = _served_scenario(tmp_path / "b", 20.0, mode="served")
     sc["workload"]["jobs"]["j"]["stages"].append({"model": "m2", "node": "server"})
@@ -388,7 +388,7 @@ def test_scenario_served_mode_without_served_calls_says_how_to_make_them(tmp_pat
 
 
 def test_profiling_some_worker_counts_again_keeps_the_others_provenance():
-    from edgesim.cli_testbed import _without_workers
+    from edgesim.cli.testbed import _without_workers
     old = [{"model": "m", "workers": [1, 2], "command": "first",
             "runs": [{"run": 0, "workers": 1}, {"run": 1, "workers": 2}]},
            {"model": "other", "workers": [2], "command": "x", "runs": []}]
@@ -404,8 +404,8 @@ def test_served_calls_of_the_nearest_configuration_model_it(tmp_path):
     the simulated one: their idle gaps came from that arrival process."""
     import pandas as pd
 
-    from edgesim.calibration.bundle import load_bundle, write_bundle
-    from edgesim.calibration.testbed_service import served_service
+    from edgesim.hardware.profiles.bundle import load_bundle, write_bundle
+    from edgesim.hardware.profiles.bundle_service import served_service
     _served_bundle(tmp_path / "a")
     b = load_bundle(tmp_path / "a")
     calls = b.load_served()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 REPO = Path(__file__).resolve().parents[1]
 MMC = REPO / "scenarios" / "queueing" / "mmc.yaml"

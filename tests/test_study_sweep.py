@@ -257,7 +257,7 @@ def test_a_failed_run_is_reported_and_the_sweep_goes_on(tmp_path, explode_policy
 def test_cli_reports_failed_runs_and_exits_1(tmp_path, explode_policy):
     from click.testing import CliRunner
 
-    from edgesim.cli import main
+    from edgesim.cli.app import main
     path = tmp_path / "s.yaml"
     path.write_text(f"base: {REPO / 'tests' / 'data' / 'multi.yaml'}\n"
                     "set: {policy: {name: test-explode}}\n"

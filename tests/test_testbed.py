@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgesim.calibration.testbed import (ServiceSource, compare, latency_stats, midpoints, simulate,
+from edgesim.calibration.testbed.run import (ServiceSource, compare, latency_stats, midpoints, simulate,
                                          twin_scenario)
 
 TINY = "resnet20@8"
@@ -69,7 +69,7 @@ def test_replayed_arrivals_are_the_given_times():
 
 
 def _tiny_bundle(path):
-    from edgesim.calibration.bundle import write_bundle
+    from edgesim.hardware.profiles.bundle import write_bundle
     from edgesim.calibration.profiler import profile
     table, samples = profile([TINY], batches=[1, 2], threads=1, phases=["infer"], min_run_time=0.02,
                              malloc="default")
@@ -82,7 +82,7 @@ def _tiny_bundle(path):
 
 def test_testbed_end_to_end_one_worker(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.cli_calibrate import testbed
+    from edgesim.cli.calibrate import testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--workers", "1", "--load", "0.5", "--requests", "100",
@@ -115,7 +115,7 @@ def test_testbed_end_to_end_one_worker(tmp_path):
 
 def test_testbed_table_output(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.cli_calibrate import testbed
+    from edgesim.cli.calibrate import testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", TINY,
                                        "--workers", "1", "--load", "0.3", "--requests", "40",
@@ -131,7 +131,7 @@ def test_testbed_table_output(tmp_path):
 
 def test_testbed_rejects_unknown_model_in_bundle(tmp_path):
     pytest.importorskip("torch")
-    from edgesim.cli_calibrate import testbed
+    from edgesim.cli.calibrate import testbed
     _tiny_bundle(tmp_path / "b")
     res = CliRunner().invoke(testbed, ["--bundle", str(tmp_path / "b"), "--model", "resnet56"])
     assert res.exit_code == 2 and "Traceback" not in res.output and TINY in res.output
@@ -141,7 +141,7 @@ def test_service_time_reasons_tell_drift_from_queueing():
     """A row whose real batch-1 model time moved past 10 % of the calibration's says so; with
     a replay, the own-service simulation decides whether the queueing model or the service
     times missed."""
-    from edgesim.calibration.testbed import service_time_reasons
+    from edgesim.calibration.testbed.run import service_time_reasons
     row = {"real_service_mean_ms": 14.49, "bundle_service_mean_ms": 9.03,
            "own_service_metrics": compare({"mean_ms": 63.64, "p50_ms": 50.0, "p95_ms": 131.15,
                                            "throughput_rps": 88.7},

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgesim.cli import main
+from edgesim.cli.app import main
 from edgesim.network.traces import read_trace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bandwidth"

@@ -9,7 +9,7 @@ import pytest
 
 import edgesim
 from edgesim.bundled import scenarios
-from edgesim.training.allocation import allocate
+from edgesim.systems.deepcon.allocation import allocate
 
 DMML_PAR = scenarios()["deepcon/dmml-par"][0]
 
@@ -208,7 +208,7 @@ def test_round_times_from_a_calibration_bundle_train_phase():
     times the steps in a round."""
     from pathlib import Path
 
-    from edgesim.calibration.bundle import load_bundle
+    from edgesim.hardware.profiles.bundle import load_bundle
     t = load_bundle(Path(__file__).resolve().parents[1] / "calibration" / "cpu-reference").table
     t = t[(t.phase == "train") & (t.batch == 8)]
     median = dict(zip(t.model, t.median_ms / 1e3))

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import edgesim
 from edgesim.bundled import scenarios
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 BACC = scenarios()["mercury/bacc"][0]
 G = 4e6            # 1e6 float32 parameters

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import edgesim
 from edgesim.bundled import scenarios
-from edgesim.cli import main
+from edgesim.cli.app import main
 
 TRAINING = sorted(n for n, (p, _d) in scenarios().items()
                   if edgesim.load(p).spec.training is not None)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from edgesim.calibration.bundle import COLUMNS, load_bundle, write_bundle
+from edgesim.hardware.profiles.bundle import COLUMNS, load_bundle, write_bundle
 from edgesim.calibration.merge import MergeError, fill_kernels, merge_bundles
-from edgesim.calibration.predictor import Predictor, TransferError
-from edgesim.calibration.roofline import BYTES_PER_PARAM, fit_transfer
+from edgesim.hardware.profiles.predictor import Predictor, TransferError
+from edgesim.hardware.profiles.roofline import BYTES_PER_PARAM, fit_transfer
 from edgesim.hardware.catalogue import CATALOGUE, DeviceInfo
 
 ETA, MU, TAU = 0.42, 0.31, 37e-6          # the "true" target efficiencies and seconds per kernel
@@ -234,7 +234,7 @@ def _samples(models):
 
 
 def _merge():
-    from edgesim.cli_calibrate import calibrate
+    from edgesim.cli.calibrate import calibrate
     return calibrate
 
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import edgesim
-from edgesim.cli import main
+from edgesim.cli.app import main
 from edgesim.video import read_header
 from edgesim.video import synthetic as syn
 from edgesim.workload.tracefile import columns, read_column
@@ -46,8 +46,8 @@ def _read(path: Path) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------- imports
 
 def test_import_edgesim_does_not_import_cv2():
-    code = ("import sys, edgesim, edgesim.cli, edgesim.video, edgesim.video.roi, "
-            "edgesim.video.synthetic, edgesim.cli_video; "
+    code = ("import sys, edgesim, edgesim.cli.app, edgesim.video, edgesim.video.roi, "
+            "edgesim.video.synthetic, edgesim.cli.video; "
             "assert 'cv2' not in sys.modules, 'cv2 imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 

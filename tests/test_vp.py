@@ -16,8 +16,8 @@ import pytest
 
 import edgesim
 from edgesim.errors import ScenarioError
-from edgesim.vp.accuracy import Accuracy, combine, defaults
-from edgesim.vp.answer import h
+from edgesim.systems.vp.accuracy import Accuracy, combine, defaults
+from edgesim.systems.vp.answer import h
 from tests.queueing import t_interval
 
 BW = 1e6           # bit/s on every link (the VP paper's Table V)
@@ -273,7 +273,7 @@ def test_error_reduction_rule_matches_the_papers_statements():
 
 
 def test_accuracy_table_overrides_the_rule_and_value_fixes_every_answer():
-    from edgesim.scenario.schema import AccuracySpec
+    from edgesim.systems.vp.schema import AccuracySpec
     acc = Accuracy(AccuracySpec(table={"vp_v2 + vp_v1": 0.7}), ["vp_v1", "vp_v2", "vp_v3"])
     assert acc.of((0, 1)) == 0.7
     assert acc.of((2,)) == pytest.approx(0.7013)

@@ -11,10 +11,10 @@ import yaml
 
 import edgesim
 from edgesim.bundled import scenarios, sweeps
-from edgesim.calibration.bundle import load_bundle
-from edgesim.calibration.literature_vp import build
-from edgesim.vp.answer import h
-from edgesim.vp.split import MOBILENET_V2_SPLITS, balanced_cuts, mp_stages
+from edgesim.hardware.profiles.bundle import load_bundle
+from edgesim.calibration.predictor.literature_vp import build
+from edgesim.systems.vp.answer import h
+from edgesim.systems.vp.split import MOBILENET_V2_SPLITS, balanced_cuts, mp_stages
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / "scenarios" / "vp" / "smart-home.yaml"

@@ -23,7 +23,7 @@ dropped all the same, and so is a final partial interval shorter than half the s
 interval (its rate would be noise: two completions in a millisecond are not 2000 IPS).
 
 Everything here is computation; plots are in :mod:`edgesim.analysis.compare_plots` and the
-command line in :mod:`edgesim.cli_compare`.
+command line in :mod:`edgesim.cli.compare`.
 """
 from __future__ import annotations
 

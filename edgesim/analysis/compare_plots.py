@@ -6,7 +6,7 @@
 * ``imbalance.png``: the cross-camera imbalance index over time and its distribution over time;
 * ``queued_work.png``: the queued work summed over all nodes, over time and its distribution.
 
-Same style as :mod:`edgesim.analysis.plots`: matplotlib Figure objects on an Agg canvas (no
+Same style as :mod:`edgesim.metrics.plots`: matplotlib Figure objects on an Agg canvas (no
 pyplot), every PNG written atomically.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from edgesim.analysis.compare import Comparison, box_stats
-from edgesim.analysis.plots import _new_figure, _placeholder, _save, _with_first_interval
+from edgesim.metrics.plots import _new_figure, _placeholder, _save, _with_first_interval
 
 __all__ = ["write_compare_plots", "PLOT_NAMES"]
 

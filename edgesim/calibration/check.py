@@ -4,7 +4,7 @@
 between its measured sizes), with the bundle's own device, threads and minimum run time, predicts
 them by interpolating the bundle, and reports each error and the mean absolute percentage error.
 
-Split out of :mod:`edgesim.calibration.testbed`, which re-exports these names. This module must
+Split out of :mod:`edgesim.calibration.testbed.run`, which re-exports these names. This module must
 not import torch at import time (the profiler imports it when ``check_bundle`` runs).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ CHECK_TARGET_PCT = 10.0
 
 
 def _load(bundle):
-    from edgesim.calibration.bundle import Bundle, load_bundle
+    from edgesim.hardware.profiles.bundle import Bundle, load_bundle
     return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
 
 
@@ -45,10 +45,10 @@ def midpoints(batches: Sequence[int]) -> list:
 def interpolate(bundle, model: str, phase: str, batch: int, threads: Optional[int] = None) -> Optional[float]:
     """The predictor's median (ms) at ``batch`` from ``bundle`` alone (None outside its range).
 
-    :class:`edgesim.calibration.predictor.Predictor` on this one bundle: the measured row, or
+    :class:`edgesim.hardware.profiles.predictor.Predictor` on this one bundle: the measured row, or
     linear interpolation between the two neighbouring measured batch sizes (no extrapolation).
     """
-    from edgesim.calibration.predictor import ExtrapolationError, Predictor
+    from edgesim.hardware.profiles.predictor import ExtrapolationError, Predictor
     pred = Predictor({bundle.device_id: [bundle]}, threads=threads)
     try:
         return pred.predict(model, bundle.device_id, int(batch), phase).median_s * 1e3

@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import pandas as pd
 
-from edgesim.calibration.bundle import COLUMNS, Bundle, BundleError
+from edgesim.hardware.profiles.bundle import COLUMNS, Bundle, BundleError
 
 __all__ = ["MergeError", "merge_bundles", "fingerprint_differences", "fill_kernels"]
 

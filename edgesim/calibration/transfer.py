@@ -1,7 +1,7 @@
 """Transferred bundles: service times of a device nobody measured (``edgesim calibrate transfer``).
 
 A transferred bundle holds, for a target device with no measurement at all, the predictor's
-roofline-with-overhead transfer (see :mod:`edgesim.calibration.predictor`)::
+roofline-with-overhead transfer (see :mod:`edgesim.hardware.profiles.predictor`)::
 
     t_target(M, b) = max( b F_M / (eta P_target),  bytes_M(b) / (mu W_target) ) + K_M tau
 
@@ -26,8 +26,8 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from edgesim.hardware.catalogue import DeviceInfo
-from edgesim.calibration.bundle import COLUMNS, Bundle
-from edgesim.calibration.predictor import Predictor, TransferError
+from edgesim.hardware.profiles.bundle import COLUMNS, Bundle
+from edgesim.hardware.profiles.predictor import Predictor, TransferError
 
 __all__ = ["FAMILY_NOTES", "build_transferred", "transfer_summary"]
 
@@ -153,7 +153,7 @@ def build_transferred(predictor: Predictor, target: str, like: str, models: Sequ
                 sources.append(src)
     parts = [f"Transferred, not measured: every row is a prediction for {target} ({cat.description}) "
              f"by the roofline-with-overhead transfer t = max(b F / (eta P), bytes / (mu W)) + K tau "
-             f"of edgesim.calibration.predictor."]
+             f"of edgesim.hardware.profiles.predictor."]
     ref_txt = ", ".join(reference) or "the reference bundle"
     parts.append(f"Chain: F (FLOPs), bytes (parameters x 4 + input and output bytes) and K (compute "
                  f"kernels per forward pass, zoo.describe) of each model from the reference bundle "

@@ -13,6 +13,7 @@ from edgesim.hardware import service as svc
 from edgesim.hardware.calibrated import calibrated_service, max_batch_on
 from edgesim.hardware.catalogue import CATALOGUE, DeviceInfo
 from edgesim.hardware.node import Node
+from edgesim import registry as systems
 from edgesim.policies import registry
 from edgesim.scenario import schema as S
 from edgesim.scenario.messages import problems_from
@@ -260,9 +261,11 @@ def build_jobs(sim) -> None:
     for name, job in spec.workload.jobs.items():
         path = f"workload.jobs.{name}"
         enter = None
-        if job.ensemble is not None:
-            from edgesim.vp.build import build_ensemble
-            plans, enter = build_ensemble(sim, name, job, path, _candidates)
+        shape = next((x for x in S.SHAPES if getattr(job, x) is not None), None)
+        if shape is not None:
+            # A shape a system provides (an ensemble): its builder makes the plans and the
+            # coordinator the source hands each request to.
+            plans, enter = systems.job_builder(shape)(sim, name, job, path, _candidates)
         elif job.stages is not None:
             stages = [StagePlan(st.model, _candidates(sim, st, f"{path}.stages.{i}"), st.bytes,
                                 at_origin=st.node == "@origin")

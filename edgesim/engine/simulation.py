@@ -19,7 +19,7 @@ from edgesim.metrics.summary import summarize
 from edgesim.policies.base import PolicyContext
 from edgesim.scenario.loader import ScenarioFile
 from edgesim.failures import build_failures
-from edgesim.vp.metrics import answers_summary
+from edgesim.registry import serving_systems
 from edgesim.network import build as netbuild
 from edgesim.engine import build
 from edgesim.engine.clock import CONTROL, SAMPLE, call_at, call_in
@@ -305,8 +305,9 @@ class Simulation:
                                                      self.units_by_deadline),
             units_measured=self.units_measured,
             node_executors=[n.executors for n in self.nodes], busy_area=self.busy_total))
-        if self.recorder.answers:
-            summary["answers"] = answers_summary(self)
+        for system in serving_systems().values():
+            if system.summary is not None:
+                summary.update(system.load("summary")(self))
         if self.network is not None:
             summary["network"] = {"transfers": self.network.transfers,
                                   "bytes": self.network.bytes,

@@ -30,8 +30,8 @@ def bundle_paths(sim, refs: list[str], path: str) -> list[Path]:
 
 def predictor_for(sim, refs: list[str], path: str):
     """A Predictor over these bundles, loaded once per distinct list within a run."""
-    from edgesim.calibration.bundle import BundleError
-    from edgesim.calibration.predictor import Predictor
+    from edgesim.hardware.profiles.bundle import BundleError
+    from edgesim.hardware.profiles.predictor import Predictor
     key = tuple(refs)
     cache = sim.__dict__.setdefault("_predictors", {})
     if key not in cache:
@@ -46,7 +46,7 @@ def predictor_for(sim, refs: list[str], path: str):
 
 def calibrated_service(sim, model: str, device: str, spec, path: str, max_batch: int):
     """The ServiceModel for `dist: calibrated`, or None after recording the problem."""
-    from edgesim.calibration.predictor import PredictionError
+    from edgesim.hardware.profiles.predictor import PredictionError
     refs = spec.bundle if spec.bundle is not None else sim.spec.calibration.bundles
     refs = [refs] if isinstance(refs, str) else list(refs)
     if not refs:
@@ -76,8 +76,8 @@ def served_service_for(sim, model: str, device: str, spec, refs: list[str], wher
     """`mode: served`: the served-mode model (calibration.served_model.ServedService) of the
     bundle of this device, from its calls with the worker count nearest the node's executors;
     or None after recording the problem."""
-    from edgesim.calibration.bundle import BundleError, load_bundle
-    from edgesim.calibration.testbed_service import served_service
+    from edgesim.hardware.profiles.bundle import BundleError, load_bundle
+    from edgesim.hardware.profiles.bundle_service import served_service
     dev, name = spec.device or device, spec.model or model
     if spec.phase != "infer":
         sim.problem(f"{path}.phase", "served mode profiles inference only", spec.phase,

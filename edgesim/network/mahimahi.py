@@ -14,7 +14,7 @@ mahimahi's own packet-level schedule.
 Why that stays cheap: milliseconds with equal counts in a row are one step (run length), so a
 periodic trace with one packet per millisecond is one constant step, and a real LTE trace has
 about 400 steps per second of trace. Queries are bisections on the prefix sums that
-:class:`~edgesim.network.traces.BandwidthTrace` precomputes, so ``time_to_deliver`` answers a
+:class:`~edgesim.network.trace_types.BandwidthTrace` precomputes, so ``time_to_deliver`` answers a
 transfer of any length in O(log steps), whatever the number of packets.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from edgesim.network.traces import BandwidthTrace, PathLike, TraceFormatError, _lines
+from edgesim.network.trace_types import BandwidthTrace, PathLike, TraceFormatError, _lines
 
 __all__ = ["read_mahimahi", "parse_mahimahi", "native_trace", "binned_trace", "PacketSchedule",
            "resolution_errors"]

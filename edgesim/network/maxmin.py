@@ -25,10 +25,9 @@ import heapq
 import itertools
 import math
 from operator import attrgetter
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
-if TYPE_CHECKING:                      # only for type hints: flows imports this module
-    from edgesim.network.flows import Flow, _Channel
+from edgesim.network.flow_types import Flow, _Channel
 
 __all__ = ["TOL", "components", "fill", "local", "next_stamp", "solo"]
 

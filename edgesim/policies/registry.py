@@ -1,4 +1,5 @@
-"""Policies by name: the built-in ones plus third-party plug-ins from the entry-point group
+"""Policies by name: the core's baselines, those of every serving system in
+:mod:`edgesim.registry` (Distream's), and third-party plug-ins from the entry-point group
 ``edgesim.policies`` (each entry point names a Policy subclass)."""
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from edgesim.policies.base import Policy
 ENTRY_POINT_GROUP = "edgesim.policies"
 _REGISTRY: dict[str, type[Policy]] = {}
 _plugins_loaded = False
-#: Modules (under edgesim.policies) whose Policy subclasses are the built-in policies.
-BUILTIN_MODULES = ["baselines", "distream"]
+#: The core's own policies; each serving system adds the modules it lists in the registry.
+BUILTIN_MODULES = ["edgesim.policies.baselines"]
 
 
 def register(cls: type[Policy]) -> type[Policy]:
@@ -31,10 +32,13 @@ def _load_plugins() -> None:
         return
     _plugins_loaded = True
     import importlib
-    for module in BUILTIN_MODULES:
+
+    from edgesim.registry import serving_systems
+    modules = BUILTIN_MODULES + [m for s in serving_systems().values() for m in s.policies]
+    for module in modules:
         # Register explicitly rather than rely on import side effects, so a cleared registry
         # (tests, reloads) fills again.
-        mod = importlib.import_module(f"{__package__}.{module}")
+        mod = importlib.import_module(module)
         for obj in vars(mod).values():
             if isinstance(obj, type) and issubclass(obj, Policy) and obj.name and \
                     obj.__module__.startswith(mod.__name__):

@@ -10,7 +10,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from edgesim.scenario.schema import Strict
+from edgesim.scenario.strict import Strict
 from edgesim.scenario.types import Fraction
 
 

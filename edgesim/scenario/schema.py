@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (ConfigDict, Field, ValidationError, field_validator,
+from pydantic import (ConfigDict, create_model, Field, ValidationError, field_validator,
                       model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # the service-time models live in schema_service; re-exported, they are part of this module's API
 from edgesim.scenario.schema_service import (Calibrated, CalibrationSpec, Constant, Empirical,  # noqa: F401
                              Exponential, Lognormal, Profile, ServiceSpec)
+from edgesim.registry import resolve, serving_systems
 from edgesim.scenario.strict import Strict
+from edgesim.scenario.training_schema import TrainingSpec
 from edgesim.scenario.types import Bandwidth, Duration, Fraction, Rate, Size
 
 SCHEMA_VERSION = 1
@@ -257,88 +259,13 @@ class VertexSpec(Strict):
         return v
 
 
-class AnswerSpec(Strict):
-    """What one ensemble member sends back: its top-k classes (the VP paper's Eq. 3) or raw
-    scores for the classes it predicts (class parallelism)."""
-
-    encoding: Literal["topk", "scores"] = Field(
-        "topk", description="'topk': h(k) = 1 byte for k = 1, else min(k (fp + 1), fp C) "
-                            "(Eq. 3); 'scores': one float per class in 'classes'")
-    k: int = Field(2, ge=1, description="classes kept by 'topk' (the paper uses 2)")
-    classes: int = Field(ge=1, le=1_000_000, description="'topk': C, the task's classes; "
-                                                         "'scores': classes this member scores")
-    float_bytes: int = Field(4, ge=1, le=16, description="size(fp): bytes of one score")
-
-    @model_validator(mode="after")
-    def _k(self) -> "AnswerSpec":
-        if self.encoding == "topk" and self.k > self.classes:
-            raise ValueError(f"k = {self.k} is more than the {self.classes} classes")
-        return self
-
-
-class AccuracySpec(Strict):
-    """Expected accuracy of an ensemble's answer, by the set of members that answered."""
-
-    dataset: Literal["food-101", "cifar-10", "cifar-100", "mnist", "svhn", "fashion-mnist",
-                     "imagenet"] = Field("food-101", description="whose single-model accuracies "
-                                         "(VP paper Table VI) are the defaults")
-    metric: Literal["top-1", "top-m"] = Field("top-1", description="'top-m': Table VI's second "
-                                              "row (top-5, or top-2 for MNIST, SVHN, F-MNIST)")
-    table: dict[str, Fraction] = Field(default_factory=dict, description="accuracy of a model, "
-                                       "or of a set of models joined by '+' (any order); "
-                                       "overrides the defaults and the rule")
-    rule: Literal["error-reduction", "best"] = Field(
-        "error-reduction", description="sets not in 'table': 'error-reduction': 1 - (1 - a_best) "
-                                       "(1 - gain)^(n - 1) for n members; 'best': a_best")
-    gain: Fraction = Field(0.0433, description="'error-reduction': share of the best member's "
-                           "errors each further member removes (default fitted to the paper's "
-                           "Food-101 claim, see the VP guide)")
-    value: Optional[Fraction] = Field(None, description="every answer has this accuracy, "
-                                      "whichever members answered (e.g. class parallelism)")
-
-
-class EnsembleMember(Strict):
-    model: str
-    node: Optional[Union[str, list[str]]] = Field(
-        None, description="node, group, or list of them; '@origin': the master itself; "
-                          "omitted: any node serving the model")
-
-
-class EnsembleSpec(Strict):
-    """Fan-out and fan-in: the master (the query's origin) sends the input to every member,
-    each runs its model and answers, and the master combines what arrived in its window."""
-
-    members: list[EnsembleMember] = Field(min_length=1)
-    input_bytes: Size = Field(0.0, ge=0, description="bytes the master sends each member")
-    answer: AnswerSpec
-    deadline: Optional[Duration] = Field(None, gt=0, description="the master's window after "
-                                         "sending; default: wait for every member")
-    quorum: Union[int, Literal["all"]] = Field(1, description="answers needed for the query to "
-                                               "be answered (VP: 1; class parallelism: 'all')")
-    detect_failures: bool = Field(False, description="the master learns of a member's failure "
-                                  "when it happens (and stops waiting for it); default: only "
-                                  "answers are heard, a failed member is noticed by its absence "
-                                  "at the deadline")
-    aggregate: Optional[str] = Field(None, description="model the master runs on the answers "
-                                     "before replying (its service time on the master's device)")
-    accuracy: Optional[AccuracySpec] = Field(None, description="accuracy accounting by answering "
-                                             "set; omitted: none")
-
-    @model_validator(mode="after")
-    def _quorum(self) -> "EnsembleSpec":
-        if isinstance(self.quorum, int) and not 1 <= self.quorum <= len(self.members):
-            raise ValueError(f"quorum must be between 1 and the {len(self.members)} members, "
-                             f"or 'all'")
-        return self
-
-
-class JobSpec(Strict):
+class _JobFields(Strict):
     """A job: a sequence of `stages`, a `dag` of classifiers in which each request follows
-    one execution path, its branches drawn with the given probabilities, or an `ensemble`."""
+    one execution path, its branches drawn with the given probabilities, or a shape that a
+    system provides (variant parallelism's `ensemble`)."""
 
     stages: Optional[list[StageSpec]] = Field(None, min_length=1)
     dag: Optional[dict[str, VertexSpec]] = Field(None, min_length=1)
-    ensemble: Optional[EnsembleSpec] = None
     entry: Optional[str] = Field(None, description="the DAG's first vertex (default: the first "
                                                    "listed)")
     result_bytes: Size = Field(0.0, ge=0, description="bytes returned to the origin at the end")
@@ -348,18 +275,39 @@ class JobSpec(Strict):
                                          "request (stages and dag jobs; an ensemble's goes under "
                                          "ensemble.accuracy)")
 
+
+class _JobBase(Strict):
     @model_validator(mode="after")
-    def _one_shape(self) -> "JobSpec":
-        if sum(x is not None for x in (self.stages, self.dag, self.ensemble)) != 1:
-            raise ValueError("give exactly one of 'stages', 'dag' or 'ensemble'")
+    def _one_shape(self) -> "_JobBase":
+        shapes = ["stages", "dag"] + list(SHAPES)
+        if sum(getattr(self, x) is not None for x in shapes) != 1:
+            raise ValueError("give exactly one of " + ", ".join(f"'{x}'" for x in shapes[:-1])
+                             + f" or '{shapes[-1]}'")
         if self.entry is not None and self.dag is None:
             raise ValueError("'entry' belongs with 'dag'")
-        if self.ensemble is not None and self.result_bytes:
-            raise ValueError("an ensemble's members send 'answer' bytes; 'result_bytes' does "
-                             "not apply")
-        if self.ensemble is not None and self.accuracy is not None:
-            raise ValueError("an ensemble's accuracy goes under 'ensemble.accuracy'")
+        for shape in SHAPES:
+            section = getattr(self, shape)
+            for key, why in (getattr(section, "job_conflicts", None) or {}).items():
+                if section is not None and getattr(self, key):
+                    raise ValueError(why)
         return self
+
+
+def _job_model() -> type:
+    """JobSpec: the core's shapes (stages, dag) and those of the serving systems in the
+    registry, in that order, then the keys every shape shares."""
+    shapes = {}
+    for system in serving_systems().values():
+        for shape, ref in system.job_sections.items():
+            shapes[shape] = (Optional[resolve(ref)], None)
+    core = {n: (f.annotation, f) for n, f in _JobFields.model_fields.items()}
+    fields = {"stages": core.pop("stages"), "dag": core.pop("dag"), **shapes, **core}
+    model = create_model("JobSpec", __base__=_JobBase, **fields)
+    model.__doc__ = _JobFields.__doc__
+    return model, tuple(shapes)
+
+
+JobSpec, SHAPES = _job_model()
 
 
 class WorkloadSpec(Strict):
@@ -457,9 +405,6 @@ class MetricsSpec(Strict):
         "memory (rows then in finishing order; the summary keeps 26 bytes a request)")
 
 
-from edgesim.scenario.training_schema import TrainingSpec  # noqa: E402  (it needs Strict and ServiceSpec)
-
-
 class Scenario(Strict):
     """An edgesim scenario file."""
 
@@ -489,7 +434,7 @@ class Scenario(Strict):
     policy: PolicySpec = Field(default_factory=PolicySpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     training: Optional[TrainingSpec] = Field(None, description="train models instead of serving "
-                                             "a workload (DEEPCON, Mercury)")
+                                             "a workload (one training system)")
 
     @model_validator(mode="wrap")
     @classmethod

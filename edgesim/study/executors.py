@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 
 from edgesim.errors import UserError
 from edgesim.study.plan import Task
-from edgesim.study.worker import outcome, run_chunk, run_task, warm
+from edgesim.study.worker import finished, outcome, run_chunk, run_task, warm
 
 EXECUTORS = ("local", "dask")
 DASK_INSTALL = 'pip install -e ".[dask]"'
@@ -50,7 +50,6 @@ def chunks(tasks: Sequence[Task], size: int) -> list:
 
 def _lost(chunk: Sequence[Task], error: str) -> Iterator[dict]:
     """The outcomes of a chunk whose worker failed: runs it had finished are found on disk."""
-    from edgesim.study.sweep import finished
     for task in chunk:
         yield finished(task) or outcome(task, "failed", error=error)
 

@@ -4,7 +4,7 @@ The means and Student-t intervals are recomputed from runs.parquet (at the sweep
 level), so any metric of the runs can be plotted, not only those kept in summary.parquet.
 Axes other than ``x`` and ``hue`` that vary are folded into the lines' labels, so no line ever
 averages over configurations. matplotlib is imported only here, without pyplot, and the PNG
-is written atomically, like the run plots (:mod:`edgesim.analysis.plots`).
+is written atomically, like the run plots (:mod:`edgesim.metrics.plots`).
 """
 from __future__ import annotations
 

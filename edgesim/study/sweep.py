@@ -23,9 +23,11 @@ import pandas as pd
 
 from edgesim.errors import Problem
 from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
+from edgesim.study.executors import make_executor
 from edgesim.study.plan import Plan, Task, cli_settings, make_plan
 from edgesim.study.spec import SweepError, SweepFile, read_sweep
 from edgesim.study.tables import metric_columns, runs_table, summary_table
+from edgesim.study.worker import finished
 
 Progress = Callable[[int, int, str], None]
 
@@ -41,16 +43,6 @@ class SweepResult:
     executed: int
     skipped: int
     failed: int
-
-
-def finished(task: Task) -> Optional[dict]:
-    """The outcome of a run whose directory is complete, or None."""
-    path = Path(task.out) / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return {"key": task.key, "status": "ok", "summary": summary, "error": None}
 
 
 def execute(tasks: Iterable[Task], executor, progress: Optional[Progress] = None,
@@ -124,7 +116,6 @@ def run_sweep(sweep: Union[str, Path, Mapping[str, Any], SweepFile], out: Union[
     replace the sweep file's. ``chunk``: runs sent to a worker at a time (None: chosen from the
     number of runs and workers); it changes only the speed, never the tables.
     """
-    from edgesim.study.executors import make_executor
     sw = load(sweep)
     directory = Path(out)
     plan = make_plan(sw, directory, cli_settings(sets), replications, seed, plots)

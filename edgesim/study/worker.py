@@ -15,11 +15,12 @@ between two sweeps.
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import traceback
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from edgesim.metrics.atomic import write_text_atomic
 from edgesim.study.plan import Task
@@ -105,6 +106,16 @@ def warm() -> None:
 
 def outcome(task: Task, status: str, summary=None, error=None) -> dict:
     return {"key": task.key, "status": status, "summary": summary, "error": error}
+
+
+def finished(task: Task) -> Optional[dict]:
+    """The outcome of a run whose directory is complete, or None."""
+    path = Path(task.out) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"key": task.key, "status": "ok", "summary": summary, "error": None}
 
 
 def run_task(task: Task) -> dict:

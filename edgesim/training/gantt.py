@@ -1,6 +1,6 @@
-"""Figures of a training run: the schedule as a Gantt chart (DEEPCON's Fig. 5: which model each
-worker trains when; for Mercury, each device's compute and network lanes), and, for
-over-the-air runs, the gap estimates and the bytes uploaded against a full upload.
+"""The figure every training run has: the schedule as a Gantt chart (DEEPCON's Fig. 5: which
+model each worker trains when; for Mercury, each device's compute and network lanes). A
+system's own figures come from its ``plots`` (DEEPCON's over-the-air loop, federated accuracy).
 
 Drawn like edgesim's other run plots: plain matplotlib Figures on an Agg canvas, written
 atomically.
@@ -8,11 +8,10 @@ atomically.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import pandas as pd
 
-from edgesim.analysis.plots import _new_figure, _placeholder, _save, _title
+from edgesim.metrics.plots import _new_figure, _placeholder, _save, _title
 
 _KIND_COLOURS = {"compute": "C0", "importance": "C2", "aggregate": "C1", "reshard": "C4",
                  "sum": "C5", "pull": "0.55", "push": "0.3", "deploy": "C7", "upload": "C8",
@@ -21,7 +20,7 @@ _KIND_COLOURS = {"compute": "C0", "importance": "C2", "aggregate": "C1", "reshar
 
 def _title_of(what: str, summary: dict) -> str:
     s = dict(summary)
-    s["policy"] = (summary.get("deepcon") or summary.get("mercury") or {}).get("schedule")
+    s["policy"] = (summary.get(summary.get("system")) or {}).get("schedule")
     return _title(what, s)
 
 
@@ -73,39 +72,8 @@ def plot_gantt(schedule: pd.DataFrame, summary: dict, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_ota(windows: pd.DataFrame, summary: dict, path: Path) -> Path:
-    """The gap estimate against the full data's gap, and cumulative bytes uploaded against a
-    full upload of every item."""
-    fig = _new_figure(8.0, 6.0)
-    top, bottom = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2)
-    top.set_title(_title_of("Over-the-air loop", summary), fontsize=10)
-    if windows is None or len(windows) == 0:
-        _placeholder(top, "no window ended")
-        return _save(fig, path)
-    t = windows["end"]
-    top.plot(t, windows["data_gap"], color="k", lw=1.2, label="gap on all items")
-    top.plot(t, windows["estimate"], color="C0", lw=1.0, marker=".", label="estimate from sample")
-    top.plot(t, windows["true_gap"], color="0.6", ls="--", lw=1.0, label="input gap")
-    for x in t[windows["triggered"]]:
-        top.axvline(x, color="C3", lw=0.8, alpha=0.7)
-    top.set_ylabel("<Acc-CC> gap")
-    top.legend(fontsize=8)
-    top.grid(True, alpha=0.3)
-    bottom.plot(t, windows["full_bytes"].cumsum() / 1e6, color="k", label="full upload")
-    bottom.plot(t, windows["sample_bytes"].cumsum() / 1e6, color="C0", label="sample upload")
-    bottom.set_xlabel("time (s)")
-    bottom.set_ylabel("MB uploaded (cumulative)")
-    bottom.legend(fontsize=8)
-    bottom.grid(True, alpha=0.3)
-    return _save(fig, path)
-
-
-def write_training_plots(schedule: pd.DataFrame, windows: Optional[pd.DataFrame],
-                         summary: dict, out_dir: Path) -> list[Path]:
-    """Write ``gantt.png`` (and ``ota.png`` for over-the-air runs) into ``out_dir``."""
+def write_training_plots(schedule: pd.DataFrame, summary: dict, out_dir: Path) -> list[Path]:
+    """Write ``gantt.png`` into ``out_dir`` (a system's own figures come from its ``plots``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [plot_gantt(schedule, summary, out / "gantt.png")]
-    if windows is not None:
-        paths.append(plot_ota(windows, summary, out / "ota.png"))
-    return paths
+    return [plot_gantt(schedule, summary, out / "gantt.png")]

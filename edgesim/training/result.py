@@ -1,6 +1,6 @@
 """A finished training run and its run directory: summary.json, schedule.parquet (one row per
-piece of work), windows.parquet (over-the-air runs), a learning system's own tables (its
-`frames`, e.g. rounds.parquet and participation.parquet of federated runs),
+piece of work), the system's own tables (its `frames`, e.g. windows.parquet of over-the-air
+runs, rounds.parquet and participation.parquet of federated runs),
 scenario.resolved.yaml and plots/."""
 from __future__ import annotations
 
@@ -33,23 +33,12 @@ class TrainingResult:
         return self._sim.system.log.frame()
 
     @cached_property
-    def windows(self) -> Optional[pd.DataFrame]:
-        """Over-the-air runs: one row per update window (items, sample, bytes, gap estimate)."""
-        ota = getattr(self._sim.system, "ota", None)
-        if ota is None:
-            return None
-        return pd.DataFrame([vars(w) for w in ota.windows],
-                            columns=["index", "end", "items", "sampled", "sample_bytes",
-                                     "full_bytes", "true_gap", "data_gap", "estimate",
-                                     "triggered"])
-
-    @cached_property
     def frames(self) -> dict[str, pd.DataFrame]:
-        """A learning system's tables by name (each written as <name>.parquet): federated
-        runs have `rounds` and `participation`, CLUE runs `batches`, `transfers` and `drifts`,
-        decentralized runs `rounds`, `nodes` and `links`."""
-        frames = getattr(self._sim.system, "frames", None)
-        return frames() if frames is not None else {}
+        """The system's own tables by name (each written as <name>.parquet): over-the-air
+        runs have `windows`, federated runs `rounds` and `participation`, CLUE runs
+        `batches`, `transfers` and `drifts`, decentralized runs `rounds`, `nodes` and
+        `links`."""
+        return self._sim.system.frames()
 
     def __getattr__(self, name: str):
         # result.rounds, result.batches, ...: the learning system's tables as attributes.
@@ -57,7 +46,7 @@ class TrainingResult:
             frames = self.frames
             if name in frames:
                 return frames[name]
-            if name in ("rounds", "participation"):
+            if name in ("rounds", "participation", "windows"):
                 return None
         raise AttributeError(name)
 
@@ -69,8 +58,6 @@ class TrainingResult:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         write_parquet_atomic(self.schedule, out / "schedule.parquet")
-        if self.windows is not None:
-            write_parquet_atomic(self.windows, out / "windows.parquet")
         for name, frame in self.frames.items():
             write_parquet_atomic(frame, out / f"{name}.parquet")
         self.write_resolved(out)
@@ -78,10 +65,8 @@ class TrainingResult:
             on_tables()
         if plots:
             from edgesim.training.gantt import write_training_plots
-            write_training_plots(self.schedule, self.windows, self.summary, out / "plots")
-            own = getattr(self._sim.system, "plots", None)
-            if own is not None:
-                own(out / "plots", self.summary)
+            write_training_plots(self.schedule, self.summary, out / "plots")
+            self._sim.system.plots(out / "plots", self.summary)
         # The summary goes last: its presence marks a complete run directory.
         write_text_atomic(out / "summary.json", json.dumps(self.summary, indent=2) + "\n")
         return out

@@ -1,0 +1,160 @@
+"""The `edgesim` command line."""
+from __future__ import annotations
+
+import atexit
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from edgesim.errors import ScenarioError, UserError
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"error: {exc}" if not isinstance(exc, ScenarioError) else str(exc), err=True)
+    sys.exit(2)
+
+
+def _load(scenario: str, sets: tuple, duration: Optional[str] = None):
+    from edgesim import api
+    return api.load_named(scenario, list(sets) + ([f"duration={duration}"] if duration else []))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgesim", prog_name="edgesim")
+def main() -> None:
+    """edgesim: simulate edge-cloud deep-learning systems."""
+    _cheap_exit()
+
+
+def _cheap_exit() -> None:
+    """Freeze the garbage collector's view at interpreter exit: the collections during shutdown
+    walk every object a run left (matplotlib, pandas, the simulation) for nothing, 0.1-0.4 s
+    of a run (docs/performance.md). Exit handlers still run; Python never promised __del__ for
+    objects alive at exit. Registered once, whatever the number of invocations."""
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="run directory "
+              "(default: runs/<name>-<time>)")
+@click.option("--seed", type=int, help="override the scenario's seed")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="override any scenario key, e.g. --set nodes.cam.count=12")
+@click.option("--duration", help="override the simulated duration, e.g. 600s")
+@click.option("--no-plots", is_flag=True, help="skip the plots/ folder")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar, no table")
+def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
+        duration: Optional[str], no_plots: bool, quiet: bool) -> None:
+    """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
+    from edgesim.api import simulation_class
+    try:
+        sf = _load(scenario, sets, duration)
+        sim = simulation_class(sf)(sf, seed).build().check()
+    except (ScenarioError, UserError) as exc:
+        _fail(exc)
+    for warning in sim.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    training = sf.spec.training is not None
+    if quiet or training or not sys.stderr.isatty():
+        sim.run()
+    else:
+        from edgesim.report import progress_bar
+        with progress_bar(sim.duration) as update:
+            sim.run(progress=update)
+    result = sim.collect()
+    target = Path(out) if out else Path("runs") / (
+        f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if quiet:
+        result.save(target, plots=not no_plots)
+    else:
+        # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after it.
+        # Every file is written atomically and summary.json last, so an interrupt while
+        # plotting leaves no half-written file and no summary.json (docs/performance.md).
+        from edgesim.report import print_summary, print_training_summary
+        show = print_training_summary if training else print_summary
+        result.save(target, plots=not no_plots, on_tables=lambda: show(result.summary, target))
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
+def check(scenario: str, sets: tuple) -> None:
+    """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
+    from edgesim.api import simulation_class
+    try:
+        sf = _load(scenario, sets)
+        sim = simulation_class(sf)(sf).build().check()
+    except (ScenarioError, UserError) as exc:
+        _fail(exc)
+    if sf.spec.training is not None:
+        click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, training system "
+                   f"{sim.system.name}, {sim.system.describe()})")
+        return
+    click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, {len(sim.sources)} sources, "
+               f"policy {sf.spec.policy.name})")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    from edgesim.scenario.schema import Scenario
+    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@main.command()
+def scenarios() -> None:
+    """List the bundled scenarios."""
+    from edgesim.bundled import scenarios as bundled
+    found = bundled()
+    if not found:
+        click.echo("no bundled scenarios found", err=True)
+        sys.exit(1)
+    width = max(len(n) for n in found)
+    for name, (_path, desc) in found.items():
+        click.echo(f"{name:<{width}}  {desc}")
+
+
+@main.command()
+def policies() -> None:
+    """List the available policies (built-in and plug-ins)."""
+    from edgesim.policies.registry import available
+    for name, cls in available().items():
+        click.echo(f"{name:<14}  {cls.description}")
+
+
+@main.command()
+def systems() -> None:
+    """List the systems edgesim simulates (built-in and plug-ins), with what each provides."""
+    from edgesim.registry import systems as found
+    for name, s in found().items():
+        what = (f"training.{name}" if s.kind == "training" else
+                ", ".join(["placement policies"] * bool(s.policies)
+                          + [f"job shape '{x}'" for x in s.jobs]))
+        click.echo(f"{name:<14}  {s.kind:<8}  {what:<26}  {s.description}")
+
+
+from edgesim.cli.calibrate import calibrate as _calibrate, testbed as _testbed  # noqa: E402
+from edgesim.cli.trace import trace as _trace  # noqa: E402  (registered after main is defined)
+from edgesim.cli.compare import compare as _compare  # noqa: E402
+from edgesim.cli.study import capacity as _capacity, plot as _plot, sweep as _sweep  # noqa: E402
+from edgesim.cli.training import training as _training  # noqa: E402
+
+main.add_command(_trace)
+main.add_command(_calibrate)
+main.add_command(_testbed)
+main.add_command(_compare)
+main.add_command(_sweep)
+main.add_command(_capacity)
+main.add_command(_plot)
+main.add_command(_training)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,166 @@
+"""DEEPCON's section of a scenario, `training.deepcon`: multi-model training (DMML,
+DMML-SP, DMML-Par) and its over-the-air loop with ASRS sampling.
+
+Compute times reuse the service-time models of `service:` (constant, lognormal, calibrated
+with `phase: train`, ...); the true accuracy gap over time is an input, never a result."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, ModelSpec
+from edgesim.scenario.schema_service import ServiceSpec
+from edgesim.scenario.strict import Strict
+from edgesim.scenario.types import Duration, Fraction, Rate, Size
+
+
+class TrainModelSpec(Strict):
+    """One model trained by DEEPCON: its size (for the bytes it moves) and its compute time."""
+
+    params: float = Field(gt=0, description="parameter count; a replica moves params x "
+                                            "dtype_bytes bytes")
+    dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter (4: float32)")
+    step: ServiceSpec = Field(description="one training step (forward, backward, update), "
+                                          "asked for a batch of `batch`: as everywhere, a "
+                                          "constant's or lognormal's time is that of a batch of "
+                                          "one, scaled by its batch_cost")
+    batch: int = Field(1, ge=1, description="samples per step (1: `step` already gives the "
+                                            "whole step's time)")
+    steps: int = Field(1, ge=1, description="steps in one round (one pass over the data); "
+                                            "1 when `step` is already a whole round")
+    label: Optional[ServiceSpec] = Field(
+        None, description="time of one forward step of this model that produces the mixup "
+                          "labels the *other* models learn from (Alg. 2 lines 34-37): a "
+                          "dmml-sp or dmml-par task of model n adds the label steps of every "
+                          "other model; omitted: label computation is not charged")
+
+
+class GapSpec(Strict):
+    """The true <Acc-CC> gap of the deployed models over time: an input, not a result."""
+
+    start: Fraction = Field(description="gap when the models are deployed")
+    drift: float = Field(0.0, ge=0, description="growth of the gap per second of deployment "
+                                                "(data drift)")
+    after_update: Fraction = Field(description="gap right after an update is deployed")
+    spread: float = Field(0.5, ge=0, lt=1, description="per-class spread: the rarest class's "
+                                                        "gap is (1 + spread) times the "
+                                                        "commonest's (1 - spread), before "
+                                                        "normalising to the mean")
+
+
+class OTALearningSpec(Strict):
+    """Learning in the loop for the over-the-air loop: the N models are real small classifiers
+    on a real data set. Every item an edge sees is a real example, its ASRS strata are its
+    model's real predictions, Validate's <Acc-CC> gap (Eq. 5) comes from the models' real
+    predictions on the uploaded sample, and every Update fine-tunes the models on the samples
+    the edges actually uploaded; the held-out accuracy after each update is measured. The
+    times and bytes stay those of `models` (the real models stand in for their accuracy)."""
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec,
+                             description="architecture of every one of the N models, each "
+                                         "from its own seeded initialisation")
+    pretrain: int = Field(100, ge=1, description="examples of the training split (a seeded "
+                                                "uniform draw, kept out of the stream) the "
+                                                "models are pre-trained on before Deploy")
+    pretrain_epochs: int = Field(50, ge=1, le=10_000, description="passes over the pre-training "
+                                                                  "examples, at `local.lr`")
+    local: LocalSpec = Field(default_factory=lambda: LocalSpec(lr=0.1, decay="none"),
+                             description="SGD of one model: one DMML round of an update is "
+                                         "`epochs` passes over the training examples; "
+                                         "'cosine' anneals the rate over an update's rounds. "
+                                         "Omitted: lr 0.1, decay 'none', the rest as listed")
+    compare: bool = Field(True, description="also run the same scenario and seed with the other "
+                                            "sampler (asrs <-> random) and report both and "
+                                            "their difference")
+
+
+class OTASpec(Strict):
+    """DEEPCON's over-the-air loop (§4): Deploy -> Validate -> Train -> Update."""
+
+    edges: str = Field(description="node group of edge nodes; edge i runs model i mod N")
+    window: Duration = Field(gt=0, description="model-update window T: each edge uploads a "
+                                               "sample of its stream every T")
+    rate: Rate = Field(gt=0, description="items per second arriving at each edge")
+    arrivals: Literal["poisson", "deterministic"] = Field(
+        "poisson", description="items per window: Poisson with mean rate x window, or exactly")
+    item_bytes: Size = Field(gt=0, description="bytes of one item (an image)")
+    result_bytes: Size = Field(0.0, ge=0, description="bytes of one inference result "
+                                                       "uploaded with its item")
+    classes: int = Field(ge=2, le=100_000, description="classes the models predict: the strata")
+    skew: float = Field(1.0, ge=0, description="Zipf exponent of the class frequencies "
+                                               "(0: uniform)")
+    sampler: Literal["asrs", "random"] = Field(
+        "asrs", description="adaptive stratified reservoir sampling (Alg. 3, strata = predicted "
+                            "class) or one reservoir over the whole stream")
+    sample_fraction: Fraction = Field(gt=0, description="sample size as a fraction of the "
+                                                        "previous window's items")
+    min_per_stratum: int = Field(1, ge=0, description="ASRS: every stratum seen gets at least "
+                                                      "this many places")
+    estimator: Literal["stratified", "sample-mean"] = Field(
+        "stratified", description="how the cloud estimates the gap from an ASRS sample: "
+                                  "'stratified': each stratum's sample mean weighted by the "
+                                  "stratum's share of the window; 'sample-mean': Eq. 5 on the "
+                                  "collected sample as it is (Alg. 3 returns the union of the "
+                                  "strata's reservoirs and getValid evaluates it unweighted). "
+                                  "One reservoir always uses the sample mean")
+    class_shift: int = Field(0, ge=0, description="non-stationary stream: every window the "
+                                                  "classes' popularity ranks move by this many "
+                                                  "places (class c has Zipf rank (c - w x "
+                                                  "class_shift) mod classes in window w); a "
+                                                  "class's consistency stays with the class. "
+                                                  "0: stationary")
+    gap: Optional[GapSpec] = Field(
+        None, description="the true gap over time, an input; required without `learning`, "
+                          "and not given with it (the gap is then measured from the models' "
+                          "predictions; `gap: null` when extending a scenario that has one)")
+    threshold: Fraction = Field(description="train when the estimated gap exceeds this")
+    validate_time: Duration = Field(0.0, ge=0, description="cloud inference time per sampled "
+                                                           "item and model")
+    full_upload: bool = Field(True, description="on a trigger, edges upload the window's full "
+                                                "data for training")
+    rounds: int = Field(1, ge=1, description="training rounds per update")
+    learning: Optional[OTALearningSpec] = Field(
+        None, description="the models are real classifiers on a real data set (needs the "
+                          "'learn' extra): strata, the gap and the accuracy after every update "
+                          "are measured, and updates train on the samples the edges uploaded")
+
+    @model_validator(mode="after")
+    def _items(self) -> "OTASpec":
+        # Items are drawn one by one every window: keep a window within what a run can hold.
+        if self.rate * self.window > 1e7:
+            raise ValueError(f"rate x window is {self.rate * self.window:.3g} items per edge "
+                             "and window; at most 10,000,000")
+        # The gap is either an input or measured: never both, so no input is silently unused.
+        if self.learning is None and self.gap is None:
+            raise ValueError("give `gap` (the true gap over time), or `learning` to measure it")
+        if self.learning is not None and self.gap is not None:
+            raise ValueError("with `learning` the gap is measured from the models' predictions: "
+                             "remove `gap` (`gap: null` when extending a scenario)")
+        return self
+
+
+class DeepconSpec(Strict):
+    """N models trained on W GPU workers against a server that holds their replicas."""
+
+    schedule: Literal["dmml", "dmml-sp", "dmml-par"] = Field(
+        "dmml-par", description="'dmml': Alg. 1 on one worker; 'dmml-sp': synchronous rounds; "
+                                "'dmml-par': Alg. 2, asynchronous")
+    rounds: int = Field(ge=1, description="rounds every model is trained (R)")
+    server: str = Field(description="node holding the model replicas (the master)")
+    workers: str = Field(description="node group of GPU workers (its count is W)")
+    models: dict[str, TrainModelSpec] = Field(min_length=2, description="in order: M1, M2, ...")
+    affinity: bool = Field(True, description="dmml-par: a worker that just trained a model keeps "
+                                             "it when it is among the models due (Fig. 5)")
+    round_count: Literal["all-models", "tasks", "mean-model"] = Field(
+        "all-models", description="what a round is. 'all-models': round r is done when every "
+                                  "model has r rounds, each model trained R times (the paper's "
+                                  "'all models get the same rounds of training'); 'tasks': a "
+                                  "round is N training tasks done, whatever the models (Alg. 2 "
+                                  "has no per-model target): training stops after N x R tasks "
+                                  "and fast models run ahead (dmml-sp and dmml unchanged); "
+                                  "'mean-model': every model R rounds, round r's time the mean "
+                                  "over models of when each finished its r-th")
+    ota: Optional[OTASpec] = Field(None, description="run the over-the-air loop for `duration`, "
+                                                     "training `ota.rounds` rounds per trigger")

@@ -1,0 +1,112 @@
+"""Mercury as a training system: `iterations` iterations of data-parallel SGD under one
+schedule (SGD, sequential importance sampling, BACC, TicTac, AdaComm)."""
+from __future__ import annotations
+
+from edgesim.systems.mercury.baselines import AdaComm, TicTac
+from edgesim.systems.mercury.schedules import Mercury
+from edgesim.systems.mercury.summary import mercury_summary
+from edgesim.training.build import node_devices, service_models
+from edgesim.training.devices import ScheduleLog, Transfers
+from edgesim.training.protocol import TrainingSystem
+
+
+class MercurySystem(TrainingSystem):
+    """Mercury: `iterations` iterations of data-parallel SGD under one schedule."""
+
+    name = "mercury"
+
+    def __init__(self, sim, spec) -> None:
+        self.spec = spec
+        base = "training.mercury"
+        self.devices = node_devices(sim, spec.devices, f"{base}.devices")
+        if len(self.devices) == 1:
+            sim.problem(f"{base}.devices", "data-parallel training needs at least 2 devices",
+                        spec.devices)
+        step = service_models(sim, spec.model, spec.step, self.devices, f"{base}.step",
+                              spec.batch)
+        forward = service_models(sim, spec.model, spec.group.forward, self.devices,
+                                 f"{base}.group.forward", spec.group.batch)
+        if spec.schedule == "adacomm":
+            if spec.learning is None:
+                sim.problem(f"{base}.schedule", "'adacomm' adapts its local steps to the "
+                            "training loss: it needs `learning`", spec.schedule)
+            if spec.adacomm is None:
+                sim.problem(f"{base}.adacomm", "the 'adacomm' schedule needs its settings "
+                            "(at least `interval`)", None)
+        elif spec.schedule in ("sequential", "bacc") and spec.learning is None:
+            if spec.convergence is None:
+                sim.problem(f"{base}.convergence", f"{spec.schedule!r} needs E and E_is / E, "
+                            "or `learning` to measure them", None)
+            elif spec.schedule not in spec.convergence.ratio:
+                sim.problem(f"{base}.convergence.ratio", f"needs E_is / E for {spec.schedule!r}",
+                            dict(spec.convergence.ratio), ["sequential", "bacc"])
+        if spec.samples < len(self.devices):
+            sim.problem(f"{base}.samples", f"fewer samples than the {len(self.devices)} "
+                        "devices", spec.samples)
+        streams = [(sim.streams(f"mercury:{d.name}:step"),
+                    sim.streams(f"mercury:{d.name}:importance")) for d in self.devices]
+        names = [d.name for d in self.devices]
+        self.log = ScheduleLog(names, [spec.model])
+        self.lane = {n: i for i, n in enumerate(names)}
+        self.tx = Transfers(sim.env, sim.network)
+        self.learning = None
+        if spec.learning is not None:
+            from edgesim.systems.mercury.learning import build_learning
+            self.learning = build_learning(sim, spec, self.devices, base)
+        extra, runner = {}, Mercury
+        if spec.schedule == "tictac":
+            runner, extra = TicTac, {"layers": _tictac_layers(sim, spec, self.learning, base),
+                                     "forward_share": spec.tictac.forward_share}
+        elif spec.schedule == "adacomm":
+            runner = AdaComm
+        # Without devices (an unknown group, reported) there is nothing to build.
+        self.runner = runner(sim.env, self.devices, spec, spec.schedule, step or {},
+                             forward or {}, streams, self.tx, self.log, self.lane,
+                             self.learning, **extra) if self.devices and not sim.problems \
+            else None
+
+    def routes(self) -> list[tuple]:
+        return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices
+                if a is not b]
+
+    def process(self):
+        yield from self.runner.run()
+
+    # ------------------------------------------------------------------ protocol
+    def summary(self, sim) -> dict:
+        return mercury_summary(sim, self)
+
+    def describe(self) -> str:
+        return f"schedule {self.spec.schedule}"
+
+
+def _tictac_layers(sim, spec, learning, base: str) -> list[tuple[float, float]]:
+    """TicTac's layers: as given, or the trained model's (compute in proportion to FLOPs)."""
+    given = spec.tictac.layers
+    if given is None:
+        if learning is None:
+            sim.problem(f"{base}.tictac.layers", "'tictac' sends layer by layer: list the "
+                        "model's layers (params, compute), or train a model with `learning`",
+                        None)
+            return [(spec.params, 1.0)]
+        return [(float(p), float(f) or float(p)) for p, f in learning.learner.layer_costs()]
+    total = sum(layer.params for layer in given)
+    if abs(total - spec.params) > 1e-9 * spec.params:
+        sim.problem(f"{base}.tictac.layers", f"the layers' params sum to {total:.0f}, not the "
+                    f"model's {spec.params:.0f} (`params`)", [layer.params for layer in given])
+    return [(layer.params, layer.compute) for layer in given]
+
+
+def report_rows(s: dict) -> list[tuple[str, str]]:
+    """The lines `edgesim run` prints for a Mercury run (``s``: its summary.json)."""
+    from edgesim.report import fmt
+    body = s["mercury"]
+    rows = [("devices", f"{body['devices']}"),
+            ("iteration (steady)", fmt(body["mean_iteration_s"], "s")),
+            ("T_cp / T_cm", f"{fmt(body['t_cp_s'], 's')} / {fmt(body['t_cm_s'], 's')}")]
+    if body.get("speedup_vs_sgd") is not None:
+        rows.append(("speedup vs SGD (Eq. 2.3)", f"{body['speedup_vs_sgd']:.3f}"))
+    if body.get("total_time_s") is not None:
+        rows.append(("time to target", fmt(body["total_time_s"], "s")
+                     + (" (extrapolated)" if body.get("extrapolated") else "")))
+    return rows

@@ -1,0 +1,92 @@
+"""Variant parallelism's part of a scenario: the `ensemble` shape of a job (members, the
+master's window and quorum, the answers' bytes by Eq. 3, accuracy by answering set). The
+core's job model gets this shape from :mod:`edgesim.registry`."""
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from edgesim.scenario.strict import Strict
+from edgesim.scenario.types import Duration, Fraction, Size
+
+
+class AnswerSpec(Strict):
+    """What one ensemble member sends back: its top-k classes (the VP paper's Eq. 3) or raw
+    scores for the classes it predicts (class parallelism)."""
+
+    encoding: Literal["topk", "scores"] = Field(
+        "topk", description="'topk': h(k) = 1 byte for k = 1, else min(k (fp + 1), fp C) "
+                            "(Eq. 3); 'scores': one float per class in 'classes'")
+    k: int = Field(2, ge=1, description="classes kept by 'topk' (the paper uses 2)")
+    classes: int = Field(ge=1, le=1_000_000, description="'topk': C, the task's classes; "
+                                                         "'scores': classes this member scores")
+    float_bytes: int = Field(4, ge=1, le=16, description="size(fp): bytes of one score")
+
+    @model_validator(mode="after")
+    def _k(self) -> "AnswerSpec":
+        if self.encoding == "topk" and self.k > self.classes:
+            raise ValueError(f"k = {self.k} is more than the {self.classes} classes")
+        return self
+
+
+class AccuracySpec(Strict):
+    """Expected accuracy of an ensemble's answer, by the set of members that answered."""
+
+    dataset: Literal["food-101", "cifar-10", "cifar-100", "mnist", "svhn", "fashion-mnist",
+                     "imagenet"] = Field("food-101", description="whose single-model accuracies "
+                                         "(VP paper Table VI) are the defaults")
+    metric: Literal["top-1", "top-m"] = Field("top-1", description="'top-m': Table VI's second "
+                                              "row (top-5, or top-2 for MNIST, SVHN, F-MNIST)")
+    table: dict[str, Fraction] = Field(default_factory=dict, description="accuracy of a model, "
+                                       "or of a set of models joined by '+' (any order); "
+                                       "overrides the defaults and the rule")
+    rule: Literal["error-reduction", "best"] = Field(
+        "error-reduction", description="sets not in 'table': 'error-reduction': 1 - (1 - a_best) "
+                                       "(1 - gain)^(n - 1) for n members; 'best': a_best")
+    gain: Fraction = Field(0.0433, description="'error-reduction': share of the best member's "
+                           "errors each further member removes (default fitted to the paper's "
+                           "Food-101 claim, see the VP guide)")
+    value: Optional[Fraction] = Field(None, description="every answer has this accuracy, "
+                                      "whichever members answered (e.g. class parallelism)")
+
+
+class EnsembleMember(Strict):
+    model: str
+    node: Optional[Union[str, list[str]]] = Field(
+        None, description="node, group, or list of them; '@origin': the master itself; "
+                          "omitted: any node serving the model")
+
+
+class EnsembleSpec(Strict):
+    """Fan-out and fan-in: the master (the query's origin) sends the input to every member,
+    each runs its model and answers, and the master combines what arrived in its window."""
+
+    #: Keys of the job that do not apply to this shape, with why (checked by the job).
+    job_conflicts: ClassVar[dict] = {
+        "result_bytes": "an ensemble's members send 'answer' bytes; 'result_bytes' does not "
+                        "apply",
+        "accuracy": "an ensemble's accuracy goes under 'ensemble.accuracy'"}
+
+    members: list[EnsembleMember] = Field(min_length=1)
+    input_bytes: Size = Field(0.0, ge=0, description="bytes the master sends each member")
+    answer: AnswerSpec
+    deadline: Optional[Duration] = Field(None, gt=0, description="the master's window after "
+                                         "sending; default: wait for every member")
+    quorum: Union[int, Literal["all"]] = Field(1, description="answers needed for the query to "
+                                               "be answered (VP: 1; class parallelism: 'all')")
+    detect_failures: bool = Field(False, description="the master learns of a member's failure "
+                                  "when it happens (and stops waiting for it); default: only "
+                                  "answers are heard, a failed member is noticed by its absence "
+                                  "at the deadline")
+    aggregate: Optional[str] = Field(None, description="model the master runs on the answers "
+                                     "before replying (its service time on the master's device)")
+    accuracy: Optional[AccuracySpec] = Field(None, description="accuracy accounting by answering "
+                                             "set; omitted: none")
+
+    @model_validator(mode="after")
+    def _quorum(self) -> "EnsembleSpec":
+        if isinstance(self.quorum, int) and not 1 <= self.quorum <= len(self.members):
+            raise ValueError(f"quorum must be between 1 and the {len(self.members)} members, "
+                             f"or 'all'")
+        return self
