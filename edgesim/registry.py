@@ -39,6 +39,8 @@ class System:
     runtime: Optional[str] = None   # class(sim, spec) -> TrainingSystem
     report: Optional[str] = None    # report_rows(summary) -> [(label, value)] for `edgesim run`
     compare: Optional[str] = None   # compare(refs, ...) for `edgesim training compare`
+    headline: Optional[str] = None  # headline(summary) -> {column: value}, a row of
+    #                                 `edgesim training sweep` (default: the section's scalars)
     # serving systems
     policies: tuple = ()            # modules whose Policy subclasses it provides
     jobs: dict = field(default_factory=dict)    # job shape -> build function
@@ -84,12 +86,14 @@ BUILTIN: tuple = (
            "the over-the-air loop and ASRS sampling", guide="guides/deepcon.md",
            section=f"{_S}.deepcon.schema:DeepconSpec",
            runtime=f"{_S}.deepcon.system:DeepconSystem",
-           report=f"{_S}.deepcon.system:report_rows"),
+           report=f"{_S}.deepcon.system:report_rows",
+           headline=f"{_S}.deepcon.summary:headline"),
     System("mercury", "training", "Mercury: data-parallel SGD with importance sampling "
            "(sequential, BACC) and the TicTac and AdaComm baselines", guide="guides/mercury.md",
            section=f"{_S}.mercury.schema:MercurySpec",
            runtime=f"{_S}.mercury.system:MercurySystem",
-           report=f"{_S}.mercury.system:report_rows"),
+           report=f"{_S}.mercury.system:report_rows",
+           headline=f"{_S}.mercury.summary:headline"),
     System("federated", "training", "FedAvg and FedAce: federated learning with client "
            "importance sampling and compression", guide="guides/fedace.md",
            section=f"{_S}.fedace.schema:FederatedSpec",

@@ -30,7 +30,7 @@ class JobPlan:
     group: str = ""             # the scenario job this plan belongs to
     weight: float = 1.0         # probability that a request of the job takes this path
     accuracy: Optional[float] = None    # expected accuracy of a completed request, if known
-    ensemble: Optional[object] = None   # the edgesim.systems.vp.Ensemble that runs an ensemble job
+    coordinator: Optional[object] = None    # what runs a job of a system's shape (VP's Ensemble)
     n: int = field(init=False)
 
     def __post_init__(self) -> None:

@@ -115,7 +115,7 @@ class Simulation:
         self.node_names = [n.name for n in self.nodes]
         self.recorder = RequestRecorder([s.name for s in self.sources],
                                         [j.name for j in self.jobs], self.node_names,
-                                        answers=any(j.accuracy is not None or j.ensemble
+                                        answers=any(j.accuracy is not None or j.coordinator
                                                     for j in self.jobs),
                                         units=any(getattr(s, "window", None) is not None
                                                   for s in self.sources))

@@ -1,8 +1,9 @@
-"""`failures:` in a training scenario, for the systems that can lose work (federated).
+"""`failures:` in a training scenario, for the systems that model lost work (their
+``models_failures``; federated learning's clients).
 
-* ``crash`` of a client: it is offline for the episode (never selected) and the work it is doing
-  when it goes down is lost: the round goes on without its update (a dropout);
-* ``slowdown`` of a client: its compute times are multiplied by ``factor`` for the work it
+* ``crash`` of a member (a federated client): it is offline for the episode and the work it is
+  doing when it goes down is lost (the system's ``crash`` and ``repair``);
+* ``slowdown`` of a member: its compute times are multiplied by ``factor`` for the work it
   starts while the episode lasts;
 * ``outage`` and ``loss`` of links and cells: as in every scenario (flows pause or fail; a
   lost message is a client's update or download that never arrives).
@@ -23,17 +24,17 @@ from edgesim.failures.timing import Episodes, fixed_windows
 NODE_KINDS = ("crash", "slowdown")
 
 
-class ClientEpisodes:
-    """One crash or slow-down entry on the clients it targets."""
+class MemberEpisodes:
+    """One crash or slow-down entry on the members it targets."""
 
-    def __init__(self, sim, index: int, spec, clients, windows, run_of) -> None:
+    def __init__(self, sim, index: int, spec, clients, windows, system) -> None:
         self.spec = spec
         self.target = spec.target
         self.episodes = []
         for c in clients:
             if spec.kind == "crash":
-                down = (lambda c=c: run_of().crash(c))
-                up = (lambda c=c: run_of().repair(c))
+                down = (lambda c=c: system.crash(c))
+                up = (lambda c=c: system.repair(c))
             else:
                 down = (lambda c=c: c.slow.append(spec.factor))
                 up = (lambda c=c: c.slow.remove(spec.factor))
@@ -54,7 +55,7 @@ def build_training_failures(sim, system) -> F.Failures:
     out = F.Failures()
     if not sim.spec.failures:
         return out
-    if system.name != "federated":
+    if not system.models_failures:
         sim.problem("failures", f"failures are simulated in federated training; the "
                     f"{system.name} system does not model lost work yet", None)
         return out
@@ -77,15 +78,15 @@ def build_training_failures(sim, system) -> F.Failures:
                         ["crash", "slowdown", "outage", "loss"])
             continue
         nodes = expand(sim, f.target, f"{path}.target")
-        clients = [system.client_at(n.index) for n in nodes]
+        clients = [system.failure_member(n.index) for n in nodes]
         if any(c is None for c in clients):
             bad = [n.name for n, c in zip(nodes, clients) if c is None]
-            sim.problem(f"{path}.target", "only clients can crash or slow down in a federated "
-                        f"scenario; not clients: {', '.join(bad)}", f.target)
+            sim.problem(f"{path}.target", f"only clients can crash or slow down in a "
+                        f"{system.name} scenario; not clients: {', '.join(bad)}", f.target)
             continue
         windows = fixed_windows(sim, f, path)
         if windows is None:
             continue
-        out.entries[i] = ClientEpisodes(sim, i, f, clients, windows, lambda: system.run_)
+        out.entries[i] = MemberEpisodes(sim, i, f, clients, windows, system)
     return out
 

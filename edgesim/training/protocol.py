@@ -16,6 +16,8 @@ class TrainingSystem:
     section of the scenario (problems recorded on ``sim``, never raised)."""
 
     name: str = ""
+    #: Whether `failures:` may crash or slow down its members (it models lost work).
+    models_failures: bool = False
     tx: Transfers            # bytes moved, by kind (summary.json's `bytes`)
     log: ScheduleLog         # one row per piece of work (schedule.parquet, the Gantt chart)
 
@@ -42,6 +44,19 @@ class TrainingSystem:
 
     def plots(self, directory: Path, summary: dict) -> None:
         """Its figures, beside the schedule's Gantt chart."""
+
+    def failure_member(self, node_index: int) -> Any:
+        """What a crash or slow-down of node ``node_index`` acts on (None: nothing of this
+        system runs there). A member has a list ``slow`` of the factors that slow it now."""
+        return None
+
+    def crash(self, member: Any) -> None:
+        """``member`` goes down: the work it is doing is lost."""
+        raise NotImplementedError
+
+    def repair(self, member: Any) -> None:
+        """``member`` is back."""
+        raise NotImplementedError
 
     def describe(self) -> str:
         """What `edgesim check` prints after "training system <name>, "."""

@@ -2,7 +2,8 @@
 seed), one row per run with the varied keys and the system's headline figures. Fig. 2.11 of
 the Mercury chapter (speedup versus bandwidth) is such a table over `links.wifi.bandwidth`
 and `training.mercury.schedule`; Fig. 8 of DEEPCON over the worker count and the schedule;
-Fig. 7(b) over the sample fraction."""
+Fig. 7(b) over the sample fraction. Which figures make a row is the system's (its registry
+record's ``headline``)."""
 from __future__ import annotations
 
 import itertools
@@ -11,42 +12,9 @@ from typing import Iterable, Optional, Sequence, Union
 
 import pandas as pd
 
-#: Summary figures reported per system: (column, section, key).
-COLUMNS = {
-    "mercury": [("schedule", "mercury", "schedule"), ("devices", "mercury", "devices"),
-                ("t_cp_s", "mercury", "t_cp_s"), ("t_cm_s", "mercury", "t_cm_s"),
-                ("group", "mercury", "group_mean"), ("t_is_s", "mercury", "t_is_s"),
-                ("iteration_s", "mercury", "mean_iteration_s"),
-                ("sgd_iteration_s", "mercury", "reference_sgd_iteration_s"),
-                ("time_ratio", "mercury", "time_ratio"),
-                ("e_ratio", "mercury", ("convergence", "ratio")),
-                ("speedup_vs_sgd", "mercury", "speedup_vs_sgd")],
-    "deepcon": [("schedule", "deepcon", "schedule"), ("workers", "deepcon", "workers"),
-                ("time_to_rounds_s", "deepcon", "time_to_rounds_s"),
-                ("mean_utilisation", "deepcon", "mean_utilisation"),
-                ("parallel_speedup", "deepcon", "parallel_speedup")],
-    "ota": [("sampler", "ota", "sampler"), ("sample_fraction", "ota", "sample_fraction"),
-            ("items", "ota", "items"), ("sampled", "ota", "sampled"),
-            ("sample_mb", "ota", "sample_bytes"), ("full_mb", "ota", "full_stream_bytes"),
-            ("saved_by_sampling", "ota", "saved_by_sampling"),
-            ("mean_gap_shift", "ota", "mean_gap_shift"), ("triggers", "ota", "triggers")],
-}
-# OTA runs with real models (`ota.learning`) add what the models learned and, with `compare`,
-# the other sampler's run of the same seed.
-COLUMNS["ota-learning"] = COLUMNS["ota"] + [
-    ("updates", "ota", ("learning", "updates_installed")),
-    ("final_accuracy", "ota", ("learning", "final_heldout_accuracy")),
-    ("mean_accuracy", "ota", ("learning", "mean_heldout_accuracy")),
-    ("served_accuracy", "ota", ("learning", "served_accuracy")),
-    ("final_gap", "ota", ("learning", "final_heldout_gap")),
-    ("asrs_minus_random_final", "ota", ("sampler_comparison", "asrs_minus_random",
-                                        "final_heldout_accuracy")),
-    ("asrs_minus_random_mean", "ota", ("sampler_comparison", "asrs_minus_random",
-                                       "mean_heldout_accuracy")),
-    ("shift_random_over_asrs", "ota", ("sampler_comparison", "gap_shift_random_over_asrs"))]
-
-
-def _pick(summary: dict, section: str, key) -> object:
+def pick(summary: dict, section: str, key) -> object:
+    """``summary[section][key]`` (a tuple key walks nested sections); None where missing.
+    Byte counts of the OTA loop are given in MB."""
     node = summary.get(section) or {}
     for k in (key if isinstance(key, tuple) else (key,)):
         node = node.get(k) if isinstance(node, dict) else None
@@ -56,11 +24,16 @@ def _pick(summary: dict, section: str, key) -> object:
 
 
 def row_of(summary: dict) -> dict:
-    """The headline figures of one run's summary."""
-    kind = "ota" if "ota" in summary else summary["system"]
-    if kind == "ota" and "learning" in summary["ota"]:
-        kind = "ota-learning"
-    return {col: _pick(summary, section, key) for col, section, key in COLUMNS[kind]}
+    """The headline figures of one run's summary: its system's ``headline`` (in the
+    registry), else every number and string of its summary section."""
+    from edgesim.registry import get
+    system = get(summary["system"])
+    fn = system.load("headline")
+    if fn is not None:
+        return fn(summary)
+    body = summary.get(summary["system"]) or {}
+    return {k: v for k, v in body.items() if isinstance(v, (int, float, str, bool))
+            or v is None}
 
 
 def sweep(scenario: Union[str, Path], grid: Sequence[tuple[str, Sequence[str]]],

@@ -97,3 +97,37 @@ def _ota_learned(sim, system, shifts: list) -> dict:
                                        if a["mean_gap_shift"] and r["mean_gap_shift"] is not None
                                        else None)}
     return out
+
+
+#: `edgesim training sweep`'s columns: (column, summary section, key).
+HEADLINE = [("schedule", "deepcon", "schedule"), ("workers", "deepcon", "workers"),
+            ("time_to_rounds_s", "deepcon", "time_to_rounds_s"),
+            ("mean_utilisation", "deepcon", "mean_utilisation"),
+            ("parallel_speedup", "deepcon", "parallel_speedup")]
+OTA_HEADLINE = [("sampler", "ota", "sampler"), ("sample_fraction", "ota", "sample_fraction"),
+                ("items", "ota", "items"), ("sampled", "ota", "sampled"),
+                ("sample_mb", "ota", "sample_bytes"), ("full_mb", "ota", "full_stream_bytes"),
+                ("saved_by_sampling", "ota", "saved_by_sampling"),
+                ("mean_gap_shift", "ota", "mean_gap_shift"), ("triggers", "ota", "triggers")]
+# OTA runs with real models (`ota.learning`) add what the models learned and, with `compare`,
+# the other sampler's run of the same seed.
+OTA_LEARNING_HEADLINE = OTA_HEADLINE + [
+    ("updates", "ota", ("learning", "updates_installed")),
+    ("final_accuracy", "ota", ("learning", "final_heldout_accuracy")),
+    ("mean_accuracy", "ota", ("learning", "mean_heldout_accuracy")),
+    ("served_accuracy", "ota", ("learning", "served_accuracy")),
+    ("final_gap", "ota", ("learning", "final_heldout_gap")),
+    ("asrs_minus_random_final", "ota", ("sampler_comparison", "asrs_minus_random",
+                                        "final_heldout_accuracy")),
+    ("asrs_minus_random_mean", "ota", ("sampler_comparison", "asrs_minus_random",
+                                       "mean_heldout_accuracy")),
+    ("shift_random_over_asrs", "ota", ("sampler_comparison", "gap_shift_random_over_asrs"))]
+
+
+def headline(summary: dict) -> dict:
+    """One row of `edgesim training sweep`: the schedule's figures, or the OTA loop's."""
+    from edgesim.training.sweep import pick
+    cols = HEADLINE
+    if "ota" in summary:
+        cols = OTA_LEARNING_HEADLINE if "learning" in summary["ota"] else OTA_HEADLINE
+    return {col: pick(summary, section, key) for col, section, key in cols}

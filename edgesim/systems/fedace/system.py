@@ -70,6 +70,17 @@ class FederatedSystem(TrainingSystem):
             out += [(self.server, c.device, path), (c.device, self.server, path)]
         return out
 
+    models_failures = True
+
+    def failure_member(self, node_index: int):
+        return self.client_at(node_index)
+
+    def crash(self, member) -> None:
+        self.run_.crash(member)
+
+    def repair(self, member) -> None:
+        self.run_.repair(member)
+
     def client_at(self, node_index: int):
         """The client on node ``node_index``, or None (a failure may target any node)."""
         for c in self.clients:

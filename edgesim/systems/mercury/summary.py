@@ -125,3 +125,20 @@ def _learned(sim, system, out: dict, steady: Optional[float]) -> dict:
     # The speed-up as the run measured it: simulated time to the target, SGD over this one.
     out["measured_speedup_vs_sgd"] = t_sgd / t_s if t_sgd and t_s else None
     return out
+
+
+#: `edgesim training sweep`'s columns: (column, summary section, key).
+HEADLINE = [("schedule", "mercury", "schedule"), ("devices", "mercury", "devices"),
+            ("t_cp_s", "mercury", "t_cp_s"), ("t_cm_s", "mercury", "t_cm_s"),
+            ("group", "mercury", "group_mean"), ("t_is_s", "mercury", "t_is_s"),
+            ("iteration_s", "mercury", "mean_iteration_s"),
+            ("sgd_iteration_s", "mercury", "reference_sgd_iteration_s"),
+            ("time_ratio", "mercury", "time_ratio"),
+            ("e_ratio", "mercury", ("convergence", "ratio")),
+            ("speedup_vs_sgd", "mercury", "speedup_vs_sgd")]
+
+
+def headline(summary: dict) -> dict:
+    """One row of `edgesim training sweep`."""
+    from edgesim.training.sweep import pick
+    return {col: pick(summary, section, key) for col, section, key in HEADLINE}

@@ -40,7 +40,7 @@ def build_ensemble(sim, name: str, job, path: str, candidates: Callable) -> tupl
         _check_aggregate(sim, name, spec.aggregate, f"{epath}.aggregate")
         stream = sim.streams(f"ensemble:{name}:aggregate")
     ens = Ensemble(sim, name, spec, member_plans, models, accuracy, stream)
-    plan = JobPlan(len(sim.jobs), name, [], 0.0, job.timeout, ensemble=ens)
+    plan = JobPlan(len(sim.jobs), name, [], 0.0, job.timeout, coordinator=ens)
     return [plan], ens.enter
 
 

@@ -43,8 +43,8 @@ def answers_summary(sim) -> dict:
         out["within_slo"] = float((done & (lat <= slo)).sum() / ended)
     acc = np.frombuffer(rec.accuracy, dtype=float)
     jobs = np.frombuffer(rec.job, dtype=np.int32)
-    known = np.array([p.accuracy is not None or (p.ensemble is not None and
-                                                 p.ensemble.accuracy is not None)
+    known = np.array([p.accuracy is not None or (p.coordinator is not None and
+                                                 p.coordinator.accuracy is not None)
                       for p in sim.jobs], dtype=bool)
     has = measured & known[jobs] if len(known) else np.zeros(n, bool)
     if has.any():
@@ -52,10 +52,10 @@ def answers_summary(sim) -> dict:
         answered = acc[done & has]
         out["accuracy"] = {"expected": float(per_query.mean()),
                            "answered": float(answered.mean()) if len(answered) else None}
-    late = sum(p.ensemble.late_bytes for p in sim.jobs if p.ensemble is not None)
+    late = sum(p.coordinator.late_bytes for p in sim.jobs if p.coordinator is not None)
     nbytes = np.frombuffer(rec.nbytes, dtype=float)[measured]
     out["bytes_per_query"] = float((nbytes.sum() + late) / ended) if ended else None
-    ens = [p.ensemble for p in sim.jobs if p.ensemble is not None]
+    ens = [p.coordinator for p in sim.jobs if p.coordinator is not None]
     if ens:
         out["members"] = _members(rec, done, ens)
     return out
