@@ -85,7 +85,8 @@ def test_spec_is_consistent(name):
     elif s.family == "lstm":
         assert s.input_shape == (s.kwargs["seq_len"], s.kwargs["input_size"])
     else:
-        assert s.input_shape == (3, s.kwargs["resolution"], s.kwargs["resolution"])
+        assert s.input_shape == (s.kwargs.get("in_channels", 3), s.kwargs["resolution"],
+                                 s.kwargs["resolution"])
     s.kwargs["mutated"] = True                       # a copy: the registry is unaffected
     assert "mutated" not in zoo.spec(name).kwargs
 
@@ -391,3 +392,31 @@ def test_op_kinds():
     assert kinds("vgg16")["w3"] == 13 and kinds("vgg16")["mm"] == 3   # 3x3 convs, 3 FC layers
     # DenseNet's pre-activation BN + ReLU read a concatenation: a fusing engine keeps them
     assert kinds("densenet121")["ewk"] > 0 and kinds("resnet18")["ewk"] <= 2
+
+
+def test_federated_paper_models_have_their_closed_form_sizes():
+    """The timed models of the FL scenarios, counted from their layer sizes by hand."""
+    def conv(cin, cout, k):
+        return cin * cout * k * k + cout
+    def fc(a, b):
+        return a * b + b
+    # FedAvg paper: 5x5 'same' convs 32, 64 + two 2x2 pools (28 -> 7), FC 512; the paper states
+    # 1,663,370 parameters for MNIST.
+    fedavg = conv(1, 32, 5) + conv(32, 64, 5) + fc(7 * 7 * 64, 512) + fc(512, 10)
+    assert fedavg == 1_663_370
+    # FedML's FEMNIST CNN: 3x3 valid convs (28 -> 24), one pool (12), FC 128, 62 classes.
+    femnist = conv(1, 32, 3) + conv(32, 64, 3) + fc(12 * 12 * 64, 128) + fc(128, 62)
+    # CIFAR ResNet-18: 3x3 stem, four stages of two basic blocks, 1x1 projections, BN affine.
+    def block(cin, cout, stride):
+        n = 9 * cin * cout + 2 * cout + 9 * cout * cout + 2 * cout
+        return n + (cin * cout + 2 * cout if stride != 1 or cin != cout else 0)
+    resnet = 9 * 3 * 64 + 2 * 64 + fc(512, 10)
+    cin = 64
+    for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        resnet += block(cin, planes, stride) + block(planes, planes, 1)
+        cin = planes
+    assert resnet == 11_173_962
+    for name, want in (("fedavg_cnn", fedavg), ("femnist_cnn", femnist),
+                       ("fedavg_cnn_femnist", fedavg - fc(512, 10) + fc(512, 62)),
+                       ("resnet18_cifar", resnet)):
+        assert sum(p.numel() for p in zoo.build(name).parameters()) == want, name

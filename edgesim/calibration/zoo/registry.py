@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from edgesim.calibration.zoo.classic import DenseNet, SqueezeNet, SSDMobileNet
+from edgesim.calibration.zoo.federated import FedAvgCNN, FemnistCNN
 from edgesim.calibration.zoo.mobile import EfficientNet, MNASNet, MobileNetV1, MobileNetV3, ShuffleNetV2
 from edgesim.calibration.zoo.mobilenet import ROI_CLASSES, InvertedResidual, MobileNetV2, VPVariant
 from edgesim.calibration.zoo.resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
@@ -67,7 +68,12 @@ _FAMILIES: dict[str, _Family] = {
                             "resolution", _image_shape),
     "vp": _Family(VPVariant, dict(width=0.35, last_channels=256, num_classes=101, resolution=96),
                   "resolution", _image_shape),
-    "resnet": _Family(ResNet, dict(depth=18, num_classes=1000, resolution=224), "resolution", _image_shape),
+    "resnet": _Family(ResNet, dict(depth=18, num_classes=1000, stem="imagenet", resolution=224),
+                      "resolution", _image_shape),
+    "fedavg_cnn": _Family(FedAvgCNN, dict(in_channels=1, num_classes=10, resolution=28), "resolution",
+                          lambda kw: (kw["in_channels"], kw["resolution"], kw["resolution"])),
+    "femnist_cnn": _Family(FemnistCNN, dict(in_channels=1, num_classes=62, resolution=28), "resolution",
+                           lambda kw: (kw["in_channels"], kw["resolution"], kw["resolution"])),
     "resnet_cifar": _Family(CifarResNet, dict(depth=20, num_classes=10, shortcut="A", resolution=32),
                             "resolution", _image_shape),
     "vgg": _Family(VGG, dict(depth=13, batch_norm=False, num_classes=1000, head="imagenet", dropout=0.5,
@@ -136,6 +142,18 @@ for _i, _rho in enumerate(VP_RESOLUTIONS, start=1):
 
 _register("resnet18", "resnet", "ResNet-18, ImageNet 224 (He et al. 2016; torchvision layout)", depth=18)
 _register("resnet50", "resnet", "ResNet-50, ImageNet 224 (He et al. 2016; torchvision v1.5 layout)", depth=50)
+_register("resnet18_cifar", "resnet",
+          "ResNet-18 for CIFAR 32x32: 3x3 stem, no max pool, 10 classes (Mercury's and FedAce's "
+          "Fed-CIFAR10 model; FedAce's GroupNorm has the same parameters as this BatchNorm)",
+          depth=18, num_classes=10, stem="cifar", resolution=32)
+_register("fedavg_cnn", "fedavg_cnn",
+          "FedAvg paper CNN (McMahan et al. 2017): 5x5 conv 32 + pool, 5x5 conv 64 + pool, FC 512, "
+          "28x28 grey, 10 classes (1,663,370 parameters as the paper states)")
+_register("fedavg_cnn_femnist", "fedavg_cnn",
+          "FedAvg paper CNN with 62 classes (FEMNIST, LEAF's baseline CNN)", num_classes=62)
+_register("femnist_cnn", "femnist_cnn",
+          "FEMNIST CNN of FedML (CNN_DropOut): 3x3 conv 32, 3x3 conv 64, pool, FC 128, 62 classes "
+          "(FedAce's FEMNIST model: two conv and two linear layers)")
 _register("resnet20", "resnet_cifar",
           "ResNet-20, CIFAR-10 32x32, option-A shortcuts (He et al. 2016 sec. 4.2)",
           depth=20)

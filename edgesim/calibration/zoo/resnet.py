@@ -64,18 +64,26 @@ RESNET_LAYERS: dict[int, tuple[type, tuple[int, ...]]] = {
 
 
 class ResNet(_Staged):
-    """ImageNet ResNet; stages: ``stem`` (conv7x7, BN, ReLU, max pool), each residual block
-    (``layer1.0`` ...), ``head`` (average pool, linear)."""
+    """ImageNet ResNet; stages: ``stem`` (conv7x7, BN, ReLU, max pool; or, ``stem='cifar'``,
+    conv3x3 stride 1, BN, ReLU), each residual block (``layer1.0`` ...), ``head`` (average pool,
+    linear)."""
 
-    def __init__(self, depth: int = 18, num_classes: int = 1000):
+    def __init__(self, depth: int = 18, num_classes: int = 1000, stem: str = "imagenet"):
         super().__init__()
         if depth not in RESNET_LAYERS:
             raise ValueError(f"ImageNet ResNet depth must be one of {sorted(RESNET_LAYERS)}, not {depth}")
         block, counts = RESNET_LAYERS[depth]
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, 2, 1),
-        )
+        if stem == "imagenet":
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, 2, 1),
+            )
+        elif stem == "cifar":
+            # 32x32 inputs (Mercury, FedAce, most FL papers): a 3x3 stride-1 stem, no max pool.
+            self.stem = nn.Sequential(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
+                                      nn.ReLU(inplace=True))
+        else:
+            raise ValueError(f"stem must be 'imagenet' or 'cifar', not {stem!r}")
         inplanes = 64
         names = ["stem"]
         for li, (planes, n) in enumerate(zip((64, 128, 256, 512), counts), start=1):

@@ -96,8 +96,11 @@ class Client:
         return math.prod(self.slow) if self.slow else 1.0
 
 
-def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client]:
-    """Every client of every group, in group then member order (the order of their shards)."""
+def build_clients(sim, spec, server: Optional[Device], base: str,
+                  timed: Optional[str] = None) -> list[Client]:
+    """Every client of every group, in group then member order (the order of their shards).
+    ``timed``: the timed model's name, which `dist: calibrated` step and forward times look up
+    (else 'federated-step' and 'federated-forward')."""
     from edgesim.training.build import member_devices, service_models
     clients: list[Client] = []
     seen: dict[str, str] = {}
@@ -106,8 +109,9 @@ def build_clients(sim, spec, server: Optional[Device], base: str) -> list[Client
         path = f"{base}.clients.{g}"
         devs = member_devices(sim, group.nodes, path, seen, "clients",
                               {server.index: "server"} if server is not None else None)
-        step = service_models(sim, "federated-step", group.step, devs, f"{path}.step", batch)
-        forward = (service_models(sim, "federated-forward", group.forward, devs,
+        step = service_models(sim, timed or "federated-step", group.step, devs, f"{path}.step",
+                              batch)
+        forward = (service_models(sim, timed or "federated-forward", group.forward, devs,
                                   f"{path}.forward", batch) if group.forward else None)
         flash = None
         if group.bandwidth is not None and group.bandwidth.dist == "flash":

@@ -30,6 +30,7 @@ from edgesim.learning import compression as comp
 from edgesim.learning.importance import ImportanceCache, draw_without_replacement, example_order
 from edgesim.learning.server import ServerOptimizer, weighted_average
 from edgesim.training.devices import TransferLost
+from edgesim.training.timed import wire_nonzero
 from edgesim.training.learning_build import round_lr
 
 
@@ -51,12 +52,16 @@ class _RoundState:
 class FederatedRun:
     """The rounds of one federated training."""
 
-    def __init__(self, sim, spec, server, clients, learner, data, test, tx, log, lane) -> None:
+    def __init__(self, sim, spec, server, clients, learner, data, test, tx, log, lane,
+                 wire_params: Optional[int] = None) -> None:
         self.sim, self.env, self.spec = sim, sim.env, spec
         self.server, self.clients = server, clients
         self.learner, self.data, self.test = learner, data, test
         self.tx, self.log, self.lane = tx, log, lane
         self.P = learner.params
+        # The timed model's size: what the bytes on the wire count (the learned model's when
+        # the scenario names no other).
+        self.P_wire = wire_params if wire_params is not None else self.P
         self.optimizer = ServerOptimizer(spec.server_optimizer.optimizer,
                                          spec.server_optimizer.lr, spec.server_optimizer.betas,
                                          spec.server_optimizer.eps)
@@ -119,10 +124,11 @@ class FederatedRun:
         self.versions[r] = self.weights
         target = self._sparsity(r)
         nnz = int(self.mask.sum()) if self.mask is not None else self.P
+        nnz = wire_nonzero(nnz, self.P, self.P_wire)
         b = spec.dtype_bytes
-        down = comp.model_bytes(nnz, self.P, b)       # dense while nothing is pruned
+        down = comp.model_bytes(nnz, self.P_wire, b)      # dense while nothing is pruned
         compressed = spec.compression is not None and (self.mask is not None or target > 0)
-        up = comp.update_bytes(nnz, self.P, b, spec.compression.mask_encoding
+        up = comp.update_bytes(nnz, self.P_wire, b, spec.compression.mask_encoding
                                if spec.compression else "bitmap", compressed)
         state = _RoundState(env)
         first = len(self.participation)
@@ -347,7 +353,8 @@ class FederatedRun:
             "sparsity_target": target,
             "sparsity": float(1.0 - kept[prunable].mean()) if prunable.any() else 0.0,
             "nonzero": nnz,
-            "model_bytes": comp.model_bytes(nnz, self.P, spec.dtype_bytes),
+            "model_bytes": comp.model_bytes(wire_nonzero(nnz, self.P, self.P_wire), self.P_wire,
+                                            spec.dtype_bytes),
         }
         self.rounds.append(row)
         if (self.target_round is None and spec.target_accuracy is not None and evaluate

@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from edgesim.scenario.learning_schema import LearningSpec
 from edgesim.scenario.schema_service import ServiceSpec
 from edgesim.scenario.strict import Strict
+from edgesim.scenario.timed_schema import TimedModelSpec
 from edgesim.scenario.types import Bandwidth, Duration, Fraction, Size
 
 
@@ -187,6 +188,11 @@ class FederatedSpec(Strict):
     compression: Optional[CompressionSpec] = Field(None, description="omitted: dense models")
     completion: CompletionSpec = Field(default_factory=CompletionSpec)
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per weight on the wire")
+    timed: Optional[TimedModelSpec] = Field(
+        None, description="the model the deployment runs (e.g. FedAce's resnet18_cifar): its "
+                          "parameters set the bytes on the wire and its name the calibrated step "
+                          "times; `learning.model` still decides the learning. Omitted: the "
+                          "learned model is timed")
     retry: Duration = Field(10.0, gt=0, description="when no client is online, the server "
                                                     "waits this long before the next round")
 

@@ -5,6 +5,7 @@ import math
 from statistics import fmean
 
 from edgesim.learning import compression as comp
+from edgesim.training.timed import models_section
 
 
 def scheme(spec) -> str:
@@ -22,7 +23,7 @@ def federated_summary(sim, system) -> dict:
     rows = run.rounds
     accs = [r["accuracy"] for r in rows if not math.isnan(r["accuracy"])]
     per_round = [r["bytes_down"] + r["bytes_up"] + r["bytes_importance"] for r in rows]
-    dense = comp.dense_bytes(run.P, spec.dtype_bytes)
+    dense = comp.dense_bytes(run.P_wire, spec.dtype_bytes)     # of the timed model
     final_bytes = rows[-1]["model_bytes"] if rows else dense
     parts = run.participation
     trained = [p for p in parts if p["role"] == "train"]
@@ -59,4 +60,5 @@ def federated_summary(sim, system) -> dict:
         "importance_refreshes": sum(1 for p in parts if p["role"] == "importance"),
         "learning_wall_s": sum(r["learn_wall_s"] for r in rows),
     }
+    out.update(models_section(system.timed, spec.learning.model.name, run.P))
     return out

@@ -2,11 +2,14 @@
 the model, and the run; every problem located at its key path before t = 0."""
 from __future__ import annotations
 
+import pandas as pd
+
 from edgesim.training.build import node_devices
 from edgesim.training.devices import ScheduleLog, Transfers, fail_transfer
 from edgesim.systems.fedace.clients import build_clients
 from edgesim.training.learning_build import load_dataset, make_learner, shards, split, torch_available
 from edgesim.training.protocol import TrainingSystem
+from edgesim.training.timed import resolve_timed
 
 BASE = "training.federated"
 
@@ -24,7 +27,9 @@ class FederatedSystem(TrainingSystem):
             sim.problem(f"{BASE}.server", f"must name one node, not a group of {len(servers)}",
                         spec.server)
         self.server = servers[0] if servers else None
-        self.clients = build_clients(sim, spec, self.server, BASE)
+        self.timed = resolve_timed(sim, spec.timed, f"{BASE}.timed")
+        self.clients = build_clients(sim, spec, self.server, BASE,
+                                     self.timed.model if self.timed else None)
         n = len(self.clients)
         if self.clients and spec.per_round > n:
             sim.problem(f"{BASE}.per_round", f"more than the {n} clients", spec.per_round)
@@ -59,7 +64,8 @@ class FederatedSystem(TrainingSystem):
         self.data = data
         from edgesim.systems.fedace.rounds import FederatedRun
         self.run_ = FederatedRun(sim, spec, self.server, self.clients, self.learner, data,
-                                 test, self.tx, self.log, self.lane)
+                                 test, self.tx, self.log, self.lane,
+                                 self.timed.params if self.timed else None)
 
     def routes(self) -> list[tuple]:
         if self.server is None:
@@ -98,8 +104,13 @@ class FederatedSystem(TrainingSystem):
 
     def frames(self) -> dict:
         from edgesim.systems.fedace.frames import participation_frame, rounds_frame
-        return {"rounds": rounds_frame(self.run_.rounds),
-                "participation": participation_frame(self.run_.participation)}
+        timed = self.timed.model if self.timed else self.spec.learning.model.name
+        frames = {"rounds": rounds_frame(self.run_.rounds),
+                  "participation": participation_frame(self.run_.participation)}
+        # Bytes in these tables are the timed model's: each row says which model that is.
+        for df in frames.values():
+            df["timed_model"] = pd.Categorical([timed] * len(df))
+        return frames
 
     def plots(self, directory, summary: dict) -> None:
         from edgesim.systems.fedace.plots import plot_accuracy
