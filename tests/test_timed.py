@@ -100,3 +100,27 @@ def test_calibrated_steps_look_up_the_timed_model(tmp_path):
         # linear between the profiled batch sizes 1 and 20: 40 + (b - 1) * 360 / 19 ms
         want = full * 0.400 + (0.040 + (rem - 1) * 0.360 / 19 if rem else 0.0)
         assert row.computed - row.downloaded == pytest.approx(want, rel=1e-9)
+
+
+CLUE = Path(__file__).parents[1] / "scenarios" / "clue"
+
+
+def test_clue_knowledge_transfers_and_model_updates_move_the_timed_model():
+    """Eq. 3b's KT_in is top-Z of the timed model's parameters (values + position map), and
+    FedAvg push's MU_out / MU_in are whole timed models."""
+    from edgesim.learning.knowledge import transfer_bytes
+    r = edgesim.run(edgesim.load(CLUE / "clue.yaml", ["training.clue.timed.model=resnet18_cifar"]))
+    c = r.summary["clue"]
+    Pt = 11_173_962
+    assert c["timed_model"]["params"] == Pt and c["learned_model"]["params"] < 10_000
+    spec = edgesim.load(CLUE / "clue.yaml").spec.training.clue
+    one = transfer_bytes(round(spec.help.significant * Pt), Pt, spec.dtype_bytes,
+                         spec.help.encoding)
+    kt = r.transfers[r.transfers.op == "KT_in"]
+    assert len(kt) and (kt.bytes == one).all()
+    assert c["bytes"]["KT_in"] == len(kt) * one
+    assert c["eq3"]["formula_bytes"] == c["eq3"]["counted_bytes"]
+    fed = edgesim.run(edgesim.load(CLUE / "federated.yaml",
+                                   ["training.clue.timed.model=resnet18_cifar"]))
+    t = fed.transfers
+    assert set(t[t.op.isin(["MU_out", "MU_in"])].bytes) == {Pt * 4.0}

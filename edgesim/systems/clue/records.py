@@ -10,6 +10,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from edgesim.training.timed import models_section
+
 from edgesim.learning import knowledge as K
 from edgesim.systems.clue.paper import PAPER_TABLE_1, table_1_ours
 
@@ -166,7 +168,7 @@ def summary(sim, system) -> dict:
         "table_1_ours": table_1_ours(spec.dtype_bytes, spec.help.significant,
                                      spec.help.encoding),
         "table_1_paper": PAPER_TABLE_1,
-    }
+    } | models_section(system.timed, spec.model.name, run.P)
 
 
 def per_operation(run, by_op: dict) -> dict:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Optional
 
 import numpy as np
 import simpy
@@ -43,12 +44,14 @@ class ClueRun:
     """The request streams of every edge node, and the collaboration around them."""
 
     def __init__(self, sim, spec, nodes, mds, aggregator, learner, labels, test_by_class,
-                 tx, log, lane) -> None:
+                 tx, log, lane, wire_params: Optional[int] = None) -> None:
         self.sim, self.env, self.spec = sim, sim.env, spec
         self.nodes, self.mds, self.aggregator = nodes, mds, aggregator
         self.learner, self.labels, self.test_by_class = learner, labels, test_by_class
         self.tx, self.log, self.lane = tx, log, lane
         self.P = learner.params
+        # The timed model's size: what every byte count on the wire is of.
+        self.P_wire = wire_params if wire_params is not None else self.P
         self.C = learner.classes
         self.batch_rows: list[dict] = []
         self.transfers: list[dict] = []
@@ -56,10 +59,10 @@ class ClueRun:
         self.rounds: list[dict] = []
         self.priors: dict[int, np.ndarray] = {}        # what the MdS last received
         self.md_bytes = K.metadata_bytes(self.C, spec.help.metadata_bytes)
-        self.kt_count = max(1, int(round(spec.help.significant * self.P)))
-        self.kt_bytes = K.transfer_bytes(self.kt_count, self.P, spec.dtype_bytes,
+        self.kt_count = max(1, int(round(spec.help.significant * self.P_wire)))
+        self.kt_bytes = K.transfer_bytes(self.kt_count, self.P_wire, spec.dtype_bytes,
                                          spec.help.encoding)
-        self.model_bytes = float(self.P * spec.dtype_bytes)
+        self.model_bytes = float(self.P_wire * spec.dtype_bytes)
         self.infer_streams = {n.index: sim.streams(f"clue:{n.name}:infer") for n in nodes}
         self.step_streams = {n.index: sim.streams(f"clue:{n.name}:step") for n in nodes}
         self.uploads: dict[int, dict[int, simpy.Event]] = {}

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, ModelSpec
 from edgesim.scenario.schema_service import ServiceSpec
 from edgesim.scenario.strict import Strict
+from edgesim.scenario.timed_schema import TimedModelSpec
 from edgesim.scenario.types import Duration, Fraction, Size
 
 
@@ -184,6 +185,10 @@ class ClueSpec(Strict):
     eval_every: int = Field(5, ge=1, description="batches between held-out evaluations of a "
                                                  "node on its current classes")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter on the wire")
+    timed: Optional[TimedModelSpec] = Field(
+        None, description="the model the deployment runs: its parameters set the bytes of "
+                          "model uploads, downloads and knowledge transfers (Eq. 3a/3b) while "
+                          "`model` learns; omitted: the learned model is timed")
 
     @model_validator(mode="after")
     def _roles(self) -> "ClueSpec":

@@ -12,6 +12,7 @@ from edgesim.training.devices import ScheduleLog, Transfers, fail_transfer
 from edgesim.training.learning_build import load_dataset, split, torch_available
 from edgesim.systems.clue.nodes import build_nodes
 from edgesim.training.protocol import TrainingSystem
+from edgesim.training.timed import resolve_timed
 
 BASE = "training.clue"
 
@@ -24,6 +25,7 @@ class ClueSystem(TrainingSystem):
     def __init__(self, sim, spec) -> None:
         self.spec = spec
         self.run_ = None
+        self.timed = resolve_timed(sim, spec.timed, f"{BASE}.timed")
         self.mds = self._one(sim, spec.mds, "mds") if spec.mode == "clue" else None
         self.aggregator = (self._one(sim, spec.aggregator, "aggregator")
                            if spec.mode == "federated" else None)
@@ -65,7 +67,8 @@ class ClueSystem(TrainingSystem):
         test_by_class = {c: test[data.y[test] == c] for c in range(data.classes)}
         from edgesim.systems.clue.run import ClueRun
         self.run_ = ClueRun(sim, spec, self.nodes, self.mds, self.aggregator, self.learner,
-                            data.y, test_by_class, self.tx, self.log, self.lane)
+                            data.y, test_by_class, self.tx, self.log, self.lane,
+                            self.timed.params if self.timed else None)
 
     def _one(self, sim, ref: str, key: str):
         devs = node_devices(sim, ref, f"{BASE}.{key}")
