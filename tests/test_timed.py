@@ -124,3 +124,27 @@ def test_clue_knowledge_transfers_and_model_updates_move_the_timed_model():
                                    ["training.clue.timed.model=resnet18_cifar"]))
     t = fed.transfers
     assert set(t[t.op.isin(["MU_out", "MU_in"])].bytes) == {Pt * 4.0}
+
+
+MERCURY = Path(__file__).parents[1] / "scenarios" / "mercury"
+
+
+def test_mercury_gradient_is_the_timed_models():
+    """`params` is the model on the wire; omitted, the zoo model's or the learned one's."""
+    zoo = edgesim.run(edgesim.load(MERCURY / "bacc.yaml", [
+        "training.mercury.model=resnet18_cifar", "training.mercury.params=null",
+        "training.mercury.iterations=3", "training.mercury.schedule=sgd"])).summary["mercury"]
+    assert zoo["timed_model"] == {"model": "resnet18_cifar", "params": 11_173_962,
+                                  "source": "zoo"}
+    assert zoo["gradient_bytes"] == 11_173_962 * 4
+    learned = edgesim.run(edgesim.load(MERCURY / "learning.yaml", [
+        "training.mercury.params=null", "training.mercury.iterations=3"])).summary["mercury"]
+    assert learned["timed_model"]["source"] == "learned"
+    assert learned["timed_model"]["params"] == learned["learned_model"]["params"]
+    big = edgesim.run(edgesim.load(MERCURY / "learning.yaml", [
+        "training.mercury.params=1000000", "training.mercury.iterations=3"])).summary["mercury"]
+    assert big["gradient_bytes"] == 4_000_000 and big["learned_model"]["params"] < 10_000
+    # a bigger gradient over the same Wi-Fi: longer iterations
+    assert big["mean_iteration_s"] > learned["mean_iteration_s"]
+    with pytest.raises(edgesim.ScenarioError, match=r"training\.mercury\.params.*no zoo model"):
+        edgesim.run(edgesim.load(MERCURY / "bacc.yaml", ["training.mercury.params=null"]))

@@ -185,9 +185,6 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     learner = make_learner(sim, Learner, shape, data, f"{path}.model")
     if learner is None:
         return None
-    if int(spec.params) != learner.params:
-        sim.problem(f"{base}.params", f"with learning, the gradient on the wire is the trained "
-                    f"model's: {learner.params} parameters", spec.params)
     if spec.samples != len(train):
         sim.problem(f"{base}.samples", f"with learning, the samples are the data set's "
                     f"training split: {len(train)}", spec.samples)

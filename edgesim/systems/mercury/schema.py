@@ -141,7 +141,10 @@ class MercurySpec(Strict):
     devices: str = Field(description="node group of the training devices (K = its count)")
     model: str = Field("model", description="the model's name: in the schedule table, and the "
                                             "model looked up by `dist: calibrated` entries")
-    params: float = Field(gt=0, description="parameter count of the model")
+    params: Optional[float] = Field(
+        None, gt=0, description="parameter count of the model on the wire (the timed model: "
+                                "its gradient is what the all-reduce moves); default: the zoo "
+                                "model `model`'s, or with `learning` the learned model's")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per gradient value")
     step: ServiceSpec = Field(description="one gradient computation (T_cp), asked for a batch "
                                           "of `batch` (a batch-1 time scaled by batch_cost)")

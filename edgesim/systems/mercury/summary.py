@@ -48,6 +48,11 @@ def mercury_summary(sim, system) -> dict:
         "reshard_sent_bytes": run.reshard_sent,
         "compute_utilisation": _utilisation(system.devices, span),
     }
+    learned = system.learning.learner if system.learning is not None else None
+    out["timed_model"] = {"model": spec.model, "params": int(spec.params),
+                          "source": system.timed.source if system.timed else "given"}
+    if learned is not None:
+        out["learned_model"] = {"model": spec.learning.model.name, "params": learned.params}
     if spec.schedule == "tictac":
         out["layers"] = len(run.layers)
     elif spec.schedule == "adacomm":

@@ -2,12 +2,16 @@
 schedule (SGD, sequential importance sampling, BACC, TicTac, AdaComm)."""
 from __future__ import annotations
 
+from typing import Optional
+
 from edgesim.systems.mercury.baselines import AdaComm, TicTac
 from edgesim.systems.mercury.schedules import Mercury
 from edgesim.systems.mercury.summary import mercury_summary
 from edgesim.training.build import node_devices, service_models
 from edgesim.training.devices import ScheduleLog, Transfers
+from edgesim.hardware.model_sizes import UnknownModelError, model_size
 from edgesim.training.protocol import TrainingSystem
+from edgesim.training.timed import TimedModel
 
 
 class MercurySystem(TrainingSystem):
@@ -53,6 +57,9 @@ class MercurySystem(TrainingSystem):
         if spec.learning is not None:
             from edgesim.systems.mercury.learning import build_learning
             self.learning = build_learning(sim, spec, self.devices, base)
+        self.timed = self._timed(sim, spec, base)
+        if self.timed is not None and spec.params != self.timed.params:
+            spec = self.spec = spec.model_copy(update={"params": float(self.timed.params)})
         extra, runner = {}, Mercury
         if spec.schedule == "tictac":
             runner, extra = TicTac, {"layers": _tictac_layers(sim, spec, self.learning, base),
@@ -64,6 +71,21 @@ class MercurySystem(TrainingSystem):
                              forward or {}, streams, self.tx, self.log, self.lane,
                              self.learning, **extra) if self.devices and not sim.problems \
             else None
+
+    def _timed(self, sim, spec, base: str) -> Optional[TimedModel]:
+        """The model on the wire: `params` as given, else the learned model's (with
+        `learning`), else the zoo model `model`'s."""
+        if spec.params is not None:
+            return TimedModel(spec.model, int(spec.params), "given")
+        if self.learning is not None:
+            return TimedModel(spec.model, int(self.learning.learner.params), "learned")
+        if spec.learning is not None:
+            return None                     # its learning could not be built (reported)
+        try:
+            return TimedModel(spec.model, model_size(spec.model).params, "zoo")
+        except UnknownModelError as exc:
+            sim.problem(f"{base}.params", f"give the model's parameter count: {exc}", None)
+            return None
 
     def routes(self) -> list[tuple]:
         return [(a, b, "training.mercury.devices") for a in self.devices for b in self.devices
@@ -83,13 +105,20 @@ class MercurySystem(TrainingSystem):
 def _tictac_layers(sim, spec, learning, base: str) -> list[tuple[float, float]]:
     """TicTac's layers: as given, or the trained model's (compute in proportion to FLOPs)."""
     given = spec.tictac.layers
+    if spec.params is None:
+        return []                           # no size to split (reported)
     if given is None:
         if learning is None:
             sim.problem(f"{base}.tictac.layers", "'tictac' sends layer by layer: list the "
                         "model's layers (params, compute), or train a model with `learning`",
                         None)
             return [(spec.params, 1.0)]
-        return [(float(p), float(f) or float(p)) for p, f in learning.learner.layer_costs()]
+        layers = [(float(p), float(f) or float(p)) for p, f in learning.learner.layer_costs()]
+        total = sum(p for p, _ in layers)
+        if total != spec.params:
+            # A bigger timed model: the learned model's layer shares, at the timed size.
+            layers = [(p * spec.params / total, f) for p, f in layers]
+        return layers
     total = sum(layer.params for layer in given)
     if abs(total - spec.params) > 1e-9 * spec.params:
         sim.problem(f"{base}.tictac.layers", f"the layers' params sum to {total:.0f}, not the "
