@@ -145,8 +145,8 @@ def test_aggregation_follows_a_bandwidth_trace_and_the_group_follows_aggregation
 
 def test_bundled_scenario_table_like_fig_2_11(tmp_path):
     """`edgesim training sweep` over bandwidth and schedule: aggregation follows the
-    bandwidth, BACC keeps the SGD iteration time (its speedup is the iteration ratio), the
-    sequential pipeline pays for importance and resharding, most at low bandwidth."""
+    bandwidth, BACC keeps the SGD iteration time, the sequential pipeline pays for importance
+    and resharding, most at high bandwidth where it is a larger share."""
     out = tmp_path / "fig211.csv"
     res = CliRunner().invoke(main, [
         "training", "sweep", str(BACC),
@@ -163,9 +163,9 @@ def test_bundled_scenario_table_like_fig_2_11(tmp_path):
         # 4 devices: T_cm = 2 x 3/4 x G x 8 / B, plus link latencies
         assert float(bacc["t_cm_s"]) == pytest.approx(1.5 * grad * 8 / mbps, rel=0.05)
         assert float(bacc["time_ratio"]) > 0.97
-        assert float(bacc["speedup_vs_sgd"]) == pytest.approx(
-            float(bacc["time_ratio"]) / 0.37, rel=1e-9)
-        assert float(bacc["speedup_vs_sgd"]) > float(seq["speedup_vs_sgd"])
+        # no E_is / E in the bundled scenario: the speed-up is unknown, not typed in
+        assert bacc["speedup_vs_sgd"] == "" and seq["speedup_vs_sgd"] == ""
+        assert float(bacc["time_ratio"]) > float(seq["time_ratio"])
         # the sequential pipeline adds one of D = 10 groups (1,250 images, 10 batches of
         # 0.852 s) to every iteration: ~8.5 s, a large share at high bandwidth
         extra = float(seq["iteration_s"]) - float(bacc["iteration_s"])

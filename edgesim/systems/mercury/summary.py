@@ -68,16 +68,18 @@ def mercury_summary(sim, system) -> dict:
              or (1.0 if spec.schedule == "tictac" else None))
     if conv is not None:
         out["convergence"] = {"iterations_sgd": conv.iterations, "ratio": ratio,
-                              "iterations": conv.iterations * ratio if ratio else None}
+                              "iterations": conv.iterations * ratio if ratio else None,
+                              "source": "convergence (input)"}
     if steady is not None and ratio and conv is not None:
         out["total_time_s"] = conv.iterations * ratio * steady
         out["extrapolated"] = len(iters) < conv.iterations * ratio
     ref = steady if spec.schedule == "sgd" else _reference_iteration(sim)
-    if ref is not None and steady and ratio:
-        # Eq. 2.3 with simulated times: E (T_cp + T_cm) / (E_is T_schedule).
+    if ref is not None and steady:
         out["reference_sgd_iteration_s"] = ref
         out["time_ratio"] = ref / steady
-        out["speedup_vs_sgd"] = (ref / steady) / ratio
+        # Eq. 2.3 with simulated times: E (T_cp + T_cm) / (E_is T_schedule); E_is / E is an
+        # input here (`convergence`), or unknown.
+        out["speedup_vs_sgd"] = (ref / steady) / ratio if ratio else None
     return out
 
 

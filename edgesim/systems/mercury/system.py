@@ -39,8 +39,11 @@ class MercurySystem(TrainingSystem):
                             "(at least `interval`)", None)
         elif spec.schedule in ("sequential", "bacc") and spec.learning is None:
             if spec.convergence is None:
-                sim.problem(f"{base}.convergence", f"{spec.schedule!r} needs E and E_is / E, "
-                            "or `learning` to measure them", None)
+                # Without E_is / E the run still times the schedule's iterations against SGD's;
+                # how many iterations importance sampling saves is learning's to say.
+                sim.warnings.append(f"training.mercury: {spec.schedule!r} without `learning` "
+                                    "or `convergence`: iteration times only; the speed-up "
+                                    "needs E_is / E (learn it with `learning`)")
             elif spec.schedule not in spec.convergence.ratio:
                 sim.problem(f"{base}.convergence.ratio", f"needs E_is / E for {spec.schedule!r}",
                             dict(spec.convergence.ratio), ["sequential", "bacc"])
@@ -135,6 +138,8 @@ def report_rows(s: dict) -> list[tuple[str, str]]:
             ("T_cp / T_cm", f"{fmt(body['t_cp_s'], 's')} / {fmt(body['t_cm_s'], 's')}")]
     if body.get("speedup_vs_sgd") is not None:
         rows.append(("speedup vs SGD (Eq. 2.3)", f"{body['speedup_vs_sgd']:.3f}"))
+    elif body.get("time_ratio") is not None:
+        rows.append(("SGD iteration / this one", f"{body['time_ratio']:.3f} (E_is / E unknown)"))
     if body.get("total_time_s") is not None:
         rows.append(("time to target", fmt(body["total_time_s"], "s")
                      + (" (extrapolated)" if body.get("extrapolated") else "")))
