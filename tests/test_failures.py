@@ -279,3 +279,45 @@ def test_nested_preemptions_of_one_entry_resume_in_turn():
     df = requests(sc)
     # the batch that started last is interrupted first (0.2-0.6), the other at 0.4-0.5
     assert list(df.latency) == pytest.approx([1.0 + 0.1, 1.0 + 0.4])
+
+
+def _cameras(sensor=None) -> dict:
+    crash = {"target": "cam0", "kind": "crash", "schedule": [[10.0, 50.0]]}
+    if sensor is not None:
+        crash["sensor"] = sensor
+    return {
+        "name": "cams", "seed": 1, "duration": 60.0,
+        "nodes": {"cam": {"count": 2}, "edge": {"executors": 4}},
+        "workload": {"sources": {"roi": {"at": "cam", "job": "j",
+                                         "arrivals": {"process": "deterministic", "rate": 10}}},
+                     "jobs": {"j": {"stages": [{"model": "m", "node": "edge"}]}}},
+        "service": {"m": {"cpu": {"dist": "constant", "time": 0.01}}},
+        "failures": [crash],
+    }
+
+
+def test_a_crashed_camera_makes_no_requests_while_it_is_down():
+    """Its sensor is part of it: 10 s + 10 s of a 60 s run at 10 arrivals a second, exactly,
+    while the other camera makes all 600; the arrivals not made are counted."""
+    r = edgesim.run(_cameras())
+    by = r.requests.groupby("source").size()
+    assert by["roi.cam1"] == 600
+    assert by["roi.cam0"] == 200
+    created = r.requests[r.requests.source == "roi.cam0"].created
+    assert not ((created >= 10.0) & (created < 50.0)).any()
+    row = r.summary["failures"]["0"]["nodes"]["cam0"]
+    assert row["arrivals_suppressed"] == 400
+    # the arrival process went on drawing: after the repair the arrivals are where they were
+    sep = edgesim.run(_cameras("separate")).requests
+    late = lambda df: list(df[(df.source == "roi.cam0") & (df.created >= 50.0)].created)  # noqa: E731
+    assert late(r.requests) == late(sep)
+
+
+def test_a_separate_sensor_keeps_producing_and_sensor_is_only_for_crashes():
+    df = edgesim.run(_cameras("separate")).requests
+    assert (df.source == "roi.cam0").sum() == 600      # the stage runs on the edge, not cam0
+    bad = _cameras("separate")
+    bad["failures"][0]["kind"] = "slowdown"
+    bad["failures"][0]["factor"] = 2.0
+    with pytest.raises(ScenarioError, match=r"failures\.0.*'sensor' belongs with kind 'crash'"):
+        edgesim.run(bad)

@@ -3,7 +3,10 @@
 
 What each does to the requests on the node (docs/guides/failures.md has the same list):
 
-* **crash**: the node is down for the episode. Everything on it is lost at the crash: the
+* **crash**: the node is down for the episode, and so are its sensors: the sources whose
+  origin it is make no arrivals while it is down (``sensor: attached``, the default; with
+  ``sensor: separate`` a camera's sensor keeps producing and its requests fail on arrival or
+  are placed elsewhere). Everything on it is lost at the crash: the
   batches in service, the requests waiting in its queues, and the batches a preemption had
   interrupted; each of those requests ends with outcome ``failed``. A request that reaches the
   node while it is down fails on arrival (the connection is refused). The monitor view shows the
@@ -46,6 +49,7 @@ class NodeState:
         self.suspended: dict = {}      # preemption token -> (item, work left at speed 1)
         self.faults: list = []         # NodeFault entries
         self.lost = 0                  # requests lost to crashes (in service, queued, arriving)
+        self.sensors: list = []        # sources silenced while the node is down
         node.serving = {}
         node.admit = self.admit
 
@@ -239,6 +243,8 @@ class NodeFailure:
                 row["interrupted_batches"] = m.interrupted
             if self.spec.kind == "crash":
                 row["lost_requests"] = m.state.lost    # by every crash entry on this node
+                # arrivals its own sensors did not make while it was down (all its entries)
+                row["arrivals_suppressed"] = sum(src.suppressed for src in m.state.sensors)
             out["nodes"][name] = row
         return out
 
@@ -254,4 +260,12 @@ def build_node_failure(sim, index: int, spec, path: str,
     windows = fixed_windows(sim, spec, path) if spec.kind != "fault" else []
     if windows is None:
         return None
-    return NodeFailure(sim, index, spec, nodes, windows, states)
+    failure = NodeFailure(sim, index, spec, nodes, windows, states)
+    if spec.kind == "crash" and spec.sensor != "separate":
+        for node in nodes:
+            state = states[node.index]
+            for src in sim.sources:
+                if src.origin == node.index and src not in state.sensors:
+                    src.silence_while_down(node)
+                    state.sensors.append(src)
+    return failure

@@ -351,6 +351,10 @@ class FailureSpec(Strict):
         None, description="outage: flows on the target wait or fail (default: "
                           "network.on_outage); preemption: the batches it interrupts resume "
                           "afterwards or fail (default: pause)")
+    sensor: Optional[Literal["attached", "separate"]] = Field(
+        None, description="crash: 'attached' (the default): the node's own sources (a camera's "
+                          "sensor) make no arrivals while it is down; 'separate': they go on, "
+                          "and their requests fail on arrival or go elsewhere")
     factor: Optional[float] = Field(None, gt=0, le=1e6, description="slowdown: service times "
                                     "are multiplied by this while an episode lasts")
     probability: Optional[Fraction] = Field(
@@ -380,6 +384,8 @@ class FailureSpec(Strict):
         if (self.factor is None) == (self.kind == "slowdown"):
             raise ValueError("a 'slowdown' needs 'factor'" if self.kind == "slowdown" else
                              f"'factor' belongs with kind 'slowdown', not '{self.kind}'")
+        if self.sensor is not None and self.kind != "crash":
+            raise ValueError(f"'sensor' belongs with kind 'crash', not '{self.kind}'")
         if self.mode is not None and self.kind not in ("outage", "preemption"):
             raise ValueError(f"'mode' belongs with kind 'outage' or 'preemption', not "
                              f"'{self.kind}'")

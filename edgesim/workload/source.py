@@ -42,6 +42,33 @@ class Source:
         if t < INF:
             call_at(self.sim.env, t, ARRIVAL, self._fire)
 
+    def silence_while_down(self, node) -> None:
+        """The source's sensor is part of its origin ``node`` (a camera's): while the node is
+        down, its arrivals do not happen. The arrival process goes on drawing, so every other
+        draw, and this source's after the repair, is what it would have been."""
+        self._down_node = node
+        self.suppressed = 0
+        if self.window is None:
+            self._fire_live = self._fire
+            self._fire = self._fire_unless_down
+        else:
+            self._emit_live = self._emit
+            self._emit = self._emit_unless_down
+
+    def _fire_unless_down(self, arg) -> None:
+        if self._down_node.up:
+            self._fire_live(arg)
+            return
+        self.suppressed += 1
+        self._schedule(self.sim.env._now)
+
+    def _emit_unless_down(self, units) -> None:
+        if self._down_node.up:
+            self._emit_live(units)
+            return
+        self.suppressed += units
+        self._schedule_next(self.sim.env._now)
+
     def _fire(self, _arg) -> None:
         sim = self.sim
         now = sim.env._now
@@ -91,9 +118,13 @@ class Source:
         req.units = units
         sim.next_id += 1
         sim.request_started(req)
+        self._schedule_next(now)
+        self.enter(req)
+
+    def _schedule_next(self, now: float) -> None:
+        """After an aggregated event: the first arrival of the next window."""
         if self.limit is None or self.generated < self.limit:
             t = self._ahead if self._ahead is not None else self.process.next_time(self._last)
             self._ahead = None
             if t < INF:
-                call_at(sim.env, max(t, now), ARRIVAL, self._fire)
-        self.enter(req)
+                call_at(self.sim.env, max(t, now), ARRIVAL, self._fire)
