@@ -16,8 +16,9 @@ from edgesim.errors import ScenarioError
 
 
 def deepcon(times, workers, rounds, schedule="dmml-par", **extra):
-    """A scenario dict: models m1.. with constant round times, `workers` GPUs, one server
-    (as in tests/test_training_deepcon.py)."""
+    """A scenario dict: models m1.. with constant task times (label passes not charged, so a
+    task lasts its given time), `workers` GPUs, one server (as in tests/test_training_deepcon.py)."""
+    extra.setdefault("labels", {"charge": False})
     return {"name": "t", "seed": 3, "duration": 1e9,
             "nodes": {"server": {"role": "parameter-server"},
                       "gpu": {"count": workers, "role": "worker", "device": "v100"}},
@@ -29,8 +30,10 @@ def deepcon(times, workers, rounds, schedule="dmml-par", **extra):
 
 DMML_PAR = scenarios()["deepcon/dmml-par"][0]
 OTA = scenarios()["deepcon/ota"][0]
-# The bundled models' mean round times (scenarios/deepcon/dmml-par.yaml), as constants.
-BUNDLED = [20.01, 59.25, 12.16, 31.93, 86.95]
+# The bundled models' mean task times (scenarios/deepcon/dmml-par.yaml: a model's round t_n
+# plus a third of every other model's for its mixup labels, (2 t_n + sum t) / 3), as constants.
+_ROUNDS = [13.59, 40.23, 8.256, 21.68, 59.03]
+BUNDLED = [round((2 * t + sum(_ROUNDS)) / 3, 3) for t in _ROUNDS]   # 56.655 ... 86.949 s
 
 
 def summary(times, workers, rounds, schedule="dmml-par", **extra):
@@ -84,9 +87,9 @@ def test_mean_model_averages_each_models_round_end():
 
 @pytest.mark.parametrize("rounds", [20, 50])
 def test_the_three_readings_on_a_worker_per_model(rounds):
-    """Five models on five workers (the paper's §5.4 set-up), the bundled mean round times
+    """Five models on five workers (the paper's §5.4 set-up), the bundled mean task times
     as constants. Each model keeps its own worker, so:
-    all-models: R x the slowest (86.95 R); mean-model: R x the mean round time (42.06 R);
+    all-models: R x the slowest (86.949 R); mean-model: R x the mean task time (66.63 R);
     tasks: the first T with sum_m floor(T / t_m) >= 5 R."""
     n = len(BUNDLED)
     par = {rc: summary(BUNDLED, n, rounds, round_count=rc)["time_to_rounds_s"]
@@ -96,9 +99,9 @@ def test_the_three_readings_on_a_worker_per_model(rounds):
     ends = sorted(k * t for t in BUNDLED for k in range(1, rounds * n + 1))
     assert par["tasks"] == pytest.approx(ends[rounds * n - 1])
     if rounds == 20:
-        # ResNet-56's 9th round, 9 x 59.25 = 533.25 s: by then 26 + 9 + 43 + 16 + 6 = 100
-        # tasks are done (floor(533.25 / t_m) for t_m = 20.01, 59.25, 12.16, 31.93, 86.95)
-        assert par["tasks"] == pytest.approx(533.25)
+        # VGG-13's 15th task, 15 x 86.949 = 1304.235 s: by then 23 + 17 + 24 + 21 + 15 = 100
+        # tasks are done (floor(1304.235 / t_m) for the five task times)
+        assert par["tasks"] == pytest.approx(1304.235)
     sp = summary(BUNDLED, n, rounds, "dmml-sp")["time_to_rounds_s"]
     assert sp == pytest.approx(rounds * max(BUNDLED))
 
@@ -143,8 +146,8 @@ def test_sample_mean_of_asrs_is_biased_by_the_per_stratum_minimum():
     sample as it is (Alg. 3 as written) overestimates the gap; the stratified estimator,
     from the same sample, does not."""
     base = ["training.deepcon.ota.sample_fraction=0.02", "training.deepcon.ota.gap.spread=0.9"]
-    ws, _ = _ota(base)
-    wm, _ = _ota(base + ["training.deepcon.ota.estimator=sample-mean"])
+    ws, _ = _ota(base + ["training.deepcon.ota.estimator=stratified"])
+    wm, _ = _ota(base)                      # sample-mean, Alg. 3 as written: the default
     # the same samples (the estimator draws nothing)
     assert (ws.sampled.values == wm.sampled.values).all()
     assert (ws.data_gap.values == wm.data_gap.values).all()
@@ -158,8 +161,8 @@ def test_sample_mean_of_asrs_is_biased_by_the_per_stratum_minimum():
 def test_sample_mean_is_the_plain_mean_for_one_reservoir():
     """One reservoir's estimate is the sample mean whatever `estimator` says."""
     extra = ["training.deepcon.ota.sampler=random"]
-    a, _ = _ota(extra)
-    b, _ = _ota(extra + ["training.deepcon.ota.estimator=sample-mean"])
+    a, _ = _ota(extra + ["training.deepcon.ota.estimator=stratified"])
+    b, _ = _ota(extra)
     assert a.equals(b)
 
 

@@ -187,3 +187,20 @@ def read_profile(path: Path, model: str) -> ProfileTable:
     has_p90 = all((r.get("p90_ms") or "").strip() for r in mine)
     p90 = [number(r, "p90_ms") / 1e3 for r in mine] if has_p90 else None
     return ProfileTable(batches, med, p90, source=str(path))
+
+
+class ShareOf(ServiceModel):
+    """A fixed share of another model's times (a forward pass as a share of a training step),
+    drawn from the caller's own stream."""
+
+    def __init__(self, base: ServiceModel, share: float) -> None:
+        self.base, self.share = base, share
+
+    def sample(self, b: int, stream: Stream) -> float:
+        return self.share * self.base.sample(b, stream)
+
+    def mean(self, b: int = 1) -> float:
+        return self.share * self.base.mean(b)
+
+    def max_batch(self) -> Optional[int]:
+        return self.base.max_batch()

@@ -33,7 +33,7 @@ class TrainModelSpec(Strict):
         None, description="time of one forward step of this model that produces the mixup "
                           "labels the *other* models learn from (Alg. 2 lines 34-37): a "
                           "dmml-sp or dmml-par task of model n adds the label steps of every "
-                          "other model; omitted: label computation is not charged")
+                          "other model; omitted: `labels.forward_share` of its step")
 
 
 class GapSpec(Strict):
@@ -99,12 +99,13 @@ class OTASpec(Strict):
     min_per_stratum: int = Field(1, ge=0, description="ASRS: every stratum seen gets at least "
                                                       "this many places")
     estimator: Literal["stratified", "sample-mean"] = Field(
-        "stratified", description="how the cloud estimates the gap from an ASRS sample: "
-                                  "'stratified': each stratum's sample mean weighted by the "
-                                  "stratum's share of the window; 'sample-mean': Eq. 5 on the "
-                                  "collected sample as it is (Alg. 3 returns the union of the "
-                                  "strata's reservoirs and getValid evaluates it unweighted). "
-                                  "One reservoir always uses the sample mean")
+        "sample-mean", description="how the cloud estimates the gap from an ASRS sample: "
+                                   "'sample-mean' (Alg. 3 as written): Eq. 5 on the collected "
+                                   "sample as it is (Alg. 3 returns the union of the strata's "
+                                   "reservoirs and getValid evaluates it unweighted); "
+                                   "'stratified': each stratum's sample mean weighted by the "
+                                   "stratum's share of the window (unbiased, not the paper's). "
+                                   "One reservoir always uses the sample mean")
     class_shift: int = Field(0, ge=0, description="non-stationary stream: every window the "
                                                   "classes' popularity ranks move by this many "
                                                   "places (class c has Zipf rank (c - w x "
@@ -141,6 +142,19 @@ class OTASpec(Strict):
         return self
 
 
+class LabelCostSpec(Strict):
+    """Alg. 2 lines 34-37: every dmml-sp / dmml-par task of model n runs, per step, a forward
+    pass of every other model to make its mixup labels. Charged by default, as written."""
+
+    charge: bool = Field(True, description="false: label passes cost nothing (the reading "
+                                           "under which the paper's 1739 s / 725 s ratio of "
+                                           "2.4 fits; see the DEEPCON guide)")
+    forward_share: float = Field(1 / 3, gt=0, le=1, description="a model without `label` "
+                                 "makes its labels in this share of its training step's time "
+                                 "(a forward pass of a step that is forward + a backward of "
+                                 "about twice the forward)")
+
+
 class DeepconSpec(Strict):
     """N models trained on W GPU workers against a server that holds their replicas."""
 
@@ -162,5 +176,7 @@ class DeepconSpec(Strict):
                                   "and fast models run ahead (dmml-sp and dmml unchanged); "
                                   "'mean-model': every model R rounds, round r's time the mean "
                                   "over models of when each finished its r-th")
+    labels: LabelCostSpec = Field(default_factory=LabelCostSpec,
+                                  description="what the mixup label forward passes cost")
     ota: Optional[OTASpec] = Field(None, description="run the over-the-air loop for `duration`, "
                                                      "training `ota.rounds` rounds per trigger")

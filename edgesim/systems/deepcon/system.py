@@ -9,6 +9,7 @@ from edgesim.systems.deepcon.ota import OtaLoop
 from edgesim.systems.deepcon.summary import deepcon_summary, ota_summary
 from edgesim.training.build import node_devices, service_models
 from edgesim.training.devices import Device, ScheduleLog, Transfers
+from edgesim.hardware.service import ShareOf
 from edgesim.training.protocol import TrainingSystem
 
 WINDOW_COLUMNS = ["index", "end", "items", "sampled", "sample_bytes", "full_bytes", "true_gap",
@@ -43,8 +44,12 @@ class DeepconSystem(TrainingSystem):
         for i, (name, m) in enumerate(spec.models.items()):
             path = f"{base}.models.{name}"
             step = service_models(sim, name, m.step, self.workers, f"{path}.step", m.batch)
-            label = (service_models(sim, name, m.label, self.workers, f"{path}.label", m.batch)
-                     if m.label is not None else None)
+            label = None
+            if spec.labels.charge:
+                label = (service_models(sim, name, m.label, self.workers, f"{path}.label",
+                                        m.batch) if m.label is not None else
+                         {d: ShareOf(model, spec.labels.forward_share)
+                          for d, model in (step or {}).items()})
             self.models.append(TrainModel(i, name, m.params * m.dtype_bytes, m.batch, m.steps,
                                           step or {}, label, sim.streams(f"train:{name}"),
                                           sim.streams(f"label:{name}")))
