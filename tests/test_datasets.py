@@ -570,3 +570,38 @@ def test_unknown_names_and_missing_paths_at_the_reader():
         datasets.read("mnist")
     with pytest.raises(DatasetMissing, match="cs.toronto.edu"):
         datasets.read("cifar100", Path("/no/such/folder"))
+
+
+def test_paths_survive_extends_and_the_resolved_scenario(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import yaml
+    rng = np.random.default_rng(15)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    np.savez(tmp_path / "a" / "sc.npz", x_train=rng.normal(size=(200, 4, 4)),
+             y_train=np.arange(200) % 3)
+    base = yaml.safe_load((FED / "fedavg.yaml").read_text())
+    base["training"]["federated"]["rounds"] = 1
+    base["training"]["federated"]["learning"]["dataset"] = {"name": "speech-commands",
+                                                            "path": "sc.npz"}
+    base["training"]["federated"]["learning"]["partition"] = {"kind": "iid"}
+    (tmp_path / "a" / "base.yaml").write_text(yaml.safe_dump(base))
+    (tmp_path / "b" / "child.yaml").write_text("extends: ../a/base.yaml\nname: child\n")
+    sf = edgesim.load(tmp_path / "b" / "child.yaml")
+    # The inherited path still means the file beside the base scenario.
+    assert sf.spec.training.federated.learning.dataset.path == str(tmp_path / "a" / "sc.npz")
+    out = edgesim.run(sf).save(tmp_path / "run", plots=False)
+    resolved = yaml.safe_load((Path(out) / "scenario.resolved.yaml").read_text())
+    assert resolved["training"]["federated"]["learning"]["dataset"]["path"] == str(
+        tmp_path / "a" / "sc.npz")
+    # A shared: path is never rewritten: it means the shared folder wherever it is.
+    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "a"))
+    (tmp_path / "b" / "shared.yaml").write_text(
+        "extends: ../a/base.yaml\nname: shared\ntraining: {federated: {learning: {dataset: "
+        "{name: speech-commands, path: 'shared:sc.npz'}}}}\n")
+    (tmp_path / "b" / "child2.yaml").write_text("extends: shared.yaml\nname: child2\n")
+    sf = edgesim.load(tmp_path / "b" / "child2.yaml")
+    assert sf.spec.training.federated.learning.dataset.path == "shared:sc.npz"
+    out = edgesim.run(sf).save(tmp_path / "run2", plots=False)
+    resolved = yaml.safe_load((Path(out) / "scenario.resolved.yaml").read_text())
+    assert resolved["training"]["federated"]["learning"]["dataset"]["path"] == "shared:sc.npz"

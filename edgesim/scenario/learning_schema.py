@@ -14,6 +14,10 @@ from edgesim.scenario.strict import Strict
 from edgesim.scenario.types import Fraction
 
 
+#: A data set path that starts with this is relative to the shared data folder, not to the
+#: scenario file (edgesim.learning.datasets.paths), so it is never made absolute.
+SHARED_PREFIX = "shared:"
+
 DatasetName = Literal["digits", "file", "cifar10", "cifar100", "femnist", "shakespeare",
                       "speech-commands", "synthetic", "difficulty"]
 #: The data sets by name. Kept here, not read from edgesim.learning (the scenario layer sits

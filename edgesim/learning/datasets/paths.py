@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-SHARED_PREFIX = "shared:"
+from edgesim.scenario.learning_schema import SHARED_PREFIX
 SHARED_ENV = "EDGESIM_SHARED"
 
 
