@@ -181,7 +181,8 @@ def test_training_scenario_errors_name_the_file_and_line(tmp_path):
 # ------------------------------------------------------------------------ the guides
 
 GUIDES = [Path(__file__).resolve().parents[1] / "docs" / "guides" / n
-          for n in ("deepcon.md", "mercury.md", "fedace.md", "clue.md", "decentralized.md")]
+          for n in ("deepcon.md", "mercury.md", "fedace.md", "clue.md", "decentralized.md",
+                    "datasets.md")]
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
