@@ -520,6 +520,7 @@ def test_malformed_files_are_located_errors(tmp_path):
 @pytest.mark.parametrize("spec, where, says", [
     ({"name": "cifar10"}, "", "give its 'path'"),
     ({"name": "digits", "path": "x"}, "", "'path' is for cifar10"),
+    ({"name": "file", "file": "a.npz", "path": "x"}, "", "from 'file', not 'path'"),
     ({"name": "digits", "alpha": 0.5}, "", "'alpha' is a key of name: synthetic"),
     ({"name": "synthetic", "noise": 0.1}, "", "'noise' is a key of name: difficulty"),
     ({"name": "digits", "writers": 3}, "", "digits has none"),

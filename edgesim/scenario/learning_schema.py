@@ -99,9 +99,10 @@ class DatasetSpec(Strict):
         if own in PATH_SETS and self.path is None:
             raise ValueError(f"{own} reads {PATH_SETS[own]}: give its 'path' (relative to the "
                              "scenario file, or shared:...); edgesim never downloads")
+        if own == "file" and self.path is not None:
+            raise ValueError("name: file reads its arrays from 'file', not 'path'")
         if own not in PATH_SETS and self.path is not None:
-            raise ValueError(f"'path' is for {', '.join(PATH_SETS)}; {own} reads no files "
-                             "(name: file reads 'file')")
+            raise ValueError(f"'path' is for {', '.join(PATH_SETS)}; {own} reads no files")
         for key in ("alpha", "beta", "devices"):
             if key in given and own != "synthetic":
                 raise ValueError(f"'{key}' is a key of name: synthetic, not of {own}")

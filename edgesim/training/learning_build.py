@@ -48,8 +48,8 @@ def load_dataset(sim, spec, path: str) -> Optional[D.Dataset]:
         data = _read(sim, spec, own)
     except D.DatasetError as exc:
         message = str(exc)
-        if isinstance(exc, D.DatasetMissing) and str(value).startswith("shared:"):
-            from edgesim.learning.datasets.paths import where_shared
+        from edgesim.learning.datasets.paths import SHARED_PREFIX, where_shared
+        if isinstance(exc, D.DatasetMissing) and str(value).startswith(SHARED_PREFIX):
             message += f" (shared: is {where_shared()})"
         sim.problem(f"{path}.{key}", message, value)
         return None
