@@ -86,16 +86,24 @@ def fingerprint(path: Path, duration: float, training_duration: float) -> dict:
 
 
 def write(target: Path, duration: float, training_duration: float, only: str) -> None:
+    from edgesim.errors import ScenarioError
     out = {}
     for path in _scenarios():
         rel = str(path.relative_to(ROOT / "scenarios"))
         if only and only not in rel:
             continue
         print(f"{rel} ...", end=" ", flush=True)
-        out[rel] = fingerprint(path, duration, training_duration)
+        try:
+            out[rel] = fingerprint(path, duration, training_duration)
+        except ScenarioError as exc:
+            # A scenario that cannot run here (its shared data is absent, say) is recorded as
+            # such, and the rest are still fingerprinted.
+            out[rel] = {"error": str(exc)}
+            print("not run:", exc, flush=True)
+            continue
         print(f"{out[rel]['seconds']} s", flush=True)
     for v in out.values():
-        v.pop("seconds")
+        v.pop("seconds", None)
     target.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from edgesim.metrics.atomic import atomic_path, write_parquet_atomic, write_text_atomic
+from edgesim.scenario.learning_schema import SHARED_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is imported where the tables are built
     import pandas as pd
@@ -114,7 +115,10 @@ def _absolute_files(data, scenario) -> dict:
             return {k: walk(v, k, in_failures or k == "failures") for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, key, in_failures) for v in node]
-        if isinstance(node, str) and (key == "file" or (in_failures and key == "trace")):
+        if isinstance(node, str) and node.startswith(SHARED_PREFIX):
+            return node                       # the shared data folder, wherever it is
+        if isinstance(node, str) and (key in ("file", "path") or (in_failures and
+                                                                  key == "trace")):
             return str(scenario.path(node).resolve())
         return node
     return walk(data)

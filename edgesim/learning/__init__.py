@@ -6,8 +6,12 @@ scenario's devices and links.
 
 Modules, one concern each:
 
-* :mod:`.data`: data sets (scikit-learn's digits, your own arrays), the held-out split and
-  the private shards (Dirichlet label skew or iid); numpy only;
+* :mod:`.data`: the Dataset (with a set's own test split, natural partition and clean labels
+  when it has them), scikit-learn's digits, your own arrays, the held-out split and the
+  private shards (Dirichlet label skew, iid, or the set's writers); numpy only;
+* :mod:`.datasets`: the public sets from their standard files (CIFAR-10/100, LEAF FEMNIST and
+  Shakespeare, Speech Commands features), FedProx's Synthetic(alpha, beta), and the difficulty
+  set (known label noise and imbalance); numpy and json only;
 * :mod:`.importance`: client importance (Eq. 3.3-3.5 of FedAce) and example importance
   (Eq. 3.2), sampling without replacement; numpy only;
 * :mod:`.compression`: magnitude masks, majority vote, mask caching, the sparsity schedule,

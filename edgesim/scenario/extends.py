@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from edgesim.errors import Problem, ScenarioError
+from edgesim.scenario.learning_schema import SHARED_PREFIX
 from edgesim.scenario.yamlpos import load_yaml
 
-_FILE_KEYS = ("file",)
+# 'path': a learning data set's files (learning.dataset.path).
+_FILE_KEYS = ("file", "path")
 
 
 def _absolute(data: Any, base_dir: Path, key: str | None = None, where: tuple = ()) -> Any:
@@ -24,6 +26,8 @@ def _absolute(data: Any, base_dir: Path, key: str | None = None, where: tuple = 
         return [_absolute(v, base_dir, key, where) for v in data]
     if isinstance(data, str):
         in_failures = where[:1] == ("failures",)
+        if data.startswith(SHARED_PREFIX):
+            return data
         if key in _FILE_KEYS or (in_failures and key == "trace") or key == "bundle":
             p = Path(data).expanduser()
             if not p.is_absolute() and (key != "bundle" or (base_dir / p).exists()):

@@ -6,7 +6,7 @@ today), so that a data set, a partition and a model are written the same way in 
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from pydantic import Field, model_validator
 
@@ -14,41 +14,135 @@ from edgesim.scenario.strict import Strict
 from edgesim.scenario.types import Fraction
 
 
+#: A data set path that starts with this is relative to the shared data folder, not to the
+#: scenario file (edgesim.learning.datasets.paths), so it is never made absolute.
+SHARED_PREFIX = "shared:"
+
+DatasetName = Literal["digits", "file", "cifar10", "cifar100", "femnist", "shakespeare",
+                      "speech-commands", "synthetic", "difficulty"]
+#: The data sets by name. Kept here, not read from edgesim.learning (the scenario layer sits
+#: below it); tests/test_datasets.py checks them against the readers.
+DATASETS = get_args(DatasetName)
+#: Sets read from the file or folder in `path`, and what that path is.
+PATH_SETS = {"cifar10": "the folder cifar-10-batches-py (or the .npz extract)",
+             "cifar100": "the folder cifar-100-python",
+             "femnist": "LEAF's folder with train/ and test/",
+             "shakespeare": "LEAF's folder with train/ and test/",
+             "speech-commands": "a .npz of features"}
+#: Sets that come with their own test split, which replaces `holdout`.
+OWN_TEST = ("cifar10", "cifar100", "femnist", "shakespeare")
+#: Sets read with their writers (speakers), of which `writers` keeps the first few.
+#: (synthetic's devices are writers too, but its `devices` says how many there are.)
+WRITER_SETS = ("femnist", "shakespeare", "speech-commands")
+
+
 class DatasetSpec(Strict):
     """The examples and labels. `digits` is scikit-learn's bundled handwritten digits (1,797
-    8x8 images, 10 classes; no download); `file` reads your own arrays."""
+    8x8 images, 10 classes; no download); `file` reads your own arrays; `cifar10`, `cifar100`,
+    `femnist`, `shakespeare` and `speech-commands` read the public sets from their standard
+    files in `path` (edgesim never downloads them); `synthetic` generates FedProx's
+    Synthetic(alpha, beta); `difficulty` is a `base` set with known label noise and class
+    imbalance (docs/guides/datasets.md)."""
 
-    name: Literal["digits", "file"] = Field("digits", description="'digits' or 'file'")
+    name: DatasetName = Field(
+        "digits", description="'digits', 'file', 'cifar10', 'cifar100', 'femnist', "
+                              "'shakespeare', 'speech-commands', 'synthetic' or 'difficulty'")
     file: Optional[str] = Field(None, description="name: file: a .npz with arrays 'x' (examples,"
                                                   " any shape after the first axis) and 'y' "
                                                   "(integer labels 0..classes-1), or a .pt "
                                                   "holding a dict with tensors 'x' and 'y'; "
                                                   "relative to the scenario file")
+    path: Optional[str] = Field(
+        None, description="the files of cifar10 (folder cifar-10-batches-py, or a .npz with "
+                          "x_train, y_train, x_test, y_test as the shared extract), cifar100 "
+                          "(folder cifar-100-python), femnist and shakespeare (LEAF's folder "
+                          "with train/ and test/) or speech-commands (a .npz of features): "
+                          "relative to the scenario file, or 'shared:REST' for REST under the "
+                          "shared data folder ($EDGESIM_SHARED, else ../shared beside the "
+                          "project)")
     holdout: Fraction = Field(0.2, description="share of the examples held out (stratified by "
-                                               "label) to measure accuracy and loss each round")
+                                               "label; per writer for a set of writers) to "
+                                               "measure accuracy and loss each round; sets "
+                                               "with their own test split use it instead")
     limit: Optional[int] = Field(None, ge=10, description="use only the first this many "
                                                            "examples (after a seeded shuffle)")
+    writers: Optional[int] = Field(None, ge=1, description="sets with writers (femnist, "
+                                                           "shakespeare, speech-commands with "
+                                                           "speakers): keep only the first "
+                                                           "this many writers, with their "
+                                                           "test examples")
+    alpha: float = Field(1.0, ge=0, le=100, description="synthetic: spread of the devices' "
+                                                        "models, u_k ~ N(0, alpha)")
+    beta: float = Field(1.0, ge=0, le=100, description="synthetic: spread of the devices' "
+                                                       "inputs, B_k ~ N(0, beta)")
+    devices: int = Field(30, ge=1, le=100000, description="synthetic: number of devices "
+                                                          "(FedProx: 30), each a writer")
+    base: DatasetName = Field("digits", description="difficulty: the set made harder (its "
+                                                    "own keys, e.g. path, apply to it)")
+    noise: Fraction = Field(0.0, description="difficulty: probability that a training label "
+                                             "is replaced by another class, uniformly")
+    imbalance: float = Field(1.0, ge=1, le=1e6, description="difficulty: max/min training "
+                                                            "examples per class, counts "
+                                                            "decaying exponentially from "
+                                                            "class 0")
 
     @model_validator(mode="after")
     def _file(self) -> "DatasetSpec":
-        if (self.name == "file") != (self.file is not None):
+        given = self.model_fields_set
+        own = self.base if self.name == "difficulty" else self.name
+        if own == "difficulty":
+            raise ValueError("base cannot be 'difficulty' itself; name the set to make harder")
+        if (own == "file") != (self.file is not None):
             raise ValueError("give 'file' exactly when name is 'file'")
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be strictly between 0 and 1, got {self.holdout}")
+        if own in PATH_SETS and self.path is None:
+            raise ValueError(f"{own} reads {PATH_SETS[own]}: give its 'path' (relative to the "
+                             "scenario file, or shared:...); edgesim never downloads")
+        if own == "file" and self.path is not None:
+            raise ValueError("name: file reads its arrays from 'file', not 'path'")
+        if own not in PATH_SETS and self.path is not None:
+            raise ValueError(f"'path' is for {', '.join(PATH_SETS)}; {own} reads no files")
+        for key in ("alpha", "beta", "devices"):
+            if key in given and own != "synthetic":
+                raise ValueError(f"'{key}' is a key of name: synthetic, not of {own}")
+        for key in ("base", "noise", "imbalance"):
+            if key in given and self.name != "difficulty":
+                raise ValueError(f"'{key}' is a key of name: difficulty, not of {self.name}")
+        if self.writers is not None and own == "synthetic":
+            raise ValueError("synthetic's writers are its devices: give 'devices', not "
+                             "'writers'")
+        if self.writers is not None and own not in WRITER_SETS:
+            raise ValueError(f"'writers' is for sets read with their writers "
+                             f"({', '.join(WRITER_SETS)}); {own} has none")
+        if "holdout" in given and own in OWN_TEST:
+            raise ValueError(f"{own} comes with its own test split, which is the held-out "
+                             "set: drop 'holdout'")
         return self
 
 
 class PartitionSpec(Strict):
     """How the training examples are split among the clients (their private shards)."""
 
-    kind: Literal["dirichlet", "iid"] = Field(
+    kind: Literal["dirichlet", "iid", "natural"] = Field(
         "dirichlet", description="'dirichlet': label skew, each class spread over the clients "
                                  "with proportions ~ Dir(alpha), as FL papers partition CIFAR "
-                                 "and speech commands (LDA); 'iid': a seeded even split")
+                                 "and speech commands (LDA); 'iid': a seeded even split; "
+                                 "'natural': the set's own writers (femnist, shakespeare, "
+                                 "synthetic's devices, speech-commands' speakers), writer k "
+                                 "to client k, as many clients as writers")
     alpha: float = Field(0.5, gt=0, le=1e6, description="Dirichlet concentration: small is "
                                                         "skewed (0.1), large is near iid (100)")
     min_samples: int = Field(2, ge=1, description="redraw until every client holds at least "
-                                                  "this many examples")
+                                                  "this many examples ('natural': every "
+                                                  "writer must hold them)")
+
+    @model_validator(mode="after")
+    def _natural(self) -> "PartitionSpec":
+        if self.kind == "natural" and "alpha" in self.model_fields_set:
+            raise ValueError("'alpha' is the Dirichlet concentration; kind 'natural' takes "
+                             "the writers as they are")
+        return self
 
 
 class ModelSpec(Strict):
@@ -95,4 +189,4 @@ class LearningSpec(Strict):
                                                  "rounds (and after the last)")
 
 
-__all__ = ["LearningSpec", "DatasetSpec", "PartitionSpec", "ModelSpec", "LocalSpec"]
+__all__ = ["LearningSpec", "DatasetSpec", "PartitionSpec", "ModelSpec", "LocalSpec", "DATASETS"]

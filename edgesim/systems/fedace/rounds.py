@@ -82,6 +82,9 @@ class FederatedRun:
         self.participation: list[dict] = []
         self.target_round: Optional[int] = None
         self.target_time: Optional[float] = None
+        # Examples local training visited, and how many of them carry a noisy label (a
+        # difficulty set): what data importance sampling does with wrong labels.
+        self.visits = [0, 0]
 
     # ------------------------------------------------------------------ the rounds
     def run(self):
@@ -299,6 +302,9 @@ class FederatedRun:
             order = np.concatenate([
                 client.shard[example_order(gen, ex_losses, len(client.shard), per_epoch)]
                 for _ in range(spec.learning.local.epochs)])
+            self.visits[0] += len(order)
+            if self.data.clean_y is not None:
+                self.visits[1] += int(self.data.flipped[order].sum())
             w_k, _steps, loss = self.learner.train(self.weights, order, lr, self.mask)
             if spec.compression is not None and target > 0:
                 local = comp.local_mask(w_k, self.learner.prunable, self.learner.layers,

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from statistics import fmean
 
+import numpy as np
+
 from edgesim.learning import compression as comp
 from edgesim.training.timed import models_section
 
@@ -61,4 +63,14 @@ def federated_summary(sim, system) -> dict:
         "learning_wall_s": sum(r["learn_wall_s"] for r in rows),
     }
     out.update(models_section(system.timed, spec.learning.model.name, run.P))
+    data = system.data
+    if data.clean_y is not None:
+        # A difficulty set: the share of noisy labels among the clients' examples, and among
+        # the examples local training visited (above the first under data importance
+        # sampling when it favours high-loss, often mislabelled, examples).
+        shards = np.concatenate([c.shard for c in system.clients])
+        visited, noisy = run.visits
+        out["dataset"]["noisy_labels"] = {
+            "share": float(data.flipped[shards].mean()) if len(shards) else None,
+            "share_of_visits": noisy / visited if visited else None}
     return out

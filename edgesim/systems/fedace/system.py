@@ -52,7 +52,7 @@ class FederatedSystem(TrainingSystem):
         if data is None or not self.clients or self.server is None:
             return
         train, test = split(sim, data, learning.dataset.holdout)
-        parts = shards(sim, data.y[train], n, learning.partition, f"{BASE}.learning.partition")
+        parts = shards(sim, data, train, n, learning.partition, f"{BASE}.learning.partition")
         if parts is None:
             return
         for c, s in zip(self.clients, parts):

@@ -177,7 +177,7 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
     if data is None:
         return None
     train, test = split(sim, data, ls.dataset.holdout)
-    parts = shards(sim, data.y[train], len(devices), ls.partition, f"{path}.partition")
+    parts = shards(sim, data, train, len(devices), ls.partition, f"{path}.partition")
     if parts is None:
         return None
     from edgesim.learning.torch_learner import Learner
