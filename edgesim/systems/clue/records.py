@@ -27,14 +27,28 @@ RECOVERY_COLUMNS = ["node", "phase", "batch", "new_classes", "reference_error", 
                     "detected_batch", "helped_batch"]
 
 
-def recoveries(run) -> list[dict]:
+def federated_levels(run) -> dict[str, float]:
+    """Each node's mean batch error over a FedAvg run: the level the paper's adaptability is
+    measured against (§7.1 Metrics; Fig. 5's dotted line, 'averaging the federated learning
+    error rate')."""
+    out: dict[str, list] = {}
+    for r in run.batch_rows:
+        out.setdefault(r["node"], []).append(r["error"])
+    return {node: float(np.mean(v)) for node, v in out.items()}
+
+
+def recoveries(run, levels: Optional[dict] = None) -> list[dict]:
     """Every scheduled drift that brings classes a node has not served in its previous phase,
     and how long the node took to recover: the first batch b >= s + W - 1 whose rolling error
     over the W batches b-W+1..b (all after the drift at s) is back within `tolerance` of the
-    rolling error of the W batches before s. Counted in batches (the paper's measure) and in
-    simulated seconds from the drift batch's arrival to the end of batch b."""
+    reference: the node's error level under federated learning (``levels``, the paper's
+    measure), or (``recovery.against: own``) the rolling error of the W batches before s.
+    Counted in batches (the paper's unit) and in simulated seconds from the drift batch's
+    arrival to the end of batch b."""
     spec = run.spec
     W, tol = spec.drift.window, spec.help.tolerance
+    if levels is None:
+        levels = getattr(run, "recovery_levels", None)
     out = []
     for node in run.nodes:
         rows = [r for r in run.batch_rows if r["node"] == node.name]
@@ -46,7 +60,10 @@ def recoveries(run) -> list[dict]:
             if not new or s >= len(errs):
                 continue
             end = node.phases[k + 1].start if k + 1 < len(node.phases) else len(errs)
-            ref = float(errs[max(0, s - W):s].mean()) if s > 0 else 0.0
+            if levels is not None:
+                ref = levels[node.name]
+            else:
+                ref = float(errs[max(0, s - W):s].mean()) if s > 0 else 0.0
             rolling = [float(errs[b - W + 1:b + 1].mean()) for b in range(s + W - 1,
                                                                          min(end, len(errs)))]
             hit = next((i for i, e in enumerate(rolling) if e <= ref + tol), None)
@@ -123,8 +140,22 @@ def _mean(xs) -> Optional[float]:
     return fmean(xs) if xs else None
 
 
+def reference_levels(sim, system) -> Optional[dict]:
+    """The federated error levels recovery is measured against (None: `against: own`): this
+    run's own when it is the FedAvg baseline, else those of a FedAvg run of the same scenario
+    and seed, with the same nodes, requests and drifts, aggregating on the scenario's hub."""
+    spec = system.spec
+    if spec.recovery.against == "own":
+        return None
+    if spec.mode == "federated":
+        return federated_levels(system.run_)
+    ref = sim.reference(mode="federated", mds=None, aggregator=system.recovery_hub).run()
+    return federated_levels(ref.system.run_)
+
+
 def summary(sim, system) -> dict:
     run, spec = system.run_, system.spec
+    run.recovery_levels = reference_levels(sim, system)
     rec = recoveries(run)
     by_op = _bytes_by_op(run)
     n = len(run.nodes)
@@ -155,6 +186,8 @@ def summary(sim, system) -> dict:
             r["batches_observed"] if math.isnan(r["batches_to_recover"])
             else r["batches_to_recover"] for r in rec]),
         "mean_seconds_to_recover": _mean([r["seconds_to_recover"] for r in rec]),
+        "recovery_reference": {"against": spec.recovery.against,
+                               "levels": run.recovery_levels},
         "mean_peak_error": _mean([r["peak_error"] for r in rec]),
         "detections": len(dets),
         "helped": sum(1 for d in dets if d["outcome"] == "helped"),

@@ -160,6 +160,18 @@ class PushSpec(Strict):
     aggregate_time: Duration = Field(0.0, ge=0, description="aggregator compute per round")
 
 
+class RecoverySpec(Strict):
+    """What "recovered" means after a drift (§7.1 Metrics)."""
+
+    against: Literal["federated", "own"] = Field(
+        "federated", description="'federated' (the paper's): back within `help.tolerance` of "
+                                 "the node's mean error under FedAvg push, from a FedAvg run of "
+                                 "the same scenario and seed; 'own': of its own rolling error "
+                                 "before the drift")
+    aggregator: Optional[str] = Field(None, description="'federated': the node the reference "
+                                      "FedAvg run aggregates on; default: `aggregator` or `mds`")
+
+
 class ClueSpec(Strict):
     """n edge nodes serving drifting request streams, a metadata service and (for the FedAvg
     baseline) an aggregator."""
@@ -182,6 +194,7 @@ class ClueSpec(Strict):
     drift: DriftSpec = Field(default_factory=DriftSpec)
     help: HelpSpec = Field(default_factory=HelpSpec)
     push: PushSpec = Field(default_factory=PushSpec)
+    recovery: RecoverySpec = Field(default_factory=RecoverySpec)
     eval_every: int = Field(5, ge=1, description="batches between held-out evaluations of a "
                                                  "node on its current classes")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter on the wire")

@@ -34,6 +34,12 @@ class ClueSystem(TrainingSystem):
             if getattr(spec, key) is not None and spec.mode != mode:
                 sim.problem(f"{BASE}.{key}", f"only mode {mode!r} uses it; mode is "
                             f"{spec.mode!r}", getattr(spec, key))
+        self.recovery_hub = spec.recovery.aggregator or spec.aggregator or spec.mds
+        if (spec.recovery.against == "federated" and spec.mode != "federated"
+                and self.recovery_hub is None):
+            sim.problem(f"{BASE}.recovery.aggregator", "recovery is measured against a FedAvg "
+                        "run of this scenario: name the node it aggregates on (or set "
+                        "`recovery.against: own`)", None)
         reserved = {d.index: key for key, d in (("metadata service", self.mds),
                                                ("aggregator", self.aggregator)) if d}
         self.tx = Transfers(sim.env, sim.network)
