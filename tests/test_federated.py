@@ -245,11 +245,25 @@ def test_digits_read_without_importing_sklearn_match_load_digits():
     assert np.array_equal(d.y, ref.target)
 
 
-# ------------------------------------------------------------------ device
+# ------------------------------------------------------------------ vectorised clients, device
 def _same_run(a, b) -> None:
     assert a.rounds.drop(columns=WALL).equals(b.rounds.drop(columns=WALL))
     assert a.participation.equals(b.participation)
     assert np.array_equal(a._sim.system.run_.weights, b._sim.system.run_.weights)
+
+
+def test_vectorised_rounds_are_the_rounds_one_client_at_a_time():
+    # fedace: importance-ordered examples, a pruning mask from round 20 (masked training).
+    sets = ("training.federated.rounds=24",)
+    one = run("fedace.yaml", *sets)
+    assert one._sim.system.run_.mask is not None
+    _same_run(one, run("fedace.yaml", *sets, "training.federated.learning.vectorise=true"))
+    # Momentum and weight decay, two epochs: every client's order ends in a short batch.
+    sets = ("training.federated.rounds=4", "training.federated.learning.local.epochs=2",
+            "training.federated.learning.local.momentum=0.9",
+            "training.federated.learning.local.weight_decay=0.001")
+    _same_run(run("fedavg.yaml", *sets),
+              run("fedavg.yaml", *sets, "training.federated.learning.vectorise=true"))
 
 
 def test_device_cpu_is_the_default_and_auto_without_a_gpu_is_the_cpu():
@@ -282,7 +296,7 @@ def test_cuda_within_float32_rounding_of_the_cpu():
         orders = [np.arange(n) * 7 % 1797 for n in (45, 20, 3)]
         ref = [cpu.train(cpu.initial, o, 0.05) for o in orders]
         for got in ([gpu.train(gpu.initial, o, 0.05) for o in orders],
-                    ):
+                    gpu.train_many(gpu.initial, orders, 0.05)):
             for (w, steps, loss), (wr, sr, lr_) in zip(got, ref):
                 assert steps == sr
                 assert np.abs(w - wr).max() <= 1e-5 * np.abs(wr).max()

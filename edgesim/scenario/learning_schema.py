@@ -132,6 +132,12 @@ class LearningSpec(Strict):
                            "and machines' PyTorch builds alike), 'cuda' (a GPU; reproducible "
                            "on one GPU and software stack, within float32 rounding of the "
                            "CPU), 'auto' (cuda when PyTorch sees a GPU)")
+    vectorise: bool = Field(
+        False, description="train a round's clients together, one batched pass per SGD step "
+                           "(torch.func.vmap over their stacked weights): on the CPU weights "
+                           "bit-identical to one at a time for logreg, mlp and the LSTM, "
+                           "within float32 rounding with convolutions; faster from ~10 "
+                           "clients a round")
 
 
 __all__ = ["LearningSpec", "DatasetSpec", "PartitionSpec", "ModelSpec", "LocalSpec"]
