@@ -167,16 +167,16 @@ def _problem(*sets: str) -> str:
     return str(exc.value)
 
 
-def test_located_errors():
-    msg = _problem("training.federated.learning.model.name=vgg11")
-    assert "training.federated.learning.model" in msg and "32x32" in msg and "(8, 8)" in msg
-    msg = _problem("training.federated.learning.model.name=lstm")
-    assert "training.federated.learning.model" in msg and "(n, T)" in msg
-    msg = _problem("training.federated.learning.model.name=resnet18",
-                   "training.federated.learning.model.groups=3")
-    assert "training.federated.learning.model.groups" in msg and "must divide 64" in msg
-    msg = _problem("training.federated.learning.model.name=transformer")
-    assert "training.federated.learning.model.name" in msg and "fedavg-cnn" in msg
+@pytest.mark.parametrize("sets,expected", [
+    (["model.name=vgg11"], ["training.federated.learning.model:", "32x32", "(8, 8)", "'cnn'"]),
+    (["model.name=lstm"], ["training.federated.learning.model:", "(n, T)", "(8, 8)"]),
+    (["model.name=resnet18", "model.groups=3"],
+     ["training.federated.learning.model.groups", "must divide 64", "1, 2, 4"]),
+    (["model.name=transformer"], ["training.federated.learning.model.name", "fedavg-cnn"]),
+])
+def test_located_errors(sets, expected):
+    msg = _problem(*(f"training.federated.learning.{s}" for s in sets))
+    assert all(e in msg for e in expected), msg
     assert "Traceback" not in msg
 
 
