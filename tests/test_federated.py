@@ -243,3 +243,61 @@ def test_digits_read_without_importing_sklearn_match_load_digits():
     d, ref = digits(), load_digits()
     assert np.array_equal(d.x, (ref.images / 16.0).astype(np.float32))
     assert np.array_equal(d.y, ref.target)
+
+
+# ------------------------------------------------------------------ vectorised clients, device
+def _same_run(a, b) -> None:
+    assert a.rounds.drop(columns=WALL).equals(b.rounds.drop(columns=WALL))
+    assert a.participation.equals(b.participation)
+    assert np.array_equal(a._sim.system.run_.weights, b._sim.system.run_.weights)
+
+
+def test_vectorised_rounds_are_the_rounds_one_client_at_a_time():
+    # fedace: importance-ordered examples, a pruning mask from round 20 (masked training).
+    sets = ("training.federated.rounds=24",)
+    one = run("fedace.yaml", *sets)
+    assert one._sim.system.run_.mask is not None
+    _same_run(one, run("fedace.yaml", *sets, "training.federated.learning.vectorise=true"))
+    # Momentum and weight decay, two epochs: every client's order ends in a short batch.
+    sets = ("training.federated.rounds=4", "training.federated.learning.local.epochs=2",
+            "training.federated.learning.local.momentum=0.9",
+            "training.federated.learning.local.weight_decay=0.001")
+    _same_run(run("fedavg.yaml", *sets),
+              run("fedavg.yaml", *sets, "training.federated.learning.vectorise=true"))
+
+
+def test_device_cpu_is_the_default_and_auto_without_a_gpu_is_the_cpu():
+    import torch
+    r = run("fedavg.yaml", "training.federated.rounds=3")
+    assert r._sim.system.learner.device.type == "cpu"
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: 'auto' picks it")
+    _same_run(r, run("fedavg.yaml", "training.federated.rounds=3",
+                     "training.federated.learning.device=auto"))
+    msg = _problems("training.federated.learning.device=cuda")
+    assert "training.federated.learning.device" in msg and "no CUDA GPU" in msg
+    msg = _problems("training.federated.learning.device=tpu")
+    assert "training.federated.learning.device" in msg and "cpu, cuda, auto" in msg
+
+
+def test_cuda_within_float32_rounding_of_the_cpu():
+    """Never run where no GPU was lent (this project's CI): the statement the guide makes
+    about CUDA, written down to be checked on the first machine that has one."""
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    from edgesim.learning.data import digits
+    from edgesim.learning.torch_learner import Learner
+    from edgesim.scenario.learning_schema import LearningSpec, LocalSpec, ModelSpec
+    for model in (ModelSpec(name="mlp"), ModelSpec(name="cnn")):
+        spec = LearningSpec(model=model, local=LocalSpec(momentum=0.9))
+        cpu, gpu = (Learner(spec, digits(), 1, device) for device in ("cpu", "cuda"))
+        assert np.array_equal(cpu.initial, gpu.initial)
+        orders = [np.arange(n) * 7 % 1797 for n in (45, 20, 3)]
+        ref = [cpu.train(cpu.initial, o, 0.05) for o in orders]
+        for got in ([gpu.train(gpu.initial, o, 0.05) for o in orders],
+                    gpu.train_many(gpu.initial, orders, 0.05)):
+            for (w, steps, loss), (wr, sr, lr_) in zip(got, ref):
+                assert steps == sr
+                assert np.abs(w - wr).max() <= 1e-5 * np.abs(wr).max()
+                assert abs(loss - lr_) <= 1e-5 * abs(lr_)

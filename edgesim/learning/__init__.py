@@ -19,8 +19,12 @@ Modules, one concern each:
 * :mod:`.server`: weighted averaging and the server optimiser; numpy only;
 * :mod:`.consensus`: decentralized sub-model training's task allocation (overlap, residue),
   structure slices, neighbour averaging and global recomposition; numpy only;
-* :mod:`.torch_learner`: the model, local SGD, per-example losses, evaluation; it imports
-  torch, and only when a learning system is built;
+* :mod:`.torch_learner`: the model, local SGD, per-example losses, evaluation, on the CPU or
+  a GPU; it imports torch, and only when a learning system is built;
+* :mod:`.models`: the federated-learning papers' models (FedAvg's CNN, ResNet-18 with
+  GroupNorm, VGG-11, LEAF's character LSTM), built by torch_learner; imports torch;
+* :mod:`.vectorised`: many clients' local SGD in one vmap'd pass per step
+  (``Learner.train_many``); imports torch, only when a system asks for it;
 * :mod:`.branched`: the branched model of decentralized training (shared layers + one branch
   per class), sub-model SGD and evaluation, FLOPs of a sub-model; imports torch, only when a
   `training.decentralized` system is built.

@@ -5,11 +5,17 @@ Models travel as flat float32 numpy vectors (the bytes a system puts on the wire
 systems that use a :class:`Learner` never touch torch. Every call runs with one thread and
 torch's deterministic algorithms, and the examples' visiting order comes from the caller's
 seeded numpy generator: one scenario seed gives the same weights, bit for bit.
+
+The model and the data set live on ``device`` ('cpu', the default, or 'cuda'); weights cross
+to and from it as the same flat vectors. On the CPU nothing differs from a CPU-only build. On
+a GPU the deterministic flag is kept but only warns where an op has no deterministic kernel,
+and cuBLAS is given the fixed workspace its deterministic mode needs: one seed gives one
+result on one GPU model and software stack, within float32 rounding of the CPU's.
 """
 from __future__ import annotations
 
 import contextlib
-import math
+import os
 from typing import Iterator, Optional
 
 import numpy as np
@@ -17,53 +23,81 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgesim.learning import models
 from edgesim.learning.data import Dataset, DatasetError
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(name: str) -> str:
+    """'cpu' or 'cuda' for a LearningSpec's ``device`` ('auto': cuda when torch sees a GPU)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    return name
 
 
 @contextlib.contextmanager
-def deterministic() -> Iterator[None]:
+def deterministic(device: str = "cpu") -> Iterator[None]:
     """One intra-op thread and deterministic kernels while learning (a reduction split over a
-    different number of threads can round differently); the caller's settings come back."""
+    different number of threads can round differently); the caller's settings come back.
+    On 'cuda' an op without a deterministic kernel warns instead of stopping the run (its
+    result is then reproducible only up to float32 rounding), and TensorFloat-32 is off:
+    cuDNN allows it for convolutions by default, which rounds inputs to 10-bit mantissas."""
     threads = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    cuda = device == "cuda"
+    tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.set_num_threads(1)
-    _set_deterministic(True)
+    _set_deterministic(True, cuda)
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
         yield
     finally:
-        _set_deterministic(was)
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+        _set_deterministic(was, was_warn)
         torch.set_num_threads(threads)
 
 
-def _set_deterministic(mode: bool) -> None:
+def _set_deterministic(mode: bool, warn_only: bool = False) -> None:
     """torch.use_deterministic_algorithms without its one extra step, setting TorchInductor's
     flag: that imports the compiler stack (2-3 s, 800 modules) for a flag eager mode never
     reads. The kernel flag is the same call the public function makes."""
     setter = getattr(torch._C, "_set_deterministic_algorithms", None)
     if setter is None:
-        torch.use_deterministic_algorithms(mode)
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
     else:
-        setter(mode)
+        setter(mode, warn_only=warn_only)
 
 
 def flat_weights(model: nn.Module) -> np.ndarray:
     """A model's parameters as one float32 vector, in ``parameters()`` order."""
     with torch.no_grad():
         return torch.cat([p.detach().reshape(-1) for p in model.parameters()]
-                         ).numpy().astype(np.float32, copy=True)
+                         ).cpu().numpy().astype(np.float32, copy=True)
 
 
 def load_flat(model: nn.Module, slices: list[slice], flat: np.ndarray) -> None:
     """Copy ``flat`` into the model's parameters (``slices``: each parameter's part)."""
     t = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float32))
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        t = t.to(device)        # one transfer, not one per parameter
     with torch.no_grad():
         for sl, p in zip(slices, model.parameters()):
             p.copy_(t[sl].view_as(p))
 
 
-def feature_layers(spec, shape: tuple) -> tuple[list[nn.Module], int]:
+def feature_layers(spec, shape: tuple, classes: int = 0) -> tuple[list[nn.Module], int]:
     """The layers of a ModelSpec before its output layer (for 'logreg', none but a flatten),
-    and the width of their output. Examples arrive flattened, for every model."""
+    and the width of their output. Examples arrive flattened, for every model; the larger
+    models (:data:`.models.NAMES`) are built by :mod:`.models`."""
+    if spec.name in models.NAMES:
+        return models.feature_layers(spec, shape, classes)
     if spec.name == "logreg":
         return [nn.Flatten()], int(np.prod(shape))
     if spec.name == "mlp":
@@ -95,7 +129,7 @@ def feature_layers(spec, shape: tuple) -> tuple[list[nn.Module], int]:
 
 def build_model(spec, shape: tuple, classes: int) -> nn.Module:
     """The classifier of a ModelSpec for examples of ``shape`` (without the batch axis)."""
-    layers, width = feature_layers(spec, shape)
+    layers, width = feature_layers(spec, shape, classes)
     return nn.Sequential(*layers, nn.Linear(width, classes))
 
 
@@ -103,16 +137,24 @@ class Learner:
     """One model architecture on one data set; stateless between calls (weights come in and go
     out as flat vectors)."""
 
-    def __init__(self, spec, data: Dataset, seed: int) -> None:
+    def __init__(self, spec, data: Dataset, seed: int, device: str = "cpu") -> None:
         self.spec = spec
         self.classes = data.classes
+        self.device = torch.device(resolve_device(device))
+        if self.device.type == "cuda":
+            # cuBLAS is deterministic only with a fixed workspace, read when its first
+            # handle is made (torch checks this variable under deterministic mode).
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         shape = data.x.shape[1:]
+        models.check_data(spec.model, data.x, data.classes)
         x = data.x.reshape(len(data.x), -1)
-        self.x = torch.from_numpy(np.ascontiguousarray(x))
-        self.y = torch.from_numpy(data.y)
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+        self.y = torch.from_numpy(data.y).to(self.device)
+        # Built on the CPU from the seed, then moved: the same initial weights on any device.
         with torch.random.fork_rng(devices=[]), deterministic():
             torch.manual_seed(seed)
             self.model = build_model(spec.model, shape, data.classes)
+        self.model.to(self.device)
         params = list(self.model.parameters())
         self.shapes = [p.shape for p in params]
         self.sizes = [p.numel() for p in params]
@@ -127,6 +169,7 @@ class Learner:
         self.initial = self.get()
         self.input_shape = shape
         self.flops_per_example = self._flops(shape)
+        self._vectorised = None
 
     # ------------------------------------------------------------------ weights
     def get(self) -> np.ndarray:
@@ -142,15 +185,15 @@ class Learner:
         of ``local.batch``) from the weights ``flat``; pruned weights (``mask`` False) stay
         zero. (new weights, steps, mean training loss)."""
         local = self.spec.local
-        with deterministic():
+        with deterministic(self.device.type):
             self.load(flat)
             opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=local.momentum,
                                   weight_decay=local.weight_decay)
             masks = None
             if mask is not None:
-                m = torch.from_numpy(mask.astype(np.float32))
+                m = torch.from_numpy(mask.astype(np.float32)).to(self.device)
                 masks = [m[sl].view(s) for sl, s in zip(self.layers, self.shapes)]
-            idx = torch.from_numpy(np.asarray(order, dtype=np.int64))
+            idx = torch.from_numpy(np.asarray(order, dtype=np.int64)).to(self.device)
             total, steps = 0.0, 0
             self.model.train()
             for start in range(0, len(idx), local.batch):
@@ -167,19 +210,31 @@ class Learner:
                 steps += 1
             return self.get(), steps, total / max(len(idx), 1)
 
+    def train_many(self, flat: np.ndarray, orders: list[np.ndarray], lr: float,
+                   mask: Optional[np.ndarray] = None) -> list[tuple[np.ndarray, int, float]]:
+        """``[self.train(flat, order, lr, mask) for order in orders]``, all clients' steps
+        batched into one pass per step (:mod:`.vectorised`, which states how exact it is:
+        bit-identical on the CPU for linear layers, within float32 rounding with convolutions,
+        and each client's result independent of the others)."""
+        with deterministic(self.device.type):
+            if self._vectorised is None:
+                from edgesim.learning.vectorised import Vectorised
+                self._vectorised = Vectorised(self)
+            return self._vectorised.train_many(flat, orders, lr, mask)
+
     def weighted_step(self, flat: np.ndarray, positions: np.ndarray, weights: np.ndarray,
                       lr: float) -> tuple[np.ndarray, float]:
         """One SGD step on the mean of ``weights`` x per-example loss over ``positions`` (one
         synchronous data-parallel iteration: every device's importance-weighted examples,
         the gradient averaged). (new weights, unweighted mean loss)."""
         local = self.spec.local
-        with deterministic():
+        with deterministic(self.device.type):
             self.load(flat)
             opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=0.0,
                                   weight_decay=local.weight_decay)
             self.model.train()
-            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
-            w = torch.from_numpy(np.asarray(weights, dtype=np.float32))
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self.device)
+            w = torch.from_numpy(np.asarray(weights, dtype=np.float32)).to(self.device)
             opt.zero_grad(set_to_none=True)
             per = F.cross_entropy(self.model(self.x[b]), self.y[b], reduction="none")
             (per * w).mean().backward()
@@ -188,19 +243,19 @@ class Learner:
 
     def losses(self, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Per-example cross-entropy of the weights ``flat`` on the given examples."""
-        with deterministic(), torch.no_grad():
+        with deterministic(self.device.type), torch.no_grad():
             self.load(flat)
             self.model.eval()
-            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self.device)
             out = F.cross_entropy(self.model(self.x[b]), self.y[b], reduction="none")
-            return out.numpy().astype(np.float64)
+            return out.cpu().numpy().astype(np.float64)
 
     def evaluate(self, flat: np.ndarray, positions: np.ndarray) -> tuple[float, float]:
         """(mean loss, accuracy) on the given examples."""
-        with deterministic(), torch.no_grad():
+        with deterministic(self.device.type), torch.no_grad():
             self.load(flat)
             self.model.eval()
-            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self.device)
             logits = self.model(self.x[b])
             loss = float(F.cross_entropy(logits, self.y[b]))
             acc = float((logits.argmax(1) == self.y[b]).double().mean())
@@ -209,27 +264,27 @@ class Learner:
     def probs(self, flat: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Class probabilities (softmax outputs) of the weights ``flat`` on the given
         examples, shape (examples, classes)."""
-        with deterministic(), torch.no_grad():
+        with deterministic(self.device.type), torch.no_grad():
             self.load(flat)
             self.model.eval()
-            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
-            return F.softmax(self.model(self.x[b]), dim=1).numpy().astype(np.float64)
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self.device)
+            return F.softmax(self.model(self.x[b]), dim=1).cpu().numpy().astype(np.float64)
 
     def sensitivity(self, flat: np.ndarray, positions: np.ndarray,
                     classes: list[int]) -> np.ndarray:
         """|sen(W_j, C_i)| of CLUE's Eq. 1, averaged over ``classes``: the magnitude of the
         gradient of class i's output (its softmax confidence) with respect to every parameter,
         the outputs of all the given examples summed (the gradient is linear, §5.2.1)."""
-        with deterministic():
+        with deterministic(self.device.type):
             self.load(flat)
             self.model.eval()
-            b = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            b = torch.from_numpy(np.asarray(positions, dtype=np.int64)).to(self.device)
             params = list(self.model.parameters())
             total = np.zeros(self.params, dtype=np.float64)
             for c in classes:
                 out = F.softmax(self.model(self.x[b]), dim=1)[:, c].sum()
                 grads = torch.autograd.grad(out, params)
-                total += torch.cat([g.reshape(-1) for g in grads]).abs().numpy()
+                total += torch.cat([g.reshape(-1) for g in grads]).abs().cpu().numpy()
             return total / max(len(classes), 1)
 
     # ------------------------------------------------------------------ cost
@@ -244,17 +299,20 @@ class Learner:
         return sum(f for _, f in self._layers_walk())
 
     def _layers_walk(self) -> list[tuple[int, float]]:
-        """(parameters, FLOPs of its multiply-adds) of every layer, one example through."""
-        out = []
-        x = torch.zeros((1, int(np.prod(self.input_shape))))
-        with torch.no_grad():
-            for layer in self.model:
-                y = layer(x)
-                flops = 0.0
-                if isinstance(layer, nn.Linear):
-                    flops = 2.0 * layer.in_features * layer.out_features
-                elif isinstance(layer, nn.Conv2d):
-                    flops = 2.0 * math.prod(layer.kernel_size) * layer.in_channels * y[0].numel()
-                out.append((int(sum(p.numel() for p in layer.parameters())), flops))
-                x = y
+        """(parameters, FLOPs of its multiply-adds) of every leaf layer, in the order one
+        example goes through them (blocks such as a ResNet's are walked inside)."""
+        out: list[tuple[int, float]] = []
+
+        def record(module, inputs, output) -> None:
+            out.append((int(sum(p.numel() for p in module.parameters())),
+                        models.flops(module, inputs, output)))
+        hooks = [m.register_forward_hook(record) for m in self.model.modules()
+                 if not list(m.children())]
+        x = torch.zeros((1, int(np.prod(self.input_shape))), device=self.device)
+        try:
+            with torch.no_grad():
+                self.model(x)
+        finally:
+            for h in hooks:
+                h.remove()
         return out

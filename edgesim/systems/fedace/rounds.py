@@ -287,6 +287,14 @@ class FederatedRun:
         return max(1, min(n, int(math.ceil(self.spec.data_sampling.fraction * n))))
 
     # ------------------------------------------------------------------ the server
+    def _order(self, client, ex_losses: Optional[np.ndarray], r: int) -> np.ndarray:
+        """The examples a client visits in round ``r``, from its own (client, round) stream."""
+        gen = generator(self.sim.seed, f"federated:order:{client.name}:{r}")
+        per_epoch = self._examples(client)
+        return np.concatenate([
+            client.shard[example_order(gen, ex_losses, len(client.shard), per_epoch)]
+            for _ in range(self.spec.learning.local.epochs)])
+
     def _lr(self, r: int) -> float:
         return round_lr(self.spec.learning.local, r, self.spec.rounds)
 
@@ -296,16 +304,16 @@ class FederatedRun:
         arrived = sorted(state.arrived, key=lambda a: a[0].index)
         models, weights, masks, losses = [], [], [], []
         lr = self._lr(r)
-        for client, ex_losses, rec in arrived:
-            gen = generator(self.sim.seed, f"federated:order:{client.name}:{r}")
-            per_epoch = self._examples(client)
-            order = np.concatenate([
-                client.shard[example_order(gen, ex_losses, len(client.shard), per_epoch)]
-                for _ in range(spec.learning.local.epochs)])
+        orders = [self._order(client, ex_losses, r) for client, ex_losses, _ in arrived]
+        for order in orders:
             self.visits[0] += len(order)
             if self.data.clean_y is not None:
                 self.visits[1] += int(self.data.flipped[order].sum())
-            w_k, _steps, loss = self.learner.train(self.weights, order, lr, self.mask)
+        if spec.learning.vectorise:
+            trained = self.learner.train_many(self.weights, orders, lr, self.mask)
+        else:
+            trained = (self.learner.train(self.weights, o, lr, self.mask) for o in orders)
+        for (client, _, rec), (w_k, _steps, loss) in zip(arrived, trained):
             if spec.compression is not None and target > 0:
                 local = comp.local_mask(w_k, self.learner.prunable, self.learner.layers,
                                         target, spec.compression.scope)

@@ -14,6 +14,11 @@ from edgesim.training.timed import resolve_timed
 BASE = "training.federated"
 
 
+def cuda_available() -> bool:
+    import torch
+    return bool(torch.cuda.is_available())
+
+
 class FederatedSystem(TrainingSystem):
     """FedAvg / FedAce: `rounds` rounds of C-of-N client training."""
 
@@ -57,8 +62,15 @@ class FederatedSystem(TrainingSystem):
             return
         for c, s in zip(self.clients, parts):
             c.shard = train[s]
-        from edgesim.learning.torch_learner import Learner
-        self.learner = make_learner(sim, Learner, learning, data, f"{BASE}.learning.model")
+        from edgesim.learning.torch_learner import Learner, resolve_device
+        device = resolve_device(learning.device)
+        if device == "cuda" and not cuda_available():
+            sim.problem(f"{BASE}.learning.device", "PyTorch sees no CUDA GPU here (a CPU-only "
+                        "build, or no driver); use 'cpu', or 'auto' for a GPU when there is "
+                        "one", learning.device)
+            return
+        self.learner = make_learner(sim, lambda s, d, seed: Learner(s, d, seed, device),
+                                    learning, data, f"{BASE}.learning.model")
         if self.learner is None:
             return
         self.data = data
