@@ -301,3 +301,22 @@ def test_cuda_within_float32_rounding_of_the_cpu():
                 assert steps == sr
                 assert np.abs(w - wr).max() <= 1e-5 * np.abs(wr).max()
                 assert abs(loss - lr_) <= 1e-5 * abs(lr_)
+
+
+def test_importance_collection_traffic_is_reported_apart():
+    """§3.4: each round the `refresh` least recently updated clients outside the trainers get
+    the latest model and send back their losses; that traffic is reported beside the
+    training traffic, and the two add up to the round's bytes."""
+    sc = edgesim.load(ROOT / "scenarios" / "fedace" / "fedace.yaml", ["training.federated.rounds=5"])
+    r = edgesim.run(sc)
+    f, spec = r.summary["federated"], sc.spec.training.federated
+    assert f["bytes_per_round"] == pytest.approx(f["bytes_per_round_training"]
+                                                 + f["bytes_per_round_importance"])
+    first = r.rounds.iloc[0]           # dense: the whole model down, the losses up
+    per_client = f["parameters"] * spec.dtype_bytes + spec.selection.loss_bytes
+    assert first.bytes_importance == spec.selection.refresh * per_client
+    refreshed = r.participation[r.participation.role == "importance"]
+    trained = r.participation[r.participation.role == "train"]
+    for rnd in range(5):
+        assert not set(refreshed[refreshed["round"] == rnd].client) & set(
+            trained[trained["round"] == rnd].client)

@@ -52,6 +52,13 @@ def federated_summary(sim, system) -> dict:
         "mean_round_s": fmean(r["duration"] for r in rows) if rows else None,
         "bytes_per_round": fmean(per_round) if per_round else None,
         "bytes_total": sum(per_round),
+        # §3.4: importance collection sends the latest model to the refreshing clients (the
+        # least recently updated ones outside the round's trainers) and takes back their
+        # losses; reported apart so that traffic with and without it can be read.
+        "bytes_per_round_training": (fmean(r["bytes_down"] + r["bytes_up"] for r in rows)
+                                     if rows else None),
+        "bytes_per_round_importance": (fmean(r["bytes_importance"] for r in rows)
+                                       if rows else None),
         "dense_model_bytes": dense,
         "final_model_bytes": final_bytes,
         "final_model_fraction": final_bytes / dense,
