@@ -349,3 +349,73 @@ def migration_probabilities(x: dict, w: Sequence[float],
         if total > 1.0:
             out[i] = [(j, p / total) for j, p in pairs]
     return out
+
+
+
+def queued_moves(x: dict, w: Sequence[float], w_hat: Sequence[float] | None,
+                 movable: Sequence[int], capacities: Sequence[float],
+                 normalise: str = "multiply") -> dict[tuple, int]:
+    """The plan's moves of waiting requests, as whole requests: ``{(i, j): k_ij}``.
+
+    The ROIs waiting in a camera's queue are the workload the paper's balancer offloads
+    (§1.3.1: "each ROI in the queue is either offloaded to another camera or partially
+    processed" locally), so the plan takes them first: donor i moves
+    ``K_i = min(movable_i, floor(sum_j x_ij))`` of them (``movable``: those waiting; the ones in
+    service cannot move), split over its receivers in proportion to x_ij by largest remainders;
+    the rest of the plan, ``x_ij - k_ij``, is left to its new ROIs (`remaining_plan`).
+    Donors go most loaded first, and a pair whose move would raise v' (Eq. 1.3, on Eq. 1.2's
+    loads with the moves as x) is cut back until it does not, so applying the moves never
+    increases v' (with ``w_hat`` zero: v' of the queues themselves)."""
+    n = len(w)
+    w_hat = list(w_hat) if w_hat is not None else [0.0] * n
+    a = normalisation(capacities)
+    gives: dict[int, list] = {}
+    for (i, j), amount in x.items():
+        if amount > 0:
+            gives.setdefault(i, []).append((j, amount))
+    u = loads(w, w_hat)
+    un = normalised_loads(u, a, normalise)
+    v = imbalance(un)
+    out: dict[tuple, int] = {}
+    for i in sorted(gives, key=lambda k: (-un[k], k)):
+        pairs = sorted(gives[i], key=lambda t: t[0])
+        total = sum(amt for _j, amt in pairs)
+        K = min(max(0, int(movable[i])), int(math.floor(total + 1e-9)))
+        if K <= 0:
+            continue
+        # largest remainders: floor of each share, the leftover to the largest fractions
+        share = [(j, K * amt / total) for j, amt in pairs]
+        alloc = {j: int(math.floor(q)) for j, q in share}
+        rest = K - sum(alloc.values())
+        for j, _q in sorted(share, key=lambda t: (-(t[1] - math.floor(t[1])), t[0]))[:rest]:
+            alloc[j] += 1
+        for j in sorted(alloc, key=lambda jj: (-alloc[jj], jj)):
+            k = alloc[j]
+            while k > 0:
+                u[i] -= k
+                u[j] += k
+                v_new = imbalance(normalised_loads(u, a, normalise))
+                if v_new <= v + 1e-12:
+                    v = v_new
+                    break
+                u[i] += k
+                u[j] -= k
+                k //= 2
+            if k > 0:
+                out[(i, j)] = k
+    return out
+
+
+def remaining_plan(x: dict, moves: dict, w: Sequence[float]) -> tuple[dict, list[float]]:
+    """What is left of the plan for new ROIs once ``moves`` (`queued_moves`) are made:
+    ``x_ij - k_ij`` (dropped where nothing is left), and the pending workloads that remain,
+    ``w_i - sum_j k_ij``; `migration_probabilities` on them gives the new ROIs' shares."""
+    rest = {}
+    for key, amount in x.items():
+        left = amount - moves.get(key, 0)
+        if left > _EPS:
+            rest[key] = left
+    w_left = [float(v) for v in w]
+    for (i, _j), k in moves.items():
+        w_left[i] -= k
+    return rest, w_left
