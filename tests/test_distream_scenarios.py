@@ -15,23 +15,26 @@ CAMPUS = "scenarios/distream/campus.yaml"
 
 
 def test_campus_golden_summary():
-    # the paper's defaults: Eq. 1.4d as u * a, the throughput-maximising first phase (ascent),
-    # the balancer computed directly (the state its dx steps converge to), waiting ROIs
-    # migrated first (migrate: queued)
+    # the paper's defaults: Eq. 1.4d as u * a, the first phase maximising the rates sustained
+    # at the points (ascent, throughput: rate), the balancer computed directly (the state its
+    # dx steps converge to), waiting ROIs migrated with new ones (migrate: queued)
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19466, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 147, "warmup": 2509,
+    assert s["requests"] == {"generated": 19613, "completed": 19465, "dropped": 0, "failed": 0,
+                             "timed_out": 0, "in_flight": 148, "warmup": 2509,
                              "in_flight_past_slo": 0}
-    assert s["inference_ips"]["avg"] == pytest.approx(925.55, rel=1e-12)
-    assert s["latency_s"]["mean"] == pytest.approx(0.4878674561921422, rel=1e-9)
-    assert s["latency_s"]["p99"] == pytest.approx(1.6436187237880928, rel=1e-9)
-    assert s["slo_miss_rate"] == pytest.approx(0.00020548648926333094, rel=1e-9)
+    assert s["inference_ips"]["avg"] == pytest.approx(925.9833333333333, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(0.472898294277567, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(1.5306684361475895, rel=1e-9)
+    assert s["slo_miss_rate"] == 0.0
 
 
-def test_campus_golden_summary_with_new_only_migration():
-    """migrate: new (only new ROIs migrate) reproduces the summary pinned before waiting ROIs
-    could move, bit for bit."""
-    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.migrate=new"])).summary
+PREVIOUS = ["policy.params.migrate=new", "policy.params.throughput=period"]
+
+
+def test_campus_golden_summary_before_issue_26():
+    """migrate: new (only new ROIs migrate) and throughput: period (the first phase drains
+    backlogs within gamma) reproduce the summary pinned before issue #26, bit for bit."""
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"] + PREVIOUS)).summary
     assert s["requests"] == {"generated": 19613, "completed": 19482, "dropped": 0, "failed": 0,
                              "timed_out": 0, "in_flight": 131, "warmup": 2509,
                              "in_flight_past_slo": 0}
@@ -49,11 +52,11 @@ def iterative(monkeypatch):
 
 
 def test_campus_golden_summary_with_the_iterative_balancer(iterative):
-    """The steps (with only new ROIs migrating) reproduce the summary pinned before the
+    """The steps (with the choices before issue #26) reproduce the summary pinned before the
     balancer was computed directly, bit for bit; the direct summary above differs from it as the steps' own results differ with
     dx (over dx = 0.001-0.02 on these 90 s: latency mean 0.473-0.480 s, p99 1.53-1.61 s; the
     guide's "Results beside the paper" has the same for whole runs)."""
-    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.migrate=new"])).summary
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"] + PREVIOUS)).summary
     assert s["requests"]["completed"] == 19474 and s["requests"]["in_flight"] == 139
     assert s["inference_ips"]["avg"] == pytest.approx(926.2333333333333, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.4733721123730227, rel=1e-9)
@@ -65,8 +68,7 @@ def test_campus_golden_summary_with_the_previous_defaults(iterative):
     """normalise: divide + ascent: false (and the iterative balancer) reproduce the summary
     pinned before the paper's forms became the defaults, bit for bit."""
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.normalise=divide",
-                                          "policy.params.ascent=false",
-                                          "policy.params.migrate=new"])).summary
+                                          "policy.params.ascent=false"] + PREVIOUS)).summary
     assert s["requests"]["completed"] == 19461 and s["requests"]["in_flight"] == 152
     assert s["inference_ips"]["avg"] == pytest.approx(926.4, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.47870870926508685, rel=1e-9)
@@ -97,13 +99,19 @@ def test_campus_policy_ordering(campus_by_policy):
     assert miss["distream"] < 0.25 * best_baseline
     assert max(miss["distream-l"], miss["distream-p"]) < best_baseline
     assert miss["distream"] < miss["distream-p"]
-    # A gap to the paper, pinned so that it is seen: with the paper's throughput-maximising
-    # first phase (ascent, the default) Distream misses more than Distream-L here (the guide's
-    # "controller's first phase"); with water-filling alone it misses least of all.
+    # The controller's first phase (issue #26): maximising what the sites process in the next
+    # period, backlogs drained within gamma ("period", edgesim's reading before), swings the
+    # points between periods; the paper's TP(par) ("rate", the default) does not. On the
+    # whole run (guide, seeds 1-3) 9.9-10.x% against 2.4-2.5%; here the first 300 s.
+    per = edgesim.run(edgesim.load(CAMPUS, ["duration=300s", "policy.name=distream",
+                                            "policy.params.throughput=period"])).summary
+    assert miss["distream"] < 0.5 * per["slo_miss_rate"]
+    # A gap to the paper, pinned so that it is seen: Distream still misses more than
+    # Distream-L here (the paper has Distream lowest). The misses are ROIs whose camera part
+    # runs several classifiers on a camera (each stage queues for its own batch of 8 on a
+    # Jetson), which Eq. 1.7's per-workload latency does not see; Distream-L's static cut
+    # keeps at most two stages on a camera (the guide's "controller's first phase").
     assert miss["distream-l"] < miss["distream"]
-    wf = edgesim.run(edgesim.load(CAMPUS, ["duration=300s", "policy.name=distream",
-                                           "policy.params.ascent=false"])).summary
-    assert wf["slo_miss_rate"] < min(miss.values())
 
 
 @pytest.mark.parametrize("policy", ["camera-only", "centralized"])

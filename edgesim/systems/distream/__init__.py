@@ -43,8 +43,10 @@ Eq. 1.7a-b L = w / TP + 1 / TP         ``controller.latency`` (w: the pending wo
                                        view's queues)
 Eq. 1.8  max TP_sys s.t. L <= L_Max    ``controller.plan`` = ``controller.phase_one``
                                        (water-filling) + ``controller.ascend`` (to the
-                                       throughput optimum, no SLO; ``ascent: false`` skips
-                                       it) + ``controller.phase_two``
+                                       throughput optimum, no SLO: TP(par) as the rates
+                                       sustained at the points, ``throughput: rate``, or
+                                       ``period`` with backlogs drained within gamma;
+                                       ``ascent: false`` skips it) + ``controller.phase_two``
                                        (bottleneck camera first, until the SLO holds);
                                        ``controller.feasible`` is Eq. 1.8b-c
 VideoEdge-L's static point             ``_Partitioned.static_partition`` +

@@ -85,6 +85,13 @@ class ControllerParams(PartitionConfig):
                          "false: water-filling alone, which balances inference cost rather than "
                          "maximising inferences, and swings less between periods (see the "
                          "Distream guide)")
+    throughput: Literal["rate", "period"] = Field(
+        "rate", description="the throughput the first phase maximises (Eq. 1.6). 'rate' (the "
+        "paper's TP^cam_i(par_i), a function of the point): what each site sustains of the load "
+        "the points send it; backlogs count only in Eq. 1.7's latency. 'period': what each site "
+        "processes in the next gamma, its backlog drained included (edgesim's reading before), "
+        "whose optimum empties every backlog within one period and swings the points between "
+        "periods (see the Distream guide)")
     control_bytes: Size = Field(64.0, ge=0, description="bytes of one control message "
                                                         "(a balancing instruction, a partition point)")
 

@@ -108,6 +108,14 @@ class CameraOnly(_VideoPolicy):
     description = "every stage on the ROI's own camera (Distream's Camera-Only baseline)"
     Config = RolesConfig
 
+    def _cut(self, req, cam: int) -> int:
+        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
+        adaptive, the nearest vertex otherwise."""
+        pts = self.points_of(req.plan)
+        if self.adaptive:
+            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
+        return part.nearest_cut(self.par[cam], pts)
+
     def place(self, req, stage: int, candidates: Sequence):
         self._setup()
         if req.origin in self._indices(candidates):
@@ -125,6 +133,14 @@ class Centralized(_VideoPolicy):
     name = "centralized"
     description = "every stage on the least-loaded edge GPU (Distream's Centralized baseline)"
     Config = RolesConfig
+
+    def _cut(self, req, cam: int) -> int:
+        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
+        adaptive, the nearest vertex otherwise."""
+        pts = self.points_of(req.plan)
+        if self.adaptive:
+            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
+        return part.nearest_cut(self.par[cam], pts)
 
     def place(self, req, stage: int, candidates: Sequence):
         self._setup()
@@ -285,15 +301,18 @@ class _Partitioned(_VideoPolicy):
                         tgt = j
                         break
         self.assigned[tgt] += 1
-        pts = self.points_of(req.plan)
-        par = self.par[tgt]
-        if self.adaptive:
-            cut = part.draw_cut(par, pts, self._cut_stream.uniform())
-        else:
-            cut = part.nearest_cut(par, pts)
+        cut = self._cut(req, tgt)
         if tgt != pos:
             self.stats["migrated"] += 1
         return Decision(self.cams[tgt].index, cut, tgt != pos)
+
+    def _cut(self, req, cam: int) -> int:
+        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
+        adaptive, the nearest vertex otherwise."""
+        pts = self.points_of(req.plan)
+        if self.adaptive:
+            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
+        return part.nearest_cut(self.par[cam], pts)
 
     def place(self, req, stage: int, candidates: Sequence):
         d = req.note
@@ -414,8 +433,13 @@ class _Partitioned(_VideoPolicy):
         for j, k in mv:
             dst = self.cams[j]
             for req in move(src, dst, k, accept=camera_part):
-                req.note.target = dst.index     # its later camera stages follow it
-                req.note.migrated = True
+                d = req.note
+                d.target = dst.index            # its later camera stages follow it
+                d.migrated = True
+                if req.stage == 0:
+                    # cut as a new ROI migrated to j would be, at j's partition point; the
+                    # first stage runs on j now whatever the draw
+                    d.cut = max(1, self._cut(req, j))
                 self.stats["moved_queued"] += 1
 
     def _control_tick(self, _arg) -> None:
@@ -432,7 +456,7 @@ class _Partitioned(_VideoPolicy):
         edge = ctl.Site(capacity=self.edge_capb, pending=sum(self._pending(n) for n in self.edges),
                         measured=sum(done.get(n.index, 0) for n in self.edges) / dt)
         result = ctl.plan(cams, edge, self.mix, c.gamma, self.slo, c.step, par0=self.par,
-                          ascent=c.ascent)
+                          ascent=c.ascent, throughput=c.throughput)
         self.stats["controller_runs"] += 1
         ev = result.evaluation
         self._log({"time": now, "kind": "partition", "par": list(result.par),
