@@ -14,18 +14,25 @@ from edgesim.systems.distream import balancer as bal
 CAMPUS = "scenarios/distream/campus.yaml"
 
 
+def _golden(s: dict, completed: int, in_flight: int, ips: float, mean: float,
+            p99: float) -> None:
+    """90 s of campus.yaml: 19613 ROIs generated (2509 in the warm-up), none lost, no SLO miss;
+    the rest as pinned."""
+    assert s["requests"] == {"generated": 19613, "completed": completed, "dropped": 0,
+                             "failed": 0, "timed_out": 0, "in_flight": in_flight,
+                             "warmup": 2509, "in_flight_past_slo": 0}
+    assert s["inference_ips"]["avg"] == pytest.approx(ips, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(mean, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(p99, rel=1e-9)
+    assert s["slo_miss_rate"] == 0.0
+
+
 def test_campus_golden_summary():
     # the paper's defaults: Eq. 1.4d as u * a, the first phase maximising the rates sustained
     # at the points (ascent, throughput: rate), the balancer computed directly (the state its
     # dx steps converge to), waiting ROIs migrated with new ones (migrate: queued)
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19465, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 148, "warmup": 2509,
-                             "in_flight_past_slo": 0}
-    assert s["inference_ips"]["avg"] == pytest.approx(925.9833333333333, rel=1e-12)
-    assert s["latency_s"]["mean"] == pytest.approx(0.472898294277567, rel=1e-9)
-    assert s["latency_s"]["p99"] == pytest.approx(1.5306684361475895, rel=1e-9)
-    assert s["slo_miss_rate"] == 0.0
+    _golden(s, 19465, 148, 925.9833333333333, 0.472898294277567, 1.5306684361475895)
 
 
 PREVIOUS = ["policy.params.migrate=new", "policy.params.throughput=period"]
@@ -35,13 +42,7 @@ def test_campus_golden_summary_before_issue_26():
     """migrate: new (only new ROIs migrate) and throughput: period (the first phase drains
     backlogs within gamma) reproduce the summary pinned before issue #26, bit for bit."""
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"] + PREVIOUS)).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19482, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 131, "warmup": 2509,
-                             "in_flight_past_slo": 0}
-    assert s["inference_ips"]["avg"] == pytest.approx(926.4833333333333, rel=1e-12)
-    assert s["latency_s"]["mean"] == pytest.approx(0.47729703640300275, rel=1e-9)
-    assert s["latency_s"]["p99"] == pytest.approx(1.6170864852333495, rel=1e-9)
-    assert s["slo_miss_rate"] == 0.0
+    _golden(s, 19482, 131, 926.4833333333333, 0.47729703640300275, 1.6170864852333495)
 
 
 @pytest.fixture

@@ -108,14 +108,6 @@ class CameraOnly(_VideoPolicy):
     description = "every stage on the ROI's own camera (Distream's Camera-Only baseline)"
     Config = RolesConfig
 
-    def _cut(self, req, cam: int) -> int:
-        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
-        adaptive, the nearest vertex otherwise."""
-        pts = self.points_of(req.plan)
-        if self.adaptive:
-            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
-        return part.nearest_cut(self.par[cam], pts)
-
     def place(self, req, stage: int, candidates: Sequence):
         self._setup()
         if req.origin in self._indices(candidates):
@@ -133,14 +125,6 @@ class Centralized(_VideoPolicy):
     name = "centralized"
     description = "every stage on the least-loaded edge GPU (Distream's Centralized baseline)"
     Config = RolesConfig
-
-    def _cut(self, req, cam: int) -> int:
-        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
-        adaptive, the nearest vertex otherwise."""
-        pts = self.points_of(req.plan)
-        if self.adaptive:
-            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
-        return part.nearest_cut(self.par[cam], pts)
 
     def place(self, req, stage: int, candidates: Sequence):
         self._setup()
