@@ -68,11 +68,12 @@ Units and modelling choices, where the paper leaves them open:
   ``u_i / a_i``, under which faster cameras receive more work (see `balancer`).
 * The workload predictor is ``ewma`` by default; the paper's LSTM is ``predictor: lstm`` and
   needs the 'learn' extra (PyTorch), so that a default scenario runs alike without it.
-* The plan x_ij of the balancer moves the ROIs waiting in camera i's queue first (``migrate:
-  queued``, the default: the queue is what the paper offloads, §1.3.1): when the instruction
-  arrives, up to k_ij of the requests camera i would serve last and that are still before their
-  cut go to camera j through the engine's ``PolicyContext.move_queued``, their bytes crossing the
-  network, and their later camera stages follow them. The rest of x_ij becomes probabilities
+* The plan x_ij of the balancer moves its share x_ij / u_i of the ROIs waiting in camera i's
+  queue (``migrate: queued``, the default: the queue is what the paper offloads, §1.3.1;
+  ``balancer.queued_moves``, never to a longer queue): when the instruction arrives, up to k_ij
+  of the requests camera i would serve last and that are still before their cut go to camera j
+  through the engine's ``PolicyContext.move_queued``, their bytes crossing the network; they take
+  j's cut and their later camera stages follow them. The rest of x_ij becomes probabilities
   that camera i's *new* ROIs go to camera j, in force until the balancer runs again.
   ``migrate: new`` moves new ROIs only (the behaviour before). Migrated ROIs carry their bytes
   over the camera links (the engine moves a stage's ``bytes`` from where the data is to where

@@ -45,10 +45,11 @@ class BalancerParams(PartitionConfig):
     migrate: Literal["queued", "new"] = Field(
         "queued", description="what the balancer's plan x_ij moves from camera i to j. "
         "'queued' (the paper's: the ROIs in a camera's queue are what is offloaded, §1.3.1-"
-        "1.3.2) moves the requests waiting in camera i's queue first, up to x_ij, when the "
-        "instruction arrives (their bytes cross the network), and the rest of x_ij as a share "
-        "of its new ROIs. 'new' moves new ROIs only and queued ones stay (edgesim's behaviour "
-        "before; a backlog then drains only where it formed)")
+        "1.3.2) moves the plan's share x_ij / u_i of the requests waiting in camera i's queue "
+        "when the instruction arrives (their bytes cross the network; never to a longer "
+        "queue), and the rest of x_ij as a share of its new ROIs. 'new' moves new ROIs only "
+        "and waiting ones stay (the behaviour before issue #26; a backlog then drains only "
+        "where it formed)")
     horizon: Duration = Field(1.0, gt=0, description="how far ahead the predictor looks")
     ewma_alpha: float = Field(0.2, gt=0, le=1, description="smoothing of the 'ewma' predictor "
                                                            "(per report interval)")
