@@ -36,8 +36,8 @@ def _system(rng: random.Random, n: int):
 def _same(a: ctl.Evaluation, b: ctl.Evaluation) -> None:
     # == on floats, not approx: the incremental path must reproduce the reference exactly
     assert a.par == b.par and a.tp_cams == b.tp_cams and a.lat_cams == b.lat_cams
-    assert (a.tp_edge, a.tp_system, a.lat_edge, a.feasible) == \
-        (b.tp_edge, b.tp_system, b.lat_edge, b.feasible)
+    assert (a.tp_edge, a.tp_system, a.lat_edge, a.feasible, a.tp_rate) == \
+        (b.tp_edge, b.tp_system, b.lat_edge, b.feasible, b.tp_rate)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -46,10 +46,11 @@ def test_incremental_plan_is_the_reference_plan(seed):
     cams, edge, mix, par0 = _system(rng, rng.choice([2, 5, 12, 24]))
     slo = rng.choice([0.05, 0.2, 1.0, 3.0])
     step = rng.choice([0.01, 0.02, 0.05])
-    for ascent in (True, False):
-        fast = ctl.plan(cams, edge, mix, 0.5, slo, step, par0=par0, ascent=ascent)
+    for ascent, tp in ((True, "rate"), (True, "period"), (False, "rate")):
+        fast = ctl.plan(cams, edge, mix, 0.5, slo, step, par0=par0, ascent=ascent,
+                        throughput=tp)
         ref = ctl.plan(cams, edge, mix, 0.5, slo, step, par0=par0, ascent=ascent,
-                       incremental=False)
+                       incremental=False, throughput=tp)
         assert fast.par == ref.par and fast.preliminary == ref.preliminary
         assert fast.moves == ref.moves
         _same(fast.evaluation, ref.evaluation)
@@ -64,7 +65,7 @@ def test_a_trial_is_evaluate_on_the_trial_points(seed):
         i, q = rng.randrange(len(cams)), rng.random()
         trial = par[:i] + [q] + par[i + 1:]
         ev = ctl.evaluate(trial, cams, edge, mix, 0.5, math.inf)
-        assert fluid.trial(i, q) == (ev.tp_system, ev.lat_cams[i], ev.lat_edge)
+        assert fluid.trial(i, q) == (ev.tp_system, ev.lat_cams[i], ev.lat_edge, ev.tp_rate)
         if rng.random() < 0.5:               # moves accumulate: the kept terms stay exact
             fluid.move(i, q)
             par = trial

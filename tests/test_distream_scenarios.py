@@ -14,17 +14,35 @@ from edgesim.systems.distream import balancer as bal
 CAMPUS = "scenarios/distream/campus.yaml"
 
 
-def test_campus_golden_summary():
-    # the paper's defaults: Eq. 1.4d as u * a, the throughput-maximising first phase (ascent),
-    # the balancer computed directly (the state its dx steps converge to)
-    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
-    assert s["requests"] == {"generated": 19613, "completed": 19482, "dropped": 0, "failed": 0,
-                             "timed_out": 0, "in_flight": 131, "warmup": 2509,
-                             "in_flight_past_slo": 0}
-    assert s["inference_ips"]["avg"] == pytest.approx(926.4833333333333, rel=1e-12)
-    assert s["latency_s"]["mean"] == pytest.approx(0.47729703640300275, rel=1e-9)
-    assert s["latency_s"]["p99"] == pytest.approx(1.6170864852333495, rel=1e-9)
+def _golden(s: dict, completed: int, in_flight: int, ips: float, mean: float,
+            p99: float) -> None:
+    """90 s of campus.yaml: 19613 ROIs generated (2509 in the warm-up), none lost, no SLO miss;
+    the rest as pinned."""
+    assert s["requests"] == {"generated": 19613, "completed": completed, "dropped": 0,
+                             "failed": 0, "timed_out": 0, "in_flight": in_flight,
+                             "warmup": 2509, "in_flight_past_slo": 0}
+    assert s["inference_ips"]["avg"] == pytest.approx(ips, rel=1e-12)
+    assert s["latency_s"]["mean"] == pytest.approx(mean, rel=1e-9)
+    assert s["latency_s"]["p99"] == pytest.approx(p99, rel=1e-9)
     assert s["slo_miss_rate"] == 0.0
+
+
+def test_campus_golden_summary():
+    # the paper's defaults: Eq. 1.4d as u * a, the first phase maximising the rates sustained
+    # at the points (ascent, throughput: rate), the balancer computed directly (the state its
+    # dx steps converge to), waiting ROIs migrated with new ones (migrate: queued)
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
+    _golden(s, 19465, 148, 925.9833333333333, 0.472898294277567, 1.5306684361475895)
+
+
+PREVIOUS = ["policy.params.migrate=new", "policy.params.throughput=period"]
+
+
+def test_campus_golden_summary_before_issue_26():
+    """migrate: new (only new ROIs migrate) and throughput: period (the first phase drains
+    backlogs within gamma) reproduce the summary pinned before issue #26, bit for bit."""
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"] + PREVIOUS)).summary
+    _golden(s, 19482, 131, 926.4833333333333, 0.47729703640300275, 1.6170864852333495)
 
 
 @pytest.fixture
@@ -35,11 +53,11 @@ def iterative(monkeypatch):
 
 
 def test_campus_golden_summary_with_the_iterative_balancer(iterative):
-    """The steps reproduce the summary pinned before the balancer was computed directly, bit
-    for bit; the direct summary above differs from it as the steps' own results differ with
+    """The steps (with the choices before issue #26) reproduce the summary pinned before the
+    balancer was computed directly, bit for bit; the direct summary above differs from it as the steps' own results differ with
     dx (over dx = 0.001-0.02 on these 90 s: latency mean 0.473-0.480 s, p99 1.53-1.61 s; the
     guide's "Results beside the paper" has the same for whole runs)."""
-    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"])).summary
+    s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s"] + PREVIOUS)).summary
     assert s["requests"]["completed"] == 19474 and s["requests"]["in_flight"] == 139
     assert s["inference_ips"]["avg"] == pytest.approx(926.2333333333333, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.4733721123730227, rel=1e-9)
@@ -51,7 +69,7 @@ def test_campus_golden_summary_with_the_previous_defaults(iterative):
     """normalise: divide + ascent: false (and the iterative balancer) reproduce the summary
     pinned before the paper's forms became the defaults, bit for bit."""
     s = edgesim.run(edgesim.load(CAMPUS, ["duration=90s", "policy.params.normalise=divide",
-                                          "policy.params.ascent=false"])).summary
+                                          "policy.params.ascent=false"] + PREVIOUS)).summary
     assert s["requests"]["completed"] == 19461 and s["requests"]["in_flight"] == 152
     assert s["inference_ips"]["avg"] == pytest.approx(926.4, rel=1e-12)
     assert s["latency_s"]["mean"] == pytest.approx(0.47870870926508685, rel=1e-9)
@@ -82,13 +100,19 @@ def test_campus_policy_ordering(campus_by_policy):
     assert miss["distream"] < 0.25 * best_baseline
     assert max(miss["distream-l"], miss["distream-p"]) < best_baseline
     assert miss["distream"] < miss["distream-p"]
-    # A gap to the paper, pinned so that it is seen: with the paper's throughput-maximising
-    # first phase (ascent, the default) Distream misses more than Distream-L here (the guide's
-    # "controller's first phase"); with water-filling alone it misses least of all.
+    # The controller's first phase (issue #26): maximising what the sites process in the next
+    # period, backlogs drained within gamma ("period", edgesim's reading before), swings the
+    # points between periods; the paper's TP(par) ("rate", the default) does not. On the
+    # whole run (guide, seeds 1-3) 9.9-10.x% against 2.4-2.5%; here the first 300 s.
+    per = edgesim.run(edgesim.load(CAMPUS, ["duration=300s", "policy.name=distream",
+                                            "policy.params.throughput=period"])).summary
+    assert miss["distream"] < 0.5 * per["slo_miss_rate"]
+    # A gap to the paper, pinned so that it is seen: Distream still misses more than
+    # Distream-L here (the paper has Distream lowest). The misses are ROIs whose camera part
+    # runs several classifiers on a camera (each stage queues for its own batch of 8 on a
+    # Jetson), which Eq. 1.7's per-workload latency does not see; Distream-L's static cut
+    # keeps at most two stages on a camera (the guide's "controller's first phase").
     assert miss["distream-l"] < miss["distream"]
-    wf = edgesim.run(edgesim.load(CAMPUS, ["duration=300s", "policy.name=distream",
-                                           "policy.params.ascent=false"])).summary
-    assert wf["slo_miss_rate"] < min(miss.values())
 
 
 @pytest.mark.parametrize("policy", ["camera-only", "centralized"])

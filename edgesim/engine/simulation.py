@@ -87,7 +87,7 @@ class Simulation:
             cls, config = chosen
             ctx = PolicyContext(self.env, self.nodes, self.streams("policy"), self.view, spec,
                                 self.sources, self.network,
-                                lambda name: self.streams(f"policy:{name}"))
+                                lambda name: self.streams(f"policy:{name}"), self.move_queued)
             try:
                 self.policy = cls(config, ctx)
             except ValueError as exc:
@@ -210,6 +210,39 @@ class Simulation:
             self.network.transfer(req.loc, node.index, nb, node.arrive, req)
         else:
             node.arrive(req)
+
+    def move_queued(self, src, dst, k: int,
+                    accept: Optional[Callable[[Request], bool]] = None) -> list[Request]:
+        """Move up to ``k`` requests waiting in ``src``'s queues (not yet started) to ``dst``,
+        for the same stage; return them. The policy hook for load balancers that migrate
+        pending work (``PolicyContext.move_queued``).
+
+        Only models ``dst`` serves are taken, and only requests ``accept`` approves (the
+        choice among them: `Node.take_queued`). Each moved request's stage bytes
+        (``bytes * units``, the data that was brought to, or born at, ``src``) cross the
+        network from ``src`` to ``dst`` through the normal transfer path, so links and cells
+        are charged and the bytes count in ``req.nbytes``; without a network, or for a stage
+        without bytes, it joins ``dst`` at once. Its path keeps one entry per stage: the last
+        (``src``, where the stage was to run) becomes ``dst``, as if ``dst`` had been chosen
+        in the first place. The wait at ``src`` stays in ``req.wait``; the transfer counts as
+        neither wait nor service, as any transfer. Nothing is lost or duplicated: every
+        request taken arrives at ``dst`` (or fails in transit, as any transfer may)."""
+        if src.index == dst.index or k <= 0:
+            return []
+        moved = src.take_queued(k, models=dst.services.keys(), accept=accept)
+        net = self.network
+        for req in moved:
+            if req.path and req.path[-1] == src.index:
+                req.path[-1] = dst.index
+            else:       # pragma: no cover  (a queued request's last path entry is its node)
+                req.path.append(dst.index)
+            nb = req.plan.stages[req.stage].nbytes * req.units
+            if nb and net is not None:
+                req.nbytes += nb
+                net.transfer(src.index, dst.index, nb, dst.arrive, req)
+            else:
+                dst.arrive(req)
+        return moved
 
     def _transfer_failed(self, req: Request) -> None:
         self.finish(req, FAILED)

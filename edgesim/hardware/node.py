@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from itertools import count
-from typing import Callable, Optional
+from typing import Callable, Collection, Optional
 
 from edgesim.engine.clock import COMPLETION, CONTROL, call_at, call_in
 from edgesim.engine.request import DROPPED, TIMED_OUT, Request
@@ -98,6 +98,55 @@ class Node:
         self.waiting += 1
         if self.busy + self.held < self.executors:
             self._try_start(now)
+
+    def take_queued(self, k: int, models: Optional[Collection[str]] = None,
+                    accept: Optional[Callable[[Request], bool]] = None) -> list[Request]:
+        """Remove up to ``k`` waiting (not yet started) requests from this node's queues and
+        return them; the caller owns them from here (`Simulation.move_queued` sends them on).
+
+        Only queues of ``models`` (all when None) and requests ``accept`` approves are taken.
+        The requests this node would serve last go first (FIFO: the newest; LIFO: the oldest;
+        priority: the lowest priority, newest within it), because they are the ones a queue
+        delays most. The time each waited here counts as wait (``req.wait``), as if it had
+        started here now: a later queue adds its own wait on top. A pending batch timer is
+        left armed; finding nothing ready it does nothing."""
+        if k <= 0 or not self.waiting:
+            return []
+        now = self.env._now
+        self.accumulate(now)
+        prio = self.discipline == "priority"
+        ranked = []           # (key, model, request): a smaller key is served later
+        for model, q in self.queues.items():
+            if not q or (models is not None and model not in models):
+                continue
+            if prio:
+                ranked.extend(((item[0] * -1, -item[1]), model, item[2]) for item in q)
+            elif self.discipline == "lifo":
+                ranked.extend(((req.enq, pos), model, req) for pos, req in enumerate(q))
+            else:
+                ranked.extend(((-req.enq, -pos), model, req) for pos, req in enumerate(q))
+        ranked.sort(key=lambda t: t[0])
+        taken: list[Request] = []
+        by_model: dict = {}
+        for _key, model, req in ranked:
+            if len(taken) >= k:
+                break
+            if accept is not None and not accept(req):
+                continue
+            taken.append(req)
+            by_model.setdefault(model, set()).add(id(req))
+        for model, ids in by_model.items():
+            q = self.queues[model]
+            if prio:
+                kept = [item for item in q if id(item[2]) not in ids]
+                heapq.heapify(kept)
+                self.queues[model] = kept
+            else:
+                self.queues[model] = deque(r for r in q if id(r) not in ids)
+        for req in taken:
+            req.wait += now - req.enq
+        self.waiting -= len(taken)
+        return taken
 
     def _head(self, q):
         """The request served next from this queue."""

@@ -46,7 +46,8 @@ class PolicyContext:
     """What a policy may use: the nodes, its own random stream, the monitor view, the clock."""
 
     def __init__(self, env, nodes: Sequence["Node"], stream, view: "MonitorView",
-                 scenario, sources: Sequence = (), network=None, streams=None) -> None:
+                 scenario, sources: Sequence = (), network=None, streams=None,
+                 move_queued=None) -> None:
         self.env = env
         self.nodes = nodes
         #: The workload's sources by index (``req.src``); ``.member`` is a source's index
@@ -57,6 +58,10 @@ class PolicyContext:
         self.network = network
         #: Named random streams, for a policy that needs more than one (``streams("x")``).
         self.streams = streams
+        #: Move waiting requests between nodes (``move_queued(src, dst, k, accept=None)``,
+        #: `Simulation.move_queued`): for balancers that migrate pending work; None outside a
+        #: simulation.
+        self.move_queued = move_queued
         self.stream = stream
         self.view = view
         self.scenario = scenario

@@ -27,7 +27,9 @@ Eq. 1.4a min max(v' - beta, 0)         ``balancer.objective``; solved by
 Eq. 1.4c a_i = C_i / C_mean            ``balancer.normalisation``
 Eq. 1.4d u'_i = u_i * a_i              ``balancer.normalised_loads`` (``normalise: divide``
                                        for u_i / a_i, ``balancer.DIVIDE_REASON``)
-x_ij -> per-ROI migration              ``balancer.migration_probabilities``
+x_ij -> migration                     ``balancer.queued_moves`` (waiting ROIs first,
+                                       ``migrate: queued``), ``balancer.remaining_plan`` +
+                                       ``balancer.migration_probabilities`` (new ROIs)
 Full DAG profiling (Step#1)            ``partition.execution_paths``,
                                        ``partition.accumulated_costs``,
                                        ``partition.profile_paths``; in a run
@@ -41,8 +43,10 @@ Eq. 1.7a-b L = w / TP + 1 / TP         ``controller.latency`` (w: the pending wo
                                        view's queues)
 Eq. 1.8  max TP_sys s.t. L <= L_Max    ``controller.plan`` = ``controller.phase_one``
                                        (water-filling) + ``controller.ascend`` (to the
-                                       throughput optimum, no SLO; ``ascent: false`` skips
-                                       it) + ``controller.phase_two``
+                                       throughput optimum, no SLO: TP(par) as the rates
+                                       sustained at the points, ``throughput: rate``, or
+                                       ``period`` with backlogs drained within gamma;
+                                       ``ascent: false`` skips it) + ``controller.phase_two``
                                        (bottleneck camera first, until the SLO holds);
                                        ``controller.feasible`` is Eq. 1.8b-c
 VideoEdge-L's static point             ``_Partitioned.static_partition`` +
@@ -64,10 +68,16 @@ Units and modelling choices, where the paper leaves them open:
   ``u_i / a_i``, under which faster cameras receive more work (see `balancer`).
 * The workload predictor is ``ewma`` by default; the paper's LSTM is ``predictor: lstm`` and
   needs the 'learn' extra (PyTorch), so that a default scenario runs alike without it.
-* The plan x_ij of the balancer becomes probabilities that camera i's *new* ROIs go to camera j
-  (the simulator places requests as they arrive; queued ones are not moved); they stay in force
-  until the balancer runs again. Migrated ROIs carry their bytes over the camera links (the
-  engine moves a stage's ``bytes`` from where the data is to where it runs).
+* The plan x_ij of the balancer moves its share x_ij / u_i of the ROIs waiting in camera i's
+  queue (``migrate: queued``, the default: the queue is what the paper offloads, §1.3.1;
+  ``balancer.queued_moves``, never to a longer queue): when the instruction arrives, up to k_ij
+  of the requests camera i would serve last and that are still before their cut go to camera j
+  through the engine's ``PolicyContext.move_queued``, their bytes crossing the network; they take
+  j's cut and their later camera stages follow them. The rest of x_ij becomes probabilities
+  that camera i's *new* ROIs go to camera j, in force until the balancer runs again.
+  ``migrate: new`` moves new ROIs only (the behaviour before). Migrated ROIs carry their bytes
+  over the camera links (the engine moves a stage's ``bytes`` from where the data is to where
+  it runs).
 * The balancer is checked at every monitor report (``policy.report_interval``, 50 ms) and runs
   when v' > beta; the controller runs every gamma. Both live on the first edge node and send
   their results to the cameras through `Network.send_batch` (``network.rpc_batch`` per RPC); a

@@ -8,18 +8,17 @@ rest on the least-loaded edge GPU among the stage's candidates.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, Sequence, Union
-
-from pydantic import Field, field_validator
+from typing import Optional, Sequence
 
 from edgesim.engine.clock import CONTROL, call_in
-from edgesim.scenario.types import Duration, Size
-from edgesim.policies.base import LeastLoadedPicker, Policy, PolicyConfig
+from edgesim.policies.base import LeastLoadedPicker, Policy
 from edgesim.policies.registry import register
 from edgesim.systems.distream import balancer as bal
 from edgesim.systems.distream import controller as ctl
 from edgesim.systems.distream import partition as part
 from edgesim.systems.distream import predictor as pred
+from edgesim.systems.distream.config import (BalancerParams, ControllerParams,  # noqa: F401
+                                             DistreamConfig, PartitionConfig, RolesConfig)
 from edgesim.systems.distream.hooks import CompletionMeter, install_lookahead, network_of
 
 DEFAULT_SLO = 3.0        # s, §1.5.1
@@ -38,82 +37,6 @@ class Decision:
 
     def __repr__(self) -> str:
         return f"Decision(target={self.target}, cut={self.cut}, migrated={self.migrated})"
-
-
-# --------------------------------------------------------------------------- configs
-
-Groups = Optional[Union[str, list[str]]]
-
-
-class RolesConfig(PolicyConfig):
-    cameras: Groups = Field(None, description="node groups (or members) that are the smart "
-                                              "cameras; default: nodes with role 'camera'")
-    edge: Groups = Field(None, description="node groups (or members) of the edge cluster; "
-                                           "default: nodes with role 'edge'")
-
-
-class PartitionConfig(RolesConfig):
-    reference: Optional[str] = Field(None, description="device whose mean batch-1 service times "
-                                     "profile the DAG; default: the first camera's device")
-
-
-class BalancerParams(PartitionConfig):
-    beta: float = Field(0.2, ge=0, description="imbalance index v' above which the cross-camera "
-                                               "balancer runs (Eq. 1.4a)")
-    dx: float = Field(0.01, gt=0, le=1, description="migration step, a fraction of the most "
-                                                    "loaded camera's normalised workload")
-    normalise: Literal["multiply", "divide"] = Field(
-        "multiply", description="Eq. 1.4d's capacity normalisation: 'multiply' is the paper's "
-        "u'_i = u_i * a_i (a_i = C_i / C_mean); 'divide' uses u'_i = u_i / a_i. "
-        + bal.DIVIDE_REASON)
-    predictor: Literal["none", "ewma", "oracle", "lstm"] = Field(
-        "ewma", description="workload predictor for Eq. 1.2's adjustment. 'lstm' is the paper's "
-        "(§1.4: two layers of lstm_hidden units, trained on the run's past) and needs the "
-        "'learn' extra (PyTorch); 'ewma' is the default so that a scenario runs, and gives the "
-        "same result, in installs without PyTorch; 'oracle' reads the true future arrivals; "
-        "'none' leaves w_hat = 0")
-    horizon: Duration = Field(1.0, gt=0, description="how far ahead the predictor looks")
-    ewma_alpha: float = Field(0.2, gt=0, le=1, description="smoothing of the 'ewma' predictor "
-                                                           "(per report interval)")
-    lstm_hidden: int = Field(256, ge=1, description="units per LSTM layer")
-    lstm_window: int = Field(10, ge=1, description="seconds of history the LSTM reads")
-    lstm_epochs: int = Field(100, ge=1, description="training epochs per (re)training")
-    lstm_retrain: Duration = Field(60.0, gt=0, description="retraining period")
-    lstm_min_history: int = Field(30, ge=2, description="seconds observed before the first "
-                                                        "training (the EWMA answers until then)")
-    lstm_periods: int = Field(1, ge=1, le=24, description="specialised LSTMs per day (6 in "
-                                                          "the paper: one per four hours)")
-    control_bytes: Size = Field(64.0, ge=0, description="bytes of one control message "
-                                                        "(a balancing instruction, a partition point)")
-
-    @field_validator("predictor")
-    @classmethod
-    def _torch(cls, v: str) -> str:
-        if v == "lstm" and not pred.torch_available():
-            from edgesim.learning import INSTALL_HINT
-            raise ValueError(f"the 'lstm' predictor needs PyTorch, which is not installed "
-                             f"({INSTALL_HINT}); or choose 'ewma', 'oracle' or 'none'")
-        return v
-
-
-class ControllerParams(PartitionConfig):
-    gamma: Duration = Field(0.5, gt=0, description="camera-cluster partition schedule interval")
-    slo: Optional[Duration] = Field(None, gt=0, description="latency SLO L_Max of Eq. 1.8; "
-                                    "default: metrics.slo, else 3 s")
-    step: float = Field(0.02, gt=0, le=1, description="partition point step of the heuristic's "
-                                                      "second phase")
-    ascent: bool = Field(True, description="the heuristic's first phase maximises Eq. 1.6c, "
-                         "the system throughput in inferences/s, as §1.3.4 asks: water-filling "
-                         "(every site at the same utilisation) refined by coordinate ascent. "
-                         "false: water-filling alone, which balances inference cost rather than "
-                         "maximising inferences, and swings less between periods (see the "
-                         "Distream guide)")
-    control_bytes: Size = Field(64.0, ge=0, description="bytes of one control message "
-                                                        "(a balancing instruction, a partition point)")
-
-
-class DistreamConfig(BalancerParams, ControllerParams):
-    pass
 
 
 # --------------------------------------------------------------------------- shared machinery
@@ -228,7 +151,8 @@ class _Partitioned(_VideoPolicy):
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
-        self.stats = {"rois": 0, "migrated": 0, "balancer_runs": 0, "balancer_checks": 0,
+        self.stats = {"rois": 0, "migrated": 0, "moved_queued": 0, "balancer_runs": 0,
+                      "balancer_checks": 0,
                       "controller_runs": 0, "control_messages": 0, "control_rpcs": 0,
                       "control_bytes": 0.0}
         self.history: list[dict] = []      # one row per controller run / balancer trigger
@@ -361,15 +285,18 @@ class _Partitioned(_VideoPolicy):
                         tgt = j
                         break
         self.assigned[tgt] += 1
-        pts = self.points_of(req.plan)
-        par = self.par[tgt]
-        if self.adaptive:
-            cut = part.draw_cut(par, pts, self._cut_stream.uniform())
-        else:
-            cut = part.nearest_cut(par, pts)
+        cut = self._cut(req, tgt)
         if tgt != pos:
             self.stats["migrated"] += 1
         return Decision(self.cams[tgt].index, cut, tgt != pos)
+
+    def _cut(self, req, cam: int) -> int:
+        """The ROI's cut at camera position ``cam``'s partition point: drawn (Eq. 1.5) when
+        adaptive, the nearest vertex otherwise."""
+        pts = self.points_of(req.plan)
+        if self.adaptive:
+            return part.draw_cut(self.par[cam], pts, self._cut_stream.uniform())
+        return part.nearest_cut(self.par[cam], pts)
 
     def place(self, req, stage: int, candidates: Sequence):
         d = req.note
@@ -440,26 +367,64 @@ class _Partitioned(_VideoPolicy):
         res = self.balancer.balance(w, w_hat, self.capb, c.beta, c.dx, normalise=c.normalise)
         if res.triggered:
             self.stats["balancer_runs"] += 1
-            probs = bal.migration_probabilities(res.x, w, w_hat)
+            moves: dict[int, list] = {}
+            if c.migrate == "queued":
+                # the waiting ROIs go first (busy ones cannot move); new ROIs take the rest
+                view = self.ctx.view
+                waiting = [view.queue[n.index] for n in self.cams]
+                planned = bal.queued_moves(res.x, w, w_hat, waiting, self.capb, c.normalise)
+                for (i, j), k in sorted(planned.items()):
+                    moves.setdefault(i, []).append((j, k))
+                rest, w_left = bal.remaining_plan(res.x, planned, w)
+                probs = bal.migration_probabilities(rest, w_left, w_hat)
+            else:
+                probs = bal.migration_probabilities(res.x, w, w_hat)
             self._log({"time": now, "kind": "balance", "v_before": res.v_before,
-                       "v_after": res.v_after, "reason": res.reason, "x": dict(res.x)})
+                       "v_after": res.v_after, "reason": res.reason, "x": dict(res.x),
+                       "moves": {(i, j): k for i, jk in moves.items() for j, k in jk}})
             out: dict[int, list] = {}
-            for i in sorted(set(probs) | set(self.mig)):
-                pairs = probs.get(i, [])
-                if pairs == self.mig.get(i, []):
+            for i in sorted(set(probs) | set(self.mig) | set(moves)):
+                pairs, mv = probs.get(i, []), moves.get(i, [])
+                if pairs == self.mig.get(i, []) and not mv:
                     continue
                 g = self._gen[i] = self._gen.get(i, 0) + 1
-                # one instruction per camera: control_bytes per (target, share) entry
+                # one instruction per camera: control_bytes per target it names
+                targets = {j for j, _p in pairs} | {j for j, _k in mv}
                 out.setdefault(self.cams[i].index, []).append(
-                    (c.control_bytes * max(1, len(pairs)), self._apply_migration, (i, g, pairs)))
+                    (c.control_bytes * max(1, len(targets)), self._apply_migration,
+                     (i, g, pairs, mv)))
             self._send(out)
         call_in(env, self.report_every, CONTROL, self._report_tick)
 
     def _apply_migration(self, arg) -> None:
-        i, g, pairs = arg
+        """Camera i receives its instruction: new ROIs go by the shares from now on, and the
+        waiting requests named go to their targets (``migrate: queued``; those still waiting
+        now, at most the number planned)."""
+        i, g, pairs, mv = arg
         if g != self._gen.get(i):
-            return                 # superseded by a newer instruction
+            return                 # superseded by a newer instruction (its moves too)
         self.mig[i] = list(pairs)
+        move = getattr(self.ctx, "move_queued", None)
+        if not mv or move is None:
+            return
+        src = self.cams[i]
+
+        def camera_part(req, _src=src.index) -> bool:
+            # only this camera's share of an ROI: a request bound here and before its cut
+            d = req.note
+            return isinstance(d, Decision) and d.target == _src and req.stage < d.cut
+
+        for j, k in mv:
+            dst = self.cams[j]
+            for req in move(src, dst, k, accept=camera_part):
+                d = req.note
+                d.target = dst.index            # its later camera stages follow it
+                d.migrated = True
+                if req.stage == 0:
+                    # cut as a new ROI migrated to j would be, at j's partition point; the
+                    # first stage runs on j now whatever the draw
+                    d.cut = max(1, self._cut(req, j))
+                self.stats["moved_queued"] += 1
 
     def _control_tick(self, _arg) -> None:
         """Every gamma: per-camera partition points by the two-phase heuristic (Eq. 1.6-1.8)."""
@@ -475,7 +440,7 @@ class _Partitioned(_VideoPolicy):
         edge = ctl.Site(capacity=self.edge_capb, pending=sum(self._pending(n) for n in self.edges),
                         measured=sum(done.get(n.index, 0) for n in self.edges) / dt)
         result = ctl.plan(cams, edge, self.mix, c.gamma, self.slo, c.step, par0=self.par,
-                          ascent=c.ascent)
+                          ascent=c.ascent, throughput=c.throughput)
         self.stats["controller_runs"] += 1
         ev = result.evaluation
         self._log({"time": now, "kind": "partition", "par": list(result.par),
