@@ -4,7 +4,10 @@ the paper's Eq. 1 scaling and top-k compression, located errors for bad files, a
 run of the bundled scenario."""
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +159,33 @@ def test_literature_source_stays_available():
     sc = ensemble_scenario([0.01], links=False, deadline=1.0, duration=5.5,
                            accuracy={"source": "literature", "table": {"m0": 0.6}})
     assert edgesim.run(sc).summary["answers"]["accuracy"]["answered"] == pytest.approx(0.6)
+
+
+# --------------------------------------------------------------------------- the bundled file
+
+BUNDLED = REPO / "scenarios" / "vp" / "predictions" / "cifar10-v1-v5.npz"
+
+
+def test_bundled_predictions_record_how_they_were_made():
+    p = vpp.read(BUNDLED)
+    assert p.variants == tuple(f"vp_v{i}" for i in range(1, 6)) and p.classes == 10
+    assert p.meta["command"].startswith("python -m edgesim.systems.vp.predictions make")
+    for i, name in enumerate(p.variants):       # the file's own accuracies are what it holds
+        assert p.meta["top1"][name] == pytest.approx(float((p.probs[i].argmax(1) ==
+                                                            p.labels).mean()))
+    # Eq. 1 inputs follow the family rule scaled to 32 x 32 inputs.
+    assert p.resolution.tolist() == [14, 18, 23, 27, 32] and set(p.width) == {0.35}
+
+
+def test_smart_home_runs_without_torch():
+    code = ("import sys, edgesim; from edgesim.api import load; "
+            "r = edgesim.run(load('scenarios/vp/smart-home.yaml', ['duration=200s'])); acc = r.summary['answers']['accuracy']; "
+            "assert 'torch' not in sys.modules, 'torch imported'; print(json.dumps(acc))")
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    acc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert 0.0 < acc["answered"] <= 1.0
 
 
 def test_variants_trained_twice_with_one_seed_agree_bit_for_bit():
