@@ -124,6 +124,16 @@ _register("mobilenet_v2_x0.5", "mobilenet_v2", "MobileNetV2 width 0.5 @224 (DEEP
 _register("mobilenet_v2_x1.4", "mobilenet_v2", "MobileNetV2 width 1.4 @224 (DEEPCON's MobileNetv2_x1_4)",
           width=1.4)
 
+# The VP paper's class-parallel baseline (sensAI): each of 5 devices runs MobileNetV2 pruned to
+# its share of Food-101's classes (ceil(101 / 5) = 21). sensAI prunes class-aware; uniform width
+# 0.45 is the 0.05-grid width whose MACs gain over MobileNetV2 (3.43x) is nearest Table VII's
+# 3.5x for sensAI (its parameter gain, 3.9x, falls short of the table's 5x). Times the CP
+# baseline of scenarios/vp/smart-home.yaml (python -m edgesim.systems.vp.split --cp).
+_register("sensai_part", "mobilenet_v2",
+          "sensAI-like class-parallel sub-model (VP paper's CP baseline): MobileNetV2 width 0.45 "
+          "@224, 21 classes (Food-101 over 5 devices); MACs 3.43x fewer (Table VII: 3.5x)",
+          width=0.45, num_classes=21)
+
 # VP variants from the paper's family rule (edgesim.learning.variants: width 0.35 or 0.5,
 # Table II's resolutions, Table I's j), not from a hand list.
 VP_RESOLUTIONS: tuple[int, ...] = _vp.RESOLUTIONS
