@@ -137,22 +137,18 @@ _register("sensai_part", "mobilenet_v2",
 # VP variants from the paper's family rule (edgesim.learning.variants: width 0.35 or 0.5,
 # Table II's resolutions, Table I's j), not from a hand list.
 VP_RESOLUTIONS: tuple[int, ...] = _vp.RESOLUTIONS
-for _v in _vp.family("v"):
-    _register(_v.name, "vp",
-              f"VP variant V{_v.index}: MobileNetV2-{_v.width} backbone, last conv "
-              f"64x{_v.last_channels // 64}={_v.last_channels}, global max pool, "
-              f"1x1-conv head, {_v.resolution}x{_v.resolution} input, 101 classes (Food-101) "
-              f"(VP paper Tables I/II/VII)",
-              width=_v.width, last_channels=_v.last_channels, num_classes=101,
-              resolution=_v.resolution)
-for _v in _vp.family("im"):
-    _register(_v.name, "vp",
-              f"VP ImageNet variant V_im{_v.index}: MobileNetV2-{_v.width} backbone, last conv "
-              f"64x{_v.last_channels // 64}={_v.last_channels}, global max pool, "
-              f"1x1-conv head, {_v.resolution}x{_v.resolution} input, 1000 classes "
-              f"(VP paper Tables I/II)",
-              width=_v.width, last_channels=_v.last_channels, num_classes=1000,
-              resolution=_v.resolution)
+# family -> (name in the description, classes, dataset note): V_i are timed on Food-101
+# (Table VII), V_im,i on ImageNet.
+_VP_FAMILIES = {"v": ("VP variant V", 101, "101 classes (Food-101) (VP paper Tables I/II/VII)"),
+                "im": ("VP ImageNet variant V_im", 1000, "1000 classes (VP paper Tables I/II)")}
+for _fam, (_label, _classes, _note) in _VP_FAMILIES.items():
+    for _v in _vp.family(_fam):
+        _register(_v.name, "vp",
+                  f"{_label}{_v.index}: MobileNetV2-{_v.width} backbone, last conv "
+                  f"64x{_v.last_channels // 64}={_v.last_channels}, global max pool, "
+                  f"1x1-conv head, {_v.resolution}x{_v.resolution} input, {_note}",
+                  width=_v.width, last_channels=_v.last_channels, num_classes=_classes,
+                  resolution=_v.resolution)
 
 _register("resnet18", "resnet", "ResNet-18, ImageNet 224 (He et al. 2016; torchvision layout)", depth=18)
 _register("resnet50", "resnet", "ResNet-50, ImageNet 224 (He et al. 2016; torchvision v1.5 layout)", depth=50)
@@ -219,7 +215,7 @@ _register("lstm2", "lstm", "two-layer LSTM, 256 hidden (Distream's workload pred
 _register("textcnn", "textcnn", "TextCNN (Kim 2014): 100-d embeddings (GloVe as in DEEPCON), kernels 3/4/5 "
           "x 100 filters, max-over-time, linear; IMDB-like 2 classes, 20k vocabulary and 256 tokens assumed")
 
-del _v, _k, _c, _what, _d, _w
+del _fam, _label, _classes, _note, _v, _k, _c, _what, _d, _w
 
 
 def available() -> list[str]:
