@@ -25,8 +25,8 @@ member V6, 74.64 %): 1 - 0.2536 (1 - g)^5 = 0.7968 gives g = 0.0433. That anchor
 construction; the paper's other statements are then checks (tests/test_vp.py): CIFAR-100,
 all five variants "comparable" to the baseline (the rule: 79.2 % vs 80.51 %); CIFAR-10, V1-V3
 "almost" the baseline (94.3 % vs 95.16 %) and V1-V5 above it (95.5 %).
-Top-k compression (the paper's Fig. 5: k = 1 loses top-1 accuracy) is not modelled: the
-defaults describe k = 2, the paper's choice.
+The literature source does not model top-k compression (the paper's Fig. 5: k = 1 loses top-1
+accuracy): Table VI describes k = 2, the paper's choice; the predictions source does.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from edgesim.systems.vp.aggregate import eq1_weights, set_accuracy
+from edgesim.systems.vp.predictions import Predictions
 
 # VP paper, Table VI "Accuracy (%) of single models on different datasets":
 # dataset -> metric -> (MobileNetV2, V1, V2, ...). Top-m is Top-5 except MNIST, SVHN and
@@ -93,7 +94,7 @@ class Accuracy:
     ``predictions`` (a `Predictions`, for source 'predictions') and ``k`` (the answers' top-k,
     None when whole vectors are sent) select the computed source."""
 
-    def __init__(self, spec, models: Sequence[str], predictions=None,
+    def __init__(self, spec, models: Sequence[str], predictions: Optional[Predictions] = None,
                  k: Optional[int] = None) -> None:
         self.spec = spec
         self.models = list(models)
