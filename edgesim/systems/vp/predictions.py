@@ -37,6 +37,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from edgesim.learning.variants import VariantArch
+
 __all__ = ["Predictions", "PredictionsError", "read", "write", "main"]
 
 #: The CIFAR-10 extract beside the project (``../shared/data/learning``, never copied in).
@@ -153,14 +155,23 @@ def _dataset(name: str, seed: int, cifar: Path = CIFAR_EXTRACT) -> tuple[np.ndar
         what = f"scikit-learn digits: {len(ytr)} train, {len(yte)} held out (30 % per class)"
     else:
         raise PredictionsError(f"unknown data set {name!r}; valid: cifar10, digits")
-    axes = (0, 1, 2) if xtr.ndim == 4 else (0, 1, 2)[:xtr.ndim]
-    mean, std = xtr.mean(axis=axes), xtr.std(axis=axes)
+    # Per channel for NHWC colour images, over everything for (N, H, W) grey ones.
+    mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))
     return (xtr - mean) / std, ytr, (xte - mean) / std, yte, what
 
 
+def baseline_arch(base_resolution: int) -> VariantArch:
+    """The paper's baseline in the variants' network shape, trained with the same policy as
+    they are (§IV-C): MobileNetV2 at width 1 and the full resolution, last conv 1280
+    (MobileNetV2's own), variant name ``mobilenet_v2``."""
+    return VariantArch("mobilenet_v2", 0, "base", 1.0, base_resolution, 1280)
+
+
 def make(out: Path, data: str = "cifar10", count: int = 5, epochs: int = 6, seed: int = 1,
-         command: str = "", cifar: Path = CIFAR_EXTRACT) -> Predictions:
-    """Train V1..V_count scaled to the data set and write their held-out probabilities."""
+         command: str = "", cifar: Path = CIFAR_EXTRACT, baseline: bool = False) -> Predictions:
+    """Train V1..V_count scaled to the data set (with ``baseline``, MobileNetV2 too) and write
+    their held-out probabilities. Each model draws from its own seeded streams, so adding the
+    baseline leaves the variants' probabilities unchanged."""
     from edgesim.learning import require_torch
     require_torch("making VP predictions")
     from edgesim.learning.variant_models import train_family
@@ -168,6 +179,8 @@ def make(out: Path, data: str = "cifar10", count: int = 5, epochs: int = 6, seed
 
     xtr, ytr, xte, yte, what = _dataset(data, seed, cifar)
     archs = scaled(count, int(xtr.shape[1]))
+    if baseline:
+        archs.append(baseline_arch(int(xtr.shape[1])))
     classes = int(max(ytr.max(), yte.max())) + 1
     probs = train_family(archs, xtr, ytr, xte, classes, seed, epochs,
                          progress=lambda m: print(m, file=sys.stderr, flush=True))
@@ -205,6 +218,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mk.add_argument("--variants", type=int, default=5)
     mk.add_argument("--epochs", type=int, default=6)
     mk.add_argument("--seed", type=int, default=1)
+    mk.add_argument("--baseline", action="store_true",
+                    help="also train the baseline, MobileNetV2 at width 1 ('mobilenet_v2')")
     mk.add_argument("--cifar", type=Path, default=CIFAR_EXTRACT,
                     help="the CIFAR-10 extract (default: ../shared/data/learning/cifar10/)")
     sh = sub.add_parser("show", help="each variant's top-1 accuracy")
@@ -219,8 +234,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.cmd == "make":
             cmd = (f"python -m edgesim.systems.vp.predictions make --out {args.out} --data "
                    f"{args.data} --variants {args.variants} --epochs {args.epochs} "
-                   f"--seed {args.seed}")
-            p = make(args.out, args.data, args.variants, args.epochs, args.seed, cmd, args.cifar)
+                   f"--seed {args.seed}" + (" --baseline" if args.baseline else ""))
+            p = make(args.out, args.data, args.variants, args.epochs, args.seed, cmd, args.cifar,
+                     args.baseline)
         else:
             p = read(args.file)
     except PredictionsError as exc:
