@@ -168,13 +168,25 @@ BUNDLED = REPO / "scenarios" / "vp" / "predictions" / "cifar10-v1-v5.npz"
 
 def test_bundled_predictions_record_how_they_were_made():
     p = vpp.read(BUNDLED)
-    assert p.variants == tuple(f"vp_v{i}" for i in range(1, 6)) and p.classes == 10
+    assert p.variants == (*(f"vp_v{i}" for i in range(1, 6)), "mobilenet_v2") and p.classes == 10
     assert p.meta["command"].startswith("python -m edgesim.systems.vp.predictions make")
+    assert p.meta["command"].endswith("--baseline")
     for i, name in enumerate(p.variants):       # the file's own accuracies are what it holds
         assert p.meta["top1"][name] == pytest.approx(float((p.probs[i].argmax(1) ==
                                                             p.labels).mean()))
-    # Eq. 1 inputs follow the family rule scaled to 32 x 32 inputs.
-    assert p.resolution.tolist() == [14, 18, 23, 27, 32] and set(p.width) == {0.35}
+    # Eq. 1 inputs follow the family rule scaled to 32 x 32 inputs; the baseline is width 1.
+    assert p.resolution.tolist() == [14, 18, 23, 27, 32, 32]
+    assert p.width.tolist() == [0.35] * 5 + [1.0]
+
+
+def test_smart_home_baselines_take_the_files_mobilenet_v2():
+    import yaml
+    p = vpp.read(BUNDLED)
+    top1 = float((p.probs[p.index("mobilenet_v2")].argmax(1) == p.labels).mean())
+    jobs = yaml.safe_load((REPO / "scenarios" / "vp" / "smart-home.yaml").read_text())[
+        "workload"]["jobs"]
+    assert jobs["single"]["accuracy"] == jobs["mp"]["accuracy"] == pytest.approx(top1, abs=1e-15)
+    assert jobs["cp"]["ensemble"]["accuracy"]["value"] == pytest.approx(top1, abs=1e-15)
 
 
 def test_smart_home_runs_without_torch(tmp_path):
@@ -190,7 +202,9 @@ def test_smart_home_runs_without_torch(tmp_path):
     acc = json.loads((tmp_path / "summary.json").read_text())["answers"]["accuracy"]
     # No failures: all five answer, and the run records V1..V5's top-2 aggregate of the file.
     p = vpp.read(BUNDLED)
-    want = set_accuracy(p.probs, p.labels, range(5), eq1_weights(p.resolution, p.width), k=2)
+    rows = [p.index(f"vp_v{i}") for i in range(1, 6)]
+    want = set_accuracy(p.probs[rows], p.labels, range(5),
+                        eq1_weights(p.resolution[rows], p.width[rows]), k=2)
     assert acc["answered"] == acc["expected"] == pytest.approx(want, abs=1e-12)
 
 
