@@ -14,7 +14,8 @@ from edgesim.bundled import scenarios, sweeps
 from edgesim.hardware.profiles.bundle import load_bundle
 from edgesim.calibration.predictor.literature_vp import build
 from edgesim.systems.vp.answer import h
-from edgesim.systems.vp.split import MOBILENET_V2_SPLITS, balanced_cuts, mp_stages
+from edgesim.hardware.model_sizes import model_size
+from edgesim.systems.vp.split import MOBILENET_V2_SPLITS, balanced_cuts, cp_time, mp_stages
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / "scenarios" / "vp" / "smart-home.yaml"
@@ -55,8 +56,8 @@ def test_literature_bundle_holds_table_vii_and_is_current(tmp_path):
 
 @pytest.mark.parametrize("job,expected", [
     # hub -> tablet (12 KB), the slowest model, the answer back, and the hub's aggregation
-    ("vp", one_way(INPUT) + 0.071 + one_way(h(2, 101)) + 0.00005),
-    ("cp", one_way(INPUT) + 0.113 + one_way(21 * 4)),
+    ("vp", one_way(INPUT) + 0.071 + one_way(h(2, 10)) + 0.00005),
+    ("cp", one_way(INPUT) + cp_time(0.226) + one_way(21 * 4)),
     ("single", one_way(INPUT) + 0.226 + one_way(10)),
 ])
 def test_without_failures_latency_is_compute_plus_network(job, expected):
@@ -87,6 +88,16 @@ def test_smart_home_mp_stages_match_the_split():
         assert edgesim.units.parse_size(st["bytes"]) == w["bytes"]
         t = sc["service"][st["model"]]["galaxy-tab-a"]["time"]
         assert edgesim.units.parse_duration(t) == pytest.approx(w["time_s"], abs=1e-7)
+
+
+def test_smart_home_cp_time_is_derived_like_mp():
+    # The same rule as MP's slices: MobileNetV2's 226 ms times the sub-model's FLOP share.
+    sc = yaml.safe_load(HOME.read_text())
+    t = edgesim.units.parse_duration(sc["service"]["sensai_part"]["galaxy-tab-a"]["time"])
+    share = model_size("sensai_part").flops / MOBILENET_V2_SPLITS[-1][3]
+    assert t == pytest.approx(0.226 * share, abs=1e-7) == pytest.approx(cp_time(0.226))
+    # The zoo's sub-model is pruned about as much as Table VII says sensAI's are (3.5x MACs).
+    assert 1 / share == pytest.approx(3.5, abs=0.1)
 
 
 def test_balanced_cuts():

@@ -28,6 +28,11 @@ Modules, one concern each:
 * :mod:`.branched`: the branched model of decentralized training (shared layers + one branch
   per class), sub-model SGD and evaluation, FLOPs of a sub-model; imports torch, only when a
   `training.decentralized` system is built.
+* :mod:`.variants`: the Variant Parallelism family rule (width, resolution, last-layer
+  channels of V_i); numpy-free and torch-free, read by the zoo and the VP system;
+* :mod:`.mobilenet_blocks`, :mod:`.variant_models`: MobileNetV2's blocks and the VP variants
+  trained for real (``python -m edgesim.systems.vp.predictions make``); import torch, only
+  when predictions are made.
 
 Plain simulations never import this package's torch module: :func:`require_torch` is the gate
 a system passes through, and it names the extra to install when torch is missing.

@@ -14,10 +14,11 @@ Models, by family (``available()`` lists the canonical names):
 ``vp``
     The variants of Variant Parallelism (VP paper, Table I and Table II): the MobileNetV2 backbone
     at width 0.35 up to the 320-channel bottleneck, then a 1x1 conv with ``64 * j`` filters
-    (+BN+ReLU6), global *max* pooling and a 1x1 conv classifier head (with bias). ``vp_v<i>``:
-    width 0.35, ``j = 3 + i``, input ``rho_i`` = 96, 128, 160, 192, 224, 256, 320 for i = 1..7,
-    101 classes (Food-101, the dataset of the paper's latency table VII).
-    ``vp_im<i>`` (the ImageNet variants of the same table): width 0.5, ``j = min(7 + 2i, 20)``,
+    (+BN+ReLU6), global *max* pooling and a 1x1 conv classifier head (with bias). Generated
+    from the paper's family rule, :mod:`edgesim.learning.variants`: ``vp_v<i>``: width 0.35
+    (MobileNetV2's reduced 2.85x), ``j = 3 + i``, input ``rho_i`` = 96, 128, 160, 192, 224,
+    256, 320 for i = 1..7 (Table II), 101 classes (Food-101, the dataset of the paper's latency
+    table VII). ``vp_im<i>`` (the ImageNet variants): width 0.5, ``j = min(7 + 2i, 20)``,
     1000 classes, the same resolutions.
 ``resnet``
     ResNet-18/50 (ImageNet, torchvision layout, stride on the 3x3 conv of a bottleneck: "v1.5").

@@ -1,6 +1,14 @@
 """Expected accuracy of an ensemble's answer, from the set of members that answered.
 
-Defaults are the single-model accuracies of the VP paper's Table VI (per dataset; top-1, or the
+Two sources (``ensemble.accuracy.source``):
+
+* ``predictions`` (the default when a ``file`` is given): the paper's aggregation applied to
+  the members' real class probabilities on a held-out set (`edgesim.systems.vp.aggregate`,
+  `edgesim.systems.vp.predictions`), every answering set computed, nothing fitted;
+* ``literature``: Table VI and a rule, below; kept as a labelled option for the paper's own
+  datasets, for which no predictions are published.
+
+Literature: the single-model accuracies of the VP paper's Table VI (per dataset; top-1, or the
 table's second row: top-5, top-2 for MNIST, SVHN and Fashion-MNIST), keyed by the edgesim zoo
 names: ``mobilenet_v2`` (the baseline), ``vp_v1`` .. ``vp_v7`` (``vp_im1`` .. ``vp_im7`` on
 ImageNet). The paper gives ensemble (subset) accuracies only as plots (Fig. 6, 7), so a set
@@ -17,13 +25,18 @@ member V6, 74.64 %): 1 - 0.2536 (1 - g)^5 = 0.7968 gives g = 0.0433. That anchor
 construction; the paper's other statements are then checks (tests/test_vp.py): CIFAR-100,
 all five variants "comparable" to the baseline (the rule: 79.2 % vs 80.51 %); CIFAR-10, V1-V3
 "almost" the baseline (94.3 % vs 95.16 %) and V1-V5 above it (95.5 %).
-Top-k compression (the paper's Fig. 5: k = 1 loses top-1 accuracy) is not modelled: the
-defaults describe k = 2, the paper's choice.
+The literature source does not model top-k compression (the paper's Fig. 5: k = 1 loses top-1
+accuracy): Table VI describes k = 2, the paper's choice; the predictions source does.
 """
 from __future__ import annotations
 
 import math
 from typing import Optional, Sequence
+
+import numpy as np
+
+from edgesim.systems.vp.aggregate import eq1_weights, set_accuracy
+from edgesim.systems.vp.predictions import Predictions
 
 # VP paper, Table VI "Accuracy (%) of single models on different datasets":
 # dataset -> metric -> (MobileNetV2, V1, V2, ...). Top-m is Top-5 except MNIST, SVHN and
@@ -76,20 +89,35 @@ def key(models: Sequence[str]) -> str:
 
 
 class Accuracy:
-    """Accuracy of each answering set of one ensemble (cached: at most 2^n sets)."""
+    """Accuracy of each answering set of one ensemble (cached: at most 2^n sets).
 
-    def __init__(self, spec, models: Sequence[str]) -> None:
+    ``predictions`` (a `Predictions`, for source 'predictions') and ``k`` (the answers' top-k,
+    None when whole vectors are sent) select the computed source."""
+
+    def __init__(self, spec, models: Sequence[str], predictions: Optional[Predictions] = None,
+                 k: Optional[int] = None) -> None:
         self.spec = spec
         self.models = list(models)
-        self.single = defaults(spec.dataset, spec.metric)
+        self.predictions = predictions
+        self.k = k
+        self.single = {} if predictions is not None else defaults(spec.dataset, spec.metric)
         self.table: dict[str, float] = {}
-        for k, v in spec.table.items():
-            self.table[key([m.strip() for m in k.split("+")])] = v
+        for k_, v in spec.table.items():
+            self.table[key([m.strip() for m in k_.split("+")])] = v
         self._cache: dict[tuple, float] = {}
+        if predictions is not None:
+            rows = [predictions.index(m) for m in self.models]   # members checked by the caller
+            p = predictions
+            res = None if p.resolution is None else p.resolution[rows]
+            wid = None if p.width is None else p.width[rows]
+            self._probs = p.probs[rows]
+            # Without resolutions and widths the file's variants weigh the same.
+            self._weights = (np.ones(len(rows)) if res is None or wid is None
+                             else eq1_weights(res, wid, spec.alpha))
 
     def missing(self) -> list[str]:
         """Member models whose single accuracy is unknown (so some sets have none)."""
-        if self.spec.value is not None:
+        if self.spec.value is not None or self.predictions is not None:
             return []
         return sorted({m for m in self.models
                        if key([m]) not in self.table and m not in self.single})
@@ -105,7 +133,10 @@ class Accuracy:
             acc = spec.value
         else:
             acc = self.table.get(key(names))
-            if acc is None:
+            if acc is None and self.predictions is not None:
+                acc = set_accuracy(self._probs, self.predictions.labels, members,
+                                   self._weights, self.k, spec.top)
+            elif acc is None:
                 singles = [self.table.get(key([m]), self.single.get(m, math.nan)) for m in names]
                 acc = combine(singles, spec.rule, spec.gain)
         self._cache[members] = acc

@@ -9,6 +9,7 @@ from edgesim.engine.plan import JobPlan, StagePlan
 from edgesim.systems.vp.accuracy import Accuracy
 from edgesim.systems.vp.answer import answer_bytes
 from edgesim.systems.vp.ensemble import Ensemble
+from edgesim.systems.vp.predictions import PredictionsError, read as read_predictions
 
 
 def build_ensemble(sim, name: str, job, path: str, candidates: Callable) -> tuple[list, object]:
@@ -27,7 +28,9 @@ def build_ensemble(sim, name: str, job, path: str, candidates: Callable) -> tupl
                                     job.timeout, group=name))
     models = [m.model for m in spec.members]
     accuracy = None
-    if spec.accuracy is not None:
+    if spec.accuracy is not None and spec.accuracy.source == "predictions":
+        accuracy = _computed_accuracy(sim, spec, models, epath)
+    elif spec.accuracy is not None:
         accuracy = Accuracy(spec.accuracy, models)
         missing = accuracy.missing()
         if missing:
@@ -42,6 +45,35 @@ def build_ensemble(sim, name: str, job, path: str, candidates: Callable) -> tupl
     ens = Ensemble(sim, name, spec, member_plans, models, accuracy, stream)
     plan = JobPlan(len(sim.jobs), name, [], 0.0, job.timeout, coordinator=ens)
     return [plan], ens.enter
+
+
+def _computed_accuracy(sim, spec, models: list[str], epath: str):
+    """The `Accuracy` computed from the predictions file, or None after recording why not."""
+    acc = spec.accuracy
+    try:
+        preds = read_predictions(sim.file.path(acc.file))
+    except PredictionsError as exc:
+        sim.problem(f"{epath}.accuracy.file", str(exc), acc.file)
+        return None
+    ok = True
+    for i, m in enumerate(models):
+        if m not in preds.variants:
+            sim.problem(f"{epath}.members.{i}.model", f"the predictions file {acc.file!r} has "
+                        f"no variant {m!r}", m, list(preds.variants))
+            ok = False
+    answer = spec.answer
+    if answer.encoding == "topk" and answer.classes != preds.classes:
+        sim.problem(f"{epath}.answer.classes", f"the predictions file {acc.file!r} scores "
+                    f"{preds.classes} classes", answer.classes, [preds.classes])
+        ok = False
+    if acc.top > preds.classes:
+        sim.problem(f"{epath}.accuracy.top", f"more than the {preds.classes} classes of the "
+                    "predictions file", acc.top)
+        ok = False
+    if not ok:
+        return None
+    k = answer.k if answer.encoding == "topk" else None
+    return Accuracy(acc, models, preds, k)
 
 
 def _check_aggregate(sim, job: str, model: str, path: str) -> None:

@@ -31,24 +31,67 @@ class AnswerSpec(Strict):
 
 
 class AccuracySpec(Strict):
-    """Expected accuracy of an ensemble's answer, by the set of members that answered."""
+    """Expected accuracy of an ensemble's answer, by the set of members that answered: computed
+    from the variants' real predictions (``file``), or from the VP paper's Table VI and a rule
+    (``source: literature``)."""
 
+    #: Keys that only the literature source reads.
+    literature_keys: ClassVar[tuple[str, ...]] = ("dataset", "metric", "rule", "gain")
+
+    source: Optional[Literal["predictions", "literature"]] = Field(
+        None, description="'predictions': the paper's aggregation (top-k, softmax, Eq. 1 "
+                          "scaling, sum) applied to each variant's class probabilities in "
+                          "'file'; 'literature': Table VI and 'rule'. Default: 'predictions' "
+                          "when 'file' is given, else 'literature'")
+    file: Optional[str] = Field(None, description="predictions file (.npz: variants, probs, "
+                                "labels, optional resolution and width; see the VP guide), "
+                                "relative to the scenario; members' models name its variants")
+    top: int = Field(1, ge=1, description="'predictions': right when the true class is among "
+                     "the aggregate's 'top' classes (1: top-1; the paper also reports top-2 "
+                     "for C < 100, top-5 otherwise)")
+    alpha: float = Field(1.0, ge=0, description="'predictions': Eq. 1's exponent on the width "
+                         "ratio d_i / min(D) (the paper gives no value)")
     dataset: Literal["food-101", "cifar-10", "cifar-100", "mnist", "svhn", "fashion-mnist",
-                     "imagenet"] = Field("food-101", description="whose single-model accuracies "
-                                         "(VP paper Table VI) are the defaults")
-    metric: Literal["top-1", "top-m"] = Field("top-1", description="'top-m': Table VI's second "
-                                              "row (top-5, or top-2 for MNIST, SVHN, F-MNIST)")
+                     "imagenet"] = Field("food-101", description="'literature': whose "
+                                         "single-model accuracies (VP paper Table VI) are used")
+    metric: Literal["top-1", "top-m"] = Field("top-1", description="'literature': 'top-m' is "
+                                              "Table VI's second row (top-5, or top-2 for "
+                                              "MNIST, SVHN, F-MNIST)")
     table: dict[str, Fraction] = Field(default_factory=dict, description="accuracy of a model, "
                                        "or of a set of models joined by '+' (any order); "
-                                       "overrides the defaults and the rule")
+                                       "overrides what the source gives")
     rule: Literal["error-reduction", "best"] = Field(
-        "error-reduction", description="sets not in 'table': 'error-reduction': 1 - (1 - a_best) "
-                                       "(1 - gain)^(n - 1) for n members; 'best': a_best")
-    gain: Fraction = Field(0.0433, description="'error-reduction': share of the best member's "
-                           "errors each further member removes (default fitted to the paper's "
-                           "Food-101 claim, see the VP guide)")
+        "error-reduction", description="'literature', sets not in 'table': 'error-reduction': "
+                                       "1 - (1 - a_best) (1 - gain)^(n - 1) for n members; "
+                                       "'best': a_best")
+    gain: Fraction = Field(0.0433, description="'literature', 'error-reduction': share of the "
+                           "best member's errors each further member removes (fitted to one "
+                           "sentence of the paper, see the VP guide)")
     value: Optional[Fraction] = Field(None, description="every answer has this accuracy, "
                                       "whichever members answered (e.g. class parallelism)")
+
+    @model_validator(mode="after")
+    def _source(self) -> "AccuracySpec":
+        if self.source is None:
+            self.source = "predictions" if self.file is not None else "literature"
+        if self.source == "predictions":
+            if self.file is None:
+                raise ValueError("source 'predictions' needs 'file' (a predictions .npz)")
+            if self.value is not None:
+                raise ValueError("'value' fixes every answer's accuracy; it cannot go with "
+                                 "predictions ('file')")
+            given = [k for k in self.literature_keys if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"{', '.join(repr(k) for k in given)} only apply to source "
+                                 "'literature'; predictions ('file') compute the accuracy")
+        elif self.file is not None:
+            raise ValueError("source 'literature' does not read 'file'; drop one of them")
+        else:
+            given = [k for k in ("top", "alpha") if k in self.model_fields_set]
+            if given:
+                raise ValueError(f"{', '.join(repr(k) for k in given)} only apply to "
+                                 "predictions ('file'); the literature source uses 'metric'")
+        return self
 
 
 class EnsembleMember(Strict):

@@ -12,11 +12,19 @@ usual way to balance a pipeline's stages); `mp_stages` turns them into stages: e
 service time is the whole model's time on the device times its share of the FLOPs (an
 approximation: layers differ in FLOP efficiency), and each slice after the first receives its
 predecessor's activation. ``python -m edgesim.systems.vp.split 5 226`` prints them as YAML stages.
+
+Class parallelism's baseline is derived the same way (`cp_time`): a sensAI sub-model is
+MobileNetV2 pruned to serve a share of the classes (the zoo's ``sensai_part``: width 0.45, 21
+classes), so its time is the whole model's time on the device times its share of the FLOPs,
+the zoo's FLOPs of ``sensai_part`` (read torch-free from the zoo's table) over MobileNetV2's
+(101 classes, the last row above). ``python -m edgesim.systems.vp.split --cp 226`` prints it.
 """
 from __future__ import annotations
 
 import sys
 from typing import Optional, Sequence
+
+from edgesim.hardware.model_sizes import model_size
 
 #: (index, stage, activation bytes after it at batch 1, FLOPs up to and including it).
 MOBILENET_V2_SPLITS: tuple[tuple[int, str, int, int], ...] = (
@@ -74,8 +82,22 @@ def mp_stages(k: int, total_s: float, input_bytes: float = 0.0,
     return out
 
 
+def cp_time(total_s: float, model: str = "sensai_part",
+            splits: Sequence[tuple] = MOBILENET_V2_SPLITS) -> float:
+    """A class-parallel sub-model's time: the whole MobileNetV2's ``total_s`` times the FLOP share
+    of the zoo's ``model`` (the same proportionality as `mp_stages`)."""
+    return total_s * model_size(model).flops / splits[-1][3]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "--cp":
+        total_ms = float(args[1]) if len(args) > 1 else 226.0
+        size = model_size("sensai_part")
+        print(f"sensai_part: {size.flops:.0f} FLOPs / {MOBILENET_V2_SPLITS[-1][3]} "
+              f"(mobilenet_v2, 101 classes) x {total_ms:g} ms = "
+              f"{cp_time(total_ms / 1000.0) * 1000!r}ms")
+        return 0
     k = int(args[0]) if args else 5
     total_ms = float(args[1]) if len(args) > 1 else 226.0
     for s in mp_stages(k, total_ms / 1000.0):
