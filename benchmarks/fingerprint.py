@@ -9,6 +9,9 @@ with the summary's values kept in full so that a difference can be read, not onl
     python benchmarks/fingerprint.py write after.json         # on the new tree
     python benchmarks/fingerprint.py compare before.json after.json
 
+Two checkouts side by side: ``PYTHONPATH=OLD python benchmarks/fingerprint.py write a.json
+--root OLD`` (and the same for NEW), so that each runs its own code on its own scenarios.
+
 A scenario is capped at ``--duration`` simulated seconds (60; training scenarios at
 ``--training-duration``, 300), enough for every mechanism to act at least once.
 """
@@ -28,9 +31,9 @@ WALL = ("wall", "elapsed")          # column and key names that hold wall-clock 
 WALL_KEYS = {"speedup"}             # summary.json: simulated over wall-clock seconds
 
 
-def _scenarios() -> list[Path]:
+def _scenarios(root: Path) -> list[Path]:
     out = []
-    for path in sorted((ROOT / "scenarios").rglob("*.yaml")):
+    for path in sorted((root / "scenarios").rglob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         if "\nsweep:" in text or text.startswith("sweep:") or "\nbase:" in text:
             continue            # sweep and capacity files drive many runs, not one
@@ -66,7 +69,8 @@ def _table_digest(path: Path) -> dict:
             "sha256": hashlib.sha256(buf.getvalue()).hexdigest()}
 
 
-def fingerprint(path: Path, duration: float, training_duration: float) -> dict:
+def fingerprint(path: Path, duration: float, training_duration: float,
+                root: Path = ROOT) -> dict:
     import edgesim
     sf = edgesim.load(path)
     cap = training_duration if sf.spec.training is not None else duration
@@ -79,22 +83,26 @@ def fingerprint(path: Path, duration: float, training_duration: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(result.save(tmp, plots=False))
         tables = {p.name: _table_digest(p) for p in sorted(out.glob("*.parquet"))}
-        resolved = hashlib.sha256((out / "scenario.resolved.yaml").read_bytes()).hexdigest()
+        # Paths in it are absolute (the file, its traces): a checkout elsewhere is the same.
+        text = (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+        body = text.replace(str(root.resolve()), "<checkout>")
+        resolved = hashlib.sha256(body.encode()).hexdigest()
         summary = _clean(json.loads((out / "summary.json").read_text()))
     return {"summary": summary, "tables": tables, "resolved_sha256": resolved,
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def write(target: Path, duration: float, training_duration: float, only: str) -> None:
+def write(target: Path, duration: float, training_duration: float, only: str,
+          root: Path = ROOT) -> None:
     from edgesim.errors import ScenarioError
     out = {}
-    for path in _scenarios():
-        rel = str(path.relative_to(ROOT / "scenarios"))
+    for path in _scenarios(root):
+        rel = str(path.relative_to(root / "scenarios"))
         if only and only not in rel:
             continue
         print(f"{rel} ...", end=" ", flush=True)
         try:
-            out[rel] = fingerprint(path, duration, training_duration)
+            out[rel] = fingerprint(path, duration, training_duration, root)
         except ScenarioError as exc:
             # A scenario that cannot run here (its shared data is absent, say) is recorded as
             # such, and the rest are still fingerprinted.
@@ -138,12 +146,14 @@ def main(argv=None) -> int:
     w.add_argument("--duration", type=float, default=60.0)
     w.add_argument("--training-duration", type=float, default=300.0)
     w.add_argument("--only", default="", help="only scenarios whose path contains this")
+    w.add_argument("--root", type=Path, default=ROOT, help="the checkout whose bundled scenarios "
+                   "run (import edgesim from it too: PYTHONPATH=ROOT)")
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     args = p.parse_args(argv)
     if args.cmd == "write":
-        write(args.target, args.duration, args.training_duration, args.only)
+        write(args.target, args.duration, args.training_duration, args.only, args.root)
         return 0
     return compare(args.before, args.after)
 
