@@ -13,17 +13,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from edgesim.hardware.profiles.bundle import as_bundle
+
 # Acceptance target (mean absolute error, percent); was in testbed.py next to TARGETS.
 CHECK_TARGET_PCT = 10.0
 
 
 # ============================================================================================
 # bundle helpers (shared with the testbed)
-
-
-def _load(bundle):
-    from edgesim.hardware.profiles.bundle import Bundle, load_bundle
-    return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
 
 
 def bundle_malloc(bundle) -> str:
@@ -61,7 +58,7 @@ def check_bundle(bundle, batches: Optional[Sequence[int]] = None, models: Option
                  target_pct: float = CHECK_TARGET_PCT, progress=None) -> dict:
     """Profile held-out batch sizes with the bundle's settings and compare with interpolation."""
     from edgesim.calibration.profiler import profile
-    b = _load(bundle)
+    b = as_bundle(bundle)
     t = b.table
     fp = b.meta.get("fingerprint") or {}
     settings = fp.get("profiler") or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import pandas as pd
 
@@ -40,5 +40,3 @@ def system_of(ref: str, sets: tuple = ()) -> Optional[str]:
     sf = load_named(ref, sets)
     return sf.spec.training.system if sf.spec.training is not None else None
 
-
-Draw = Callable[[Path], Path]

@@ -3,7 +3,6 @@ data set and its held-out split, each problem located at its key path before t =
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Optional
 
 import numpy as np

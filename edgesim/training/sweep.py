@@ -13,13 +13,10 @@ from typing import Iterable, Optional, Sequence, Union
 import pandas as pd
 
 def pick(summary: dict, section: str, key) -> object:
-    """``summary[section][key]`` (a tuple key walks nested sections); None where missing.
-    Byte counts of the OTA loop are given in MB."""
+    """``summary[section][key]`` (a tuple key walks nested sections); None where missing."""
     node = summary.get(section) or {}
     for k in (key if isinstance(key, tuple) else (key,)):
         node = node.get(k) if isinstance(node, dict) else None
-    if isinstance(node, float) and key in ("sample_bytes", "full_stream_bytes"):
-        return node / 1e6
     return node
 
 

@@ -44,8 +44,9 @@ import numpy as np
 
 # check_bundle and its helpers live in check.py, the bundle's service models in
 # testbed_service.py; they stay importable from here.
-from edgesim.calibration.check import CHECK_TARGET_PCT, _load, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
+from edgesim.calibration.check import CHECK_TARGET_PCT, bundle_malloc, check_bundle, interpolate, midpoints  # noqa: F401
 from edgesim.calibration.testbed.served_profile import WARM_GAP_S, Batching, arrival_offsets
+from edgesim.hardware.profiles.bundle import as_bundle
 from edgesim.hardware.profiles.bundle_service import PerBatchEmpirical, ServiceSource, bundle_service, served_service  # noqa: F401
 from edgesim.calibration.testbed.stats import TARGETS, _batch_means_ci, compare, latency_stats  # noqa: F401
 from edgesim.hardware.service import ServiceModel
@@ -261,7 +262,7 @@ class Plan:
             raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
         if requests < 10:
             raise ValueError(f"requests must be >= 10, got {requests!r}")
-        self.b = _load(bundle)
+        self.b = as_bundle(bundle)
         self.model, self.service, self.order, self.threads = model, service, order, threads
         self.malloc = malloc or bundle_malloc(self.b)
         self.svc = bundle_service(self.b, model, threads)

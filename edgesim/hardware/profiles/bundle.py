@@ -48,7 +48,7 @@ import pandas as pd
 from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "PROVENANCES", "PHASES", "Bundle", "BundleError",
-           "load_bundle", "load_bundles", "write_bundle", "empty_table", "META_FILE",
+           "load_bundle", "load_bundles", "as_bundle", "write_bundle", "empty_table", "META_FILE",
            "LATENCY_FILE", "SAMPLES_FILE", "SERVED_FILE", "SERVED_COLUMNS"]
 
 SCHEMA_VERSION = 1
@@ -379,6 +379,11 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
                               f"{','.join(COLUMNS)}")
         table, extra = _parse_rows(header, reader, lf)
     return Bundle(root, meta, table, extra)
+
+
+def as_bundle(bundle: "Bundle | str | os.PathLike") -> Bundle:
+    """``bundle`` itself, or the bundle read from the folder it names."""
+    return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
 
 
 def load_bundles(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, list[Bundle]]:

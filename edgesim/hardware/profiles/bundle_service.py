@@ -19,12 +19,8 @@ from typing import Optional
 import numpy as np
 
 from edgesim.engine.rng import Stream
+from edgesim.hardware.profiles.bundle import as_bundle
 from edgesim.hardware.service import ServiceModel
-
-
-def _load(bundle):
-    from edgesim.hardware.profiles.bundle import Bundle, load_bundle
-    return bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
 
 __all__ = ["ServiceSource", "bundle_service", "PerBatchEmpirical", "served_service"]
 
@@ -69,7 +65,7 @@ class ServiceSource:
 
 def bundle_service(bundle, model: str, threads: Optional[int] = None) -> ServiceSource:
     """Batch-1 inference service of ``model`` in ``bundle`` (a Bundle or a folder path)."""
-    b = _load(bundle)
+    b = as_bundle(bundle)
     t = b.table
     every = t[(t["model"] == model) & (t["phase"] == "infer")]
     rows = every[every["batch"] == 1]
@@ -160,7 +156,7 @@ def served_service(bundle, model: str, workers: int, order: str = "replay",
     simulated (the nearest load, the same largest batch when it was profiled): its idle gaps
     came from that inter-arrival process. None: every load and batching of that worker count."""
     from edgesim.hardware.profiles.served_model import ServedService
-    b = _load(bundle)
+    b = as_bundle(bundle)
     df = b.load_served() if b.has_served() else None
     if df is None or not (df["model"] == model).any():
         raise LookupError(f"{b.path}: no served-mode calls for {model!r}; make them with "

@@ -47,8 +47,6 @@ def recoveries(run, levels: Optional[dict] = None) -> list[dict]:
     arrival to the end of batch b."""
     spec = run.spec
     W, tol = spec.drift.window, spec.help.tolerance
-    if levels is None:
-        levels = getattr(run, "recovery_levels", None)
     out = []
     for node in run.nodes:
         rows = [r for r in run.batch_rows if r["node"] == node.name]
@@ -89,7 +87,9 @@ def _frame(rows: list[dict], columns: list[str], lists: tuple = ()) -> pd.DataFr
     return df
 
 
-def frames(run) -> dict[str, pd.DataFrame]:
+def frames(run, levels: Optional[dict] = None) -> dict[str, pd.DataFrame]:
+    """The run's tables; ``levels``: the error levels recovery was measured against (the
+    summary's, :func:`reference_levels`)."""
     batches = _frame(run.batch_rows, BATCH_COLUMNS)
     batches["node"] = batches["node"].astype("category")
     transfers = _frame(run.transfers, TRANSFER_COLUMNS)
@@ -98,7 +98,7 @@ def frames(run) -> dict[str, pd.DataFrame]:
     dets = [dict({"discarded_batch": -1, "discarded_by": None}, **d) for d in run.detections]
     out = {"batches": batches, "transfers": transfers,
            "detections": _frame(dets, DETECTION_COLUMNS, ("classes", "helpers", "similarity")),
-           "recovery": _frame(recoveries(run), RECOVERY_COLUMNS, ("new_classes",))}
+           "recovery": _frame(recoveries(run, levels), RECOVERY_COLUMNS, ("new_classes",))}
     if run.spec.mode == "federated":
         out["rounds"] = _frame(run.rounds, ["round", "participants", "aggregated", "end",
                                             "bytes_out", "bytes_in"], ("participants",))
@@ -155,8 +155,7 @@ def reference_levels(sim, system) -> Optional[dict]:
 
 def summary(sim, system) -> dict:
     run, spec = system.run_, system.spec
-    run.recovery_levels = reference_levels(sim, system)
-    rec = recoveries(run)
+    rec = recoveries(run, system.recovery_levels)
     by_op = _bytes_by_op(run)
     n = len(run.nodes)
     errs = [r["error"] for r in run.batch_rows]
@@ -187,7 +186,7 @@ def summary(sim, system) -> dict:
             else r["batches_to_recover"] for r in rec]),
         "mean_seconds_to_recover": _mean([r["seconds_to_recover"] for r in rec]),
         "recovery_reference": {"against": spec.recovery.against,
-                               "levels": run.recovery_levels},
+                               "levels": system.recovery_levels},
         "mean_peak_error": _mean([r["peak_error"] for r in rec]),
         "detections": len(dets),
         "helped": sum(1 for d in dets if d["outcome"] == "helped"),

@@ -25,6 +25,7 @@ class ClueSystem(TrainingSystem):
     def __init__(self, sim, spec) -> None:
         self.spec = spec
         self.run_ = None
+        self.recovery_levels = None         # set with the summary, which always comes first
         self.timed = resolve_timed(sim, spec.timed, f"{BASE}.timed")
         self.mds = self._one(sim, spec.mds, "mds") if spec.mode == "clue" else None
         self.aggregator = (self._one(sim, spec.aggregator, "aggregator")
@@ -112,12 +113,14 @@ class ClueSystem(TrainingSystem):
         yield from self.run_.run()
 
     def summary(self, sim) -> dict:
-        from edgesim.systems.clue.records import summary
+        from edgesim.systems.clue.records import reference_levels, summary
+        # Measured once (it may run the FedAvg reference) and kept for the recovery table.
+        self.recovery_levels = reference_levels(sim, self)
         return summary(sim, self)
 
     def frames(self) -> dict:
         from edgesim.systems.clue.records import frames
-        return frames(self.run_)
+        return frames(self.run_, self.recovery_levels)
 
     def plots(self, directory, summary: dict) -> None:
         from edgesim.systems.clue.plots import plot_bytes, plot_errors

@@ -130,4 +130,8 @@ def headline(summary: dict) -> dict:
     cols = HEADLINE
     if "ota" in summary:
         cols = OTA_LEARNING_HEADLINE if "learning" in summary["ota"] else OTA_HEADLINE
-    return {col: pick(summary, section, key) for col, section, key in cols}
+    row = {col: pick(summary, section, key) for col, section, key in cols}
+    for col in ("sample_mb", "full_mb"):          # the OTA loop's bytes, in MB
+        if isinstance(row.get(col), float):
+            row[col] /= 1e6
+    return row
