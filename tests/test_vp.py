@@ -259,8 +259,10 @@ def _ens(dataset: str, k: int) -> float:
     return combine([single[f"vp_v{i}"] for i in range(1, k + 1)])
 
 
-def test_error_reduction_rule_matches_the_papers_statements():
-    # Food-101, V1..V6 "similar accuracy to the baseline": the anchor of the default gain.
+def test_literature_rule_is_anchored_on_food101_and_meets_the_papers_other_statements():
+    # Food-101, V1..V6 "similar accuracy to the baseline" is the sentence the rule's constant
+    # was fitted to: this first check is the calibration anchor (it guards the fit, it cannot
+    # test the rule); the statements below were not used in the fit and can fail.
     assert _ens("food-101", 6) == pytest.approx(defaults("food-101")["mobilenet_v2"], abs=5e-4)
     # Not used in the fit: CIFAR-100, all five "comparable" to the baseline ...
     assert abs(_ens("cifar-100", 5) - defaults("cifar-100")["mobilenet_v2"]) < 0.015

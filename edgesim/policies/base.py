@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from edgesim.scenario.strict import SaneNumbers
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgesim.engine.monitor import MonitorView
@@ -17,10 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgesim.hardware.node import Node
 
 
-class PolicyConfig(BaseModel):
+class PolicyConfig(SaneNumbers):
     """Base of every policy's params model: unknown keys are errors, like everywhere else."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Policy:

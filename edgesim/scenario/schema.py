@@ -32,7 +32,8 @@ class DeviceSpec(Strict):
 
     base: Optional[str] = Field(None, description="catalogue entry this device starts from")
     kind: Optional[Literal["cpu", "gpu", "accelerator", "phone", "camera", "iot"]] = None
-    executors: Optional[int] = Field(None, ge=1, description="parallel executors (GPUs, cores)")
+    executors: Optional[int] = Field(None, ge=1, le=65_536,
+                                     description="parallel executors (GPUs, cores)")
     description: Optional[str] = None
     peak_flops: Optional[float] = Field(None, gt=0, description="peak FLOP/s, for transfer")
     mem_bandwidth: Optional[Bandwidth] = None
@@ -50,7 +51,10 @@ class NodeSpec(Strict):
     device: Union[str, dict[str, int]] = Field(
         "cpu", description="device of every member, or a mix in member order, e.g. "
                            "{jetson-tx1: 18, jetson-tx2: 6} (counts sum to 'count')")
-    executors: Optional[int] = Field(None, ge=1, description="default: the device's executors")
+    # Each executor is an object of the engine and a row of the recorder: 3e9 of them once
+    # passed `check` and died in the recorder after the run.
+    executors: Optional[int] = Field(None, ge=1, le=65_536,
+                                     description="default: the device's executors")
     queue: Literal["fifo", "lifo", "priority"] = "fifo"
     capacity: Optional[int] = Field(None, ge=0, description="waiting room; arrivals beyond are dropped")
     max_batch: int = Field(1, ge=1, le=4096)

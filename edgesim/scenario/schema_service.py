@@ -31,7 +31,9 @@ class Exponential(_Batching):
 class Lognormal(_Batching):
     dist: Literal["lognormal"]
     mean: Duration = Field(gt=0)
-    cv: float = Field(gt=0, description="coefficient of variation, std / mean")
+    # Past cv 1e154 log(1 + cv^2) overflows and every draw is NaN; past 100 a lognormal is a
+    # point mass near 0 with rare astronomic draws, which no measured service time resembles.
+    cv: float = Field(gt=0, le=100, description="coefficient of variation, std / mean (at most 100)")
 
 
 class Empirical(_Batching):

@@ -14,6 +14,17 @@ from edgesim.errors import Problem, ScenarioError
 
 PathKey = tuple  # tuple of str | int
 
+#: Caps on what aliases may expand to. An 841-byte file of nested aliases (a "billion laughs")
+#: once took 3.8 GB and 30 s before a MemoryError; the largest bundled scenario builds about
+#: 2,000 values and reuses an anchor a few dozen times.
+MAX_VALUES = 200_000
+MAX_ALIAS_USES = 10_000
+
+
+class _TooLarge(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
 
 class _Builder:
     def __init__(self, filename: str) -> None:
@@ -22,12 +33,30 @@ class _Builder:
         self.problems: list[Problem] = []
         self._scalar = yaml.constructor.SafeConstructor()
         self._active: set[int] = set()   # nodes being built: an alias to one is a cycle
+        self._seen: set[int] = set()     # nodes built once: building one again is an alias use
+        self._values = 0
+        self._alias_uses = 0
 
     def _problem(self, path: PathKey, message: str, node: yaml.Node) -> None:
         self.problems.append(Problem(".".join(map(str, path)), message, file=self.filename,
                                      line=node.start_mark.line + 1))
 
+    def _count(self, node: yaml.Node, path: PathKey) -> None:
+        self._values += 1
+        if id(node) in self._seen:
+            self._alias_uses += 1
+        else:
+            self._seen.add(id(node))
+        if self._values > MAX_VALUES or self._alias_uses > MAX_ALIAS_USES:
+            what = (f"more than {MAX_ALIAS_USES:,} uses of aliases" if
+                    self._alias_uses > MAX_ALIAS_USES else f"more than {MAX_VALUES:,} values")
+            raise _TooLarge(Problem(".".join(map(str, path)),
+                                    f"the document expands to {what} (nested aliases?); "
+                                    "a scenario is refused past that size", file=self.filename,
+                                    line=node.start_mark.line + 1))
+
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self._count(node, path)
         self.lines.setdefault(path, node.start_mark.line + 1)
         if id(node) in self._active:
             self._problem(path, "an alias refers to a mapping or list that contains it", node)
@@ -106,6 +135,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, dict[PathKey, int]]:
     builder = _Builder(filename)
     try:
         data = builder.build(node, ())
+    except _TooLarge as exc:
+        raise ScenarioError([exc.problem]) from None
     except yaml.YAMLError as exc:   # e.g. an unknown tag: !python/object
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
