@@ -50,36 +50,47 @@ def _cheap_exit() -> None:
 @click.option("--duration", help="override the simulated duration, e.g. 600s")
 @click.option("--no-plots", is_flag=True, help="skip the plots/ folder")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar, no table")
+@click.option("--force", is_flag=True, help="replace an existing run directory (atomically, "
+              "once the new run is saved)")
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
-        duration: Optional[str], no_plots: bool, quiet: bool) -> None:
+        duration: Optional[str], no_plots: bool, quiet: bool, force: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
     from edgesim.api import simulation_class
+    from edgesim.metrics.run_folder import default_name, reserve
     try:
         sf = _load(scenario, sets, duration)
         sim = simulation_class(sf)(sf, seed).build().check()
+        target = Path(out) if out else Path("runs") / (
+            f"{default_name(sf.spec.name)}-{time.strftime('%Y%m%d-%H%M%S')}")
+        # The place is checked and locked before t = 0: a bad -o costs no simulation.
+        folder = reserve(target, force=force)
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     for warning in sim.warnings:
         click.echo(f"warning: {warning}", err=True)
     training = sf.spec.training is not None
-    if quiet or training or not sys.stderr.isatty():
-        sim.run()
-    else:
-        from edgesim.report import progress_bar
-        with progress_bar(sim.duration) as update:
-            sim.run(progress=update)
-    result = sim.collect()
-    target = Path(out) if out else Path("runs") / (
-        f"{sf.spec.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if quiet:
-        result.save(target, plots=not no_plots)
-    else:
-        # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after it.
-        # Every file is written atomically and summary.json last, so an interrupt while
-        # plotting leaves no half-written file and no summary.json (docs/performance.md).
-        from edgesim.report import print_summary, print_training_summary
-        show = print_training_summary if training else print_summary
-        result.save(target, plots=not no_plots, on_tables=lambda: show(result.summary, target))
+    try:
+        if quiet or training or not sys.stderr.isatty():
+            sim.run()
+        else:
+            from edgesim.report import progress_bar
+            with progress_bar(sim.duration) as update:
+                sim.run(progress=update)
+        result = sim.collect()
+        if quiet:
+            folder.save(lambda d: result.save(d, plots=not no_plots))
+        else:
+            # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after
+            # it. The folder is renamed into place only once whole (metrics/run_folder.py).
+            from edgesim.report import print_summary, print_training_summary
+            show = print_training_summary if training else print_summary
+            folder.save(lambda d: result.save(d, plots=not no_plots,
+                                              on_tables=lambda: show(result.summary, target)))
+    except UserError as exc:    # the folder could not be written; the message says where it went
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        folder.abandon()        # after a commit there is nothing left to abandon
 
 
 @main.command()
