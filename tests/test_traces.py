@@ -331,3 +331,20 @@ def test_next_change_and_additivity(tr, t, u, v):
         assert tr.value_at(t + 1e3) == tr.value_at(t)
     a, b = tr.integral(t, t + u), tr.integral(t + u, t + u + v)
     assert a + b == pytest.approx(tr.integral(t, t + u + v), rel=1e-9, abs=1e-3)
+
+
+def test_a_truncated_canonical_trace_is_refused_with_its_counts(tmp_path):
+    from edgesim.network.traces import BandwidthTrace, TraceFormatError, read_canonical, write_canonical
+    ts = [float(i) for i in range(100)]
+    full = write_canonical(BandwidthTrace(ts, [1e6 + i for i in range(100)], 100.0, end="hold"),
+                           tmp_path / "full.csv")
+    assert len(read_canonical(full).times) == 100
+    lines = full.read_text().splitlines()
+    cut = tmp_path / "cut.csv"
+    cut.write_text("\n".join(lines[:len(lines) - 59]) + "\n")          # 41 rows left
+    with pytest.raises(TraceFormatError, match=r"about 100 rows were expected and 41 were found"):
+        read_canonical(cut)
+    # A hand-written step function holds its last value on purpose and is not judged.
+    steps = write_canonical(BandwidthTrace([0.0, 5.0, 30.0], [1e6, 2e6, 5e5], 600.0, end="hold"),
+                            tmp_path / "steps.csv")
+    assert read_canonical(steps).duration == 600.0

@@ -342,3 +342,25 @@ def test_guide_commands_parse(monkeypatch):
                     leaf.make_context(argv[1], argv[2:], parent=sub_ctx)
                 seen += 1
     assert seen >= 3
+
+
+@needs_cv2
+def test_a_truncated_video_is_refused_with_its_counts(tmp_path):
+    import cv2
+
+    from edgesim.video.roi import RoiParams, VideoError, extract_rois
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(40):
+        frame = np.zeros((48, 64, 3), np.uint8)
+        frame[10:20, i:i + 10] = 255
+        w.write(frame)
+    w.release()
+    assert len(extract_rois(path, RoiParams()).frames) == 40
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(VideoError, match=r"says 40 frames but only \d+ could be read"):
+        extract_rois(cut, RoiParams())
+    n = int(re.search(r"only (\d+)", str(pytest.raises(VideoError, extract_rois, cut,
+                                                         RoiParams()).value))[1])
+    assert len(extract_rois(cut, RoiParams(), max_frames=n).frames) == n

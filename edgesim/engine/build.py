@@ -328,6 +328,12 @@ def _arrivals(sim, a, stream, path: str, member: Optional[str] = None):
         if not all(math.isfinite(v) for v in values):
             sim.problem(f"{path}.file", f"{f}: every value must be a finite number", a.file)
             return None
+        if a.format == "counts" and (values < 0).any():
+            # Once read as 0 without a word: a negative count is a broken trace, not a quiet one.
+            at = int((values < 0).argmax())
+            sim.problem(f"{path}.file", f"{f}: counts must be >= 0; data row {at + 1} of column "
+                        f"{column!r} is {values[at]:g}", a.file)
+            return None
         if a.format == "times":
             return arr.TimesReplay(values * a.scale, a.loop)
         times = arr.counts_to_times(values * a.scale, a.interval, a.spread, stream)

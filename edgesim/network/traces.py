@@ -166,6 +166,26 @@ def _matches(cell: str, want: object) -> bool:
         return cell.lower() == str(want).strip().lower()
 
 
+def _check_not_truncated(ts: List[float], duration: str, path: PathLike, fmt: str) -> None:
+    """Regularly sampled rows that stop well before the header's duration: a cut file, whose
+    last value would otherwise be held to the end (41 of ~100 rows once ran without a word).
+    A step function written by hand (a few rows, irregular steps) is not judged."""
+    try:
+        span = float(duration)
+    except ValueError:
+        return      # reported with the other header problems below
+    if len(ts) < 10:
+        return
+    steps = sorted(b - a for a, b in zip(ts, ts[1:]))
+    step = steps[len(steps) // 2]
+    if ts[-1] + 2 * step < span:
+        raise TraceFormatError(
+            f"the rows stop at t = {ts[-1]:g} s but the header says duration_s: {duration}; "
+            f"at its {step:g} s step about {round(span / step)} rows were expected and "
+            f"{len(ts)} were found: the file looks truncated (regenerate it, or correct "
+            "duration_s if the last value is meant to hold)", path, fmt=fmt)
+
+
 def read_canonical(path: PathLike, *, end: str | None = None, scale: float | None = None) -> BandwidthTrace:
     """edgesim's canonical CSV; ``end``/``scale`` default to the values stored in the file."""
     fmt, magic = "canonical", f"# {CANONICAL_MAGIC}: {CANONICAL_VERSION}"
@@ -199,6 +219,7 @@ def read_canonical(path: PathLike, *, end: str | None = None, scale: float | Non
             vs.append(v)
     if not ts or "duration_s" not in meta:
         raise TraceFormatError("no rows, or no '# duration_s:' header line", path, fmt=fmt)
+    _check_not_truncated(ts, meta["duration_s"], path, fmt)
     try:
         end = meta.get("end", "loop") if end is None else end
         return BandwidthTrace(ts, vs, float(meta["duration_s"]), end=end,

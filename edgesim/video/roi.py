@@ -197,6 +197,12 @@ def extract_rois(video: PathLike, params: RoiParams = RoiParams(), *, fps: Optio
     if not counts:
         raise VideoError(f"{video}: no frame could be read")
     n = len(counts)
+    # The container's count is exact for AVI/MP4 headers; one frame of slack for those that
+    # count a trailing empty one. A cut file reads fine up to the cut, then simply stops.
+    if max_frames is None and source_frames > 0 and n < source_frames - 1:
+        raise VideoError(f"{video}: the container says {source_frames} frames but only {n} "
+                         f"could be read: the file looks truncated (pass --max-frames {n} to "
+                         "convert what is there)")
     frames = pd.DataFrame({
         "frame": np.arange(n, dtype=np.int64),
         "time_s": np.arange(n, dtype=float) / rate,
