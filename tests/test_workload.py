@@ -74,25 +74,24 @@ def test_trace_times_replay_exact(tmp_path):
     assert len(df) == 3 * 4 + 2
 
 
-def test_trace_counts_replay(tmp_path):
+def _counts_station(tmp_path, rows: str) -> dict:
     f = tmp_path / "counts.csv"
-    f.write_text("minute,count\n0,3\n1,0\n2,5\n")
+    f.write_text("minute,count\n" + rows)
     sc = station(FAST, duration=200.0)
     sc["workload"]["sources"]["in"]["arrivals"] = {
         "process": "trace", "file": str(f), "format": "counts", "column": "count",
         "interval": "60s", "spread": "even"}
-    df = edgesim.run(sc).requests
+    return sc
+
+
+def test_trace_counts_replay(tmp_path):
+    df = edgesim.run(_counts_station(tmp_path, "0,3\n1,0\n2,5\n")).requests
     np.testing.assert_allclose(df.created, [10, 30, 50, 126, 138, 150, 162, 174])
 
 
 def test_a_negative_count_is_a_located_problem_not_a_quiet_zero(tmp_path):
     from edgesim.errors import ScenarioError
-    f = tmp_path / "counts.csv"
-    f.write_text("minute,count\n0,3\n1,-2\n2,5\n")
-    sc = station(FAST, duration=200.0)
-    sc["workload"]["sources"]["in"]["arrivals"] = {
-        "process": "trace", "file": str(f), "format": "counts", "column": "count",
-        "interval": "60s", "spread": "even"}
+    sc = _counts_station(tmp_path, "0,3\n1,-2\n2,5\n")
     with pytest.raises(ScenarioError, match=r"counts must be >= 0; data row 2 of column 'count' is -2"):
         edgesim.run(sc)
 
