@@ -87,3 +87,19 @@ def test_a_boolean_where_a_boolean_is_valid_still_passes():
         either: int | bool = 1
 
     assert M(flag=True, either=True).flag is True
+
+
+def test_a_float_that_would_become_a_huge_int_is_refused(tmp_path):
+    problems = _problems(tmp_path, "nodes.server.device", {"cpu": 1e21})
+    assert [(p.path, "2**53" in p.message) for p in problems] == [("nodes.server.device.cpu", True)]
+
+
+def test_an_extends_name_no_file_system_accepts_is_a_located_problem(tmp_path):
+    doc = dict(BASE, extends="x" * 300 + ".yaml")
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        edgesim.load(f)
+    (p,) = info.value.problems
+    assert p.path == "extends" and p.message == "not a usable file name (File name too long)"
+    assert p.line is not None

@@ -54,12 +54,19 @@ def resolve_extends(data: dict, lines: dict, file: Path, chain: tuple = ()
         raise ScenarioError([Problem("extends", "must be the path of another scenario file",
                                      value=ref, has_value=True, file=str(file),
                                      line=lines.get(("extends",)))])
-    base_path = (file.parent / ref).resolve()
+    try:
+        base_path = (file.parent / ref).resolve()
+        found = base_path.is_file()
+    except (OSError, ValueError) as exc:    # a name too long, a NUL byte
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError([Problem("extends", f"not a usable file name ({why})", value=ref[:80],
+                                     has_value=True, file=str(file),
+                                     line=lines.get(("extends",)))]) from None
     if base_path in chain or base_path == file.resolve():
         raise ScenarioError([Problem("extends", "scenarios extend each other in a circle: " +
                                      " -> ".join(str(p) for p in chain + (base_path,)),
                                      file=str(file), line=lines.get(("extends",)))])
-    if not base_path.exists():
+    if not found:
         raise ScenarioError([Problem("extends", f"no scenario file at {base_path}", value=ref,
                                      has_value=True, file=str(file),
                                      line=lines.get(("extends",)))])

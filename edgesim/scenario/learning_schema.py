@@ -6,7 +6,7 @@ today), so that a data set, a partition and a model are written the same way in 
 """
 from __future__ import annotations
 
-from typing import Literal, Optional, get_args
+from typing import Annotated, Literal, Optional, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -166,11 +166,12 @@ class ModelSpec(Strict):
                            "32x32); 'lstm': LEAF's Shakespeare character LSTM (an `embedding` "
                            "of integer tokens 0..vocab-1 stored as float, x of shape (n, T), "
                            "then LSTM layers of `hidden` [256, 256] units)")
-    hidden: Optional[list[int]] = Field(
+    # Bounded: a width of 2**40 once reached torch as a TypeError / MemoryError traceback.
+    hidden: Optional[list[Annotated[int, Field(ge=1, le=65_536)]]] = Field(
         None, description="units per layer: mlp's ReLU layers ([64]), the fully connected "
                           "head of fedavg-cnn and vgg11 ([512]), lstm's layers ([256, 256]); "
                           "omitted: the model's default")
-    channels: list[int] = Field(default_factory=lambda: [8, 16], description="cnn: channels "
+    channels: list[Annotated[int, Field(ge=1, le=65_536)]] = Field(default_factory=lambda: [8, 16], description="cnn: channels "
                                                                               "per conv layer")
     groups: int = Field(2, ge=1, description="resnet18: groups of each GroupNorm (must divide "
                                              "64, its narrowest layer)")

@@ -46,6 +46,18 @@ def _admits_bool(annotation: Any) -> bool:
     return False
 
 
+def _is_int(annotation: Any) -> bool:
+    """Whether pydantic will read a number here as an int (1e21 becomes an int of 22 digits)."""
+    if annotation is int:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_int(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_is_int(a) for a in typing.get_args(annotation))
+    return False
+
+
 def _elements(annotation: Any, value: Any) -> list[tuple[Any, Any, Any]]:
     """(key or index, element, its annotation) of a list or dict value, where the annotation says."""
     origin = typing.get_origin(annotation)
@@ -73,6 +85,8 @@ def _bad_number(value: Any, annotation: Any) -> tuple[tuple, str] | None:
             return None
         return (), ("a boolean where a number is expected (YAML reads yes/no/on/off/true/false "
                     "as booleans); write a number")
+    if isinstance(value, float) and _is_int(annotation) and abs(value) > LARGEST_INT:
+        return (), f"too large: integers up to 2**53 ({LARGEST_INT:,}) are accepted"
     if isinstance(value, int) and abs(value) > LARGEST_INT:
         return (), f"too large: integers up to 2**53 ({LARGEST_INT:,}) are accepted"
     for key, element, inner in _elements(annotation, value):
