@@ -16,6 +16,7 @@ import pandas as pd
 
 from edgesim.errors import UserError, did_you_mean
 from edgesim.metrics.atomic import atomic_path
+from edgesim.metrics.parquet_read import read_parquet
 from edgesim.study.tables import metric_columns
 from edgesim.study.tstats import mean_ci
 
@@ -25,11 +26,14 @@ def load_sweep_dir(directory: Union[str, Path]) -> tuple[pd.DataFrame, dict]:
     d = Path(directory)
     try:
         plan = json.loads((d / "sweep.json").read_text(encoding="utf-8"))
-        runs = pd.read_parquet(d / "runs.parquet")
     except FileNotFoundError:
+        plan = None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{d / 'sweep.json'}: not a sweep plan (not valid JSON: {exc})") from None
+    if plan is None or not (d / "runs.parquet").is_file():
         raise UserError(f"{d} is not a finished sweep folder (needs sweep.json and "
-                        "runs.parquet: run `edgesim sweep` first)") from None
-    return runs, plan
+                        "runs.parquet: run `edgesim sweep` first)")
+    return read_parquet(d / "runs.parquet"), plan
 
 
 def _pick(name: Optional[str], valid: list, option: str) -> Optional[str]:

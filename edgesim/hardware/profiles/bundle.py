@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
+from edgesim.metrics.parquet_read import check_parquet, read_parquet
 
 __all__ = ["SCHEMA_VERSION", "COLUMNS", "PROVENANCES", "PHASES", "Bundle", "BundleError",
            "load_bundle", "load_bundles", "as_bundle", "write_bundle", "empty_table", "META_FILE",
@@ -109,7 +110,7 @@ class Bundle:
         f = Path(self.path) / SAMPLES_FILE
         if not f.is_file():
             return None
-        return _check_samples(pd.read_parquet(f, engine="pyarrow"), f)
+        return _check_samples(read_parquet(f, error=BundleError), f)
 
     def has_served(self) -> bool:
         return (Path(self.path) / SERVED_FILE).is_file()
@@ -119,7 +120,7 @@ class Bundle:
         f = Path(self.path) / SERVED_FILE
         if not f.is_file():
             return None
-        return _check_served(pd.read_parquet(f, engine="pyarrow"), f)
+        return _check_served(read_parquet(f, error=BundleError), f)
 
     def __repr__(self) -> str:  # the table would be unreadable in a repr
         return (f"Bundle({str(self.path)!r}, device={self.meta.get('device_id')!r}, "
@@ -370,14 +371,23 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         meta = json.loads(mf.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BundleError(f"{mf}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{mf}: not a text file (not UTF-8 at byte {exc.start})") from None
     _check_meta(meta, mf)
-    with open(lf, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise BundleError(f"{lf}: empty file; the first line must be the header "
-                              f"{','.join(COLUMNS)}")
-        table, extra = _parse_rows(header, reader, lf)
+    # A damaged table is found now, not after minutes of profiling that would rely on it.
+    for table in (SAMPLES_FILE, SERVED_FILE):
+        if (root / table).is_file():
+            check_parquet(root / table, error=BundleError)
+    try:
+        with open(lf, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise BundleError(f"{lf}: empty file; the first line must be the header "
+                                  f"{','.join(COLUMNS)}")
+            table, extra = _parse_rows(header, reader, lf)
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{lf}: not a text file (not UTF-8 at byte {exc.start})") from None
     return Bundle(root, meta, table, extra)
 
 
