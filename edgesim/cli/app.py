@@ -89,6 +89,9 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
     except UserError as exc:    # the folder could not be written; the message says where it went
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except KeyboardInterrupt:   # 130 like `edgesim sweep` and every shell command
+        click.echo(f"\ninterrupted: nothing was written to {target}", err=True)
+        sys.exit(130)
     finally:
         folder.abandon()        # after a commit there is nothing left to abandon
 

@@ -24,9 +24,18 @@ def _fail(exc: Exception) -> None:
     sys.exit(2)
 
 
-def _interrupted(what: str, out: Path, command: str) -> None:
+def _resume_command(out: Path) -> str:
+    """The user's own command line (every --set, --workers, ...), with -o naming ``out``."""
+    import shlex
+    args = sys.argv[1:]
+    if not any(a in ("-o", "--out") or a.startswith("--out=") for a in args):
+        args = [*args, "-o", str(out)]
+    return shlex.join(["edgesim", *args])
+
+
+def _interrupted(what: str, out: Path) -> None:
     click.echo(f"\ninterrupted: the finished runs of this {what} are kept in {out}; run "
-               f"`{command}` again to resume", err=True)
+               f"`{_resume_command(out)}` again to resume", err=True)
     sys.exit(130)
 
 
@@ -76,7 +85,7 @@ def sweep(sweep_file: str, out: Optional[str], executor: Optional[str], workers:
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     except KeyboardInterrupt:
-        _interrupted("sweep", target, f"edgesim sweep {sweep_file} -o {target}")
+        _interrupted("sweep", target)
     for w in res.plan.warnings:
         click.echo(f"warning: {w}", err=True)
     for row in res.runs[res.runs.status != "ok"].itertuples():
@@ -164,7 +173,7 @@ def capacity(scenario: str, vary: str, target: str, direction: str, lo: Optional
     except (ScenarioError, UserError) as exc:
         _fail(exc)
     except KeyboardInterrupt:
-        _interrupted("search", target_dir, "the same command")
+        _interrupted("search", target_dir)
     if as_json:
         click.echo(json.dumps(res.to_dict(), indent=1))
     else:

@@ -100,11 +100,30 @@ class LocalExecutor:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            # On an interruption, drop what has not started; a running run's files are
-            # written atomically, so a cancelled run leaves no summary.json and reruns later.
-            self._pool.shutdown(wait=exc[0] is None, cancel_futures=True)
-            self._pool = None
+        if self._pool is None:
+            return
+        pool, self._pool = self._pool, None
+        if exc[0] is None:
+            pool.shutdown(wait=True)
+            return
+        # Interrupted: drop what has not started and stop the running workers now. A chunk
+        # already handed to a worker holds up to 16 runs, so waiting for them (as a plain
+        # shutdown does) once ran every queued run to the end, and a second Ctrl-C then hung
+        # in multiprocessing's exit. A killed run has no summary.json and reruns on resume.
+        import signal
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C waits
+        try:
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.join(timeout=5)
+                if proc.is_alive():     # pragma: no cover - a worker stuck in a syscall
+                    proc.kill()
+                    proc.join(timeout=5)
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[dict]:
         tasks = list(tasks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -99,9 +100,28 @@ def clear_cache() -> None:
 
 
 def warm() -> None:
-    """Pool initializer: import the simulator before the first task (a no-op after fork)."""
+    """Pool initializer: import the simulator before the first task (a no-op after fork), leave
+    Ctrl-C to the parent, and exit when the parent dies.
+
+    Ctrl-C reaches every process of the terminal's group: workers that took it each printed a
+    traceback and went on with their queued runs while the parent waited for them. The parent
+    now stops them itself (:class:`~edgesim.study.executors.LocalExecutor`). A parent killed
+    outright left its workers running forever; each now watches its parent and exits."""
+    import signal
+
     from edgesim.engine import simulation  # noqa: F401
     from edgesim.scenario import loader  # noqa: F401
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:      # re-parented: the pool's owner is gone
+                os._exit(1)
+
+    threading.Thread(target=watch, name="edgesim-parent-watch", daemon=True).start()
 
 
 def outcome(task: Task, status: str, summary=None, error=None) -> dict:
