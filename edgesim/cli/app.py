@@ -19,6 +19,26 @@ def _fail(exc: Exception) -> None:
     sys.exit(2)
 
 
+def _checked(sf, seed: Optional[int], strict: bool):
+    """The built and checked simulation; with ``strict``, an absurd size is an error (exit 2)."""
+    from edgesim.api import simulation_class
+    from edgesim.engine.estimate import too_large, too_many_nodes
+    many = too_many_nodes(sf.spec)
+    if many:
+        if strict:
+            raise UserError(f"refused (--strict): {many}")
+        click.echo(f"warning: this scenario is very large: {many}", err=True)
+    sim = simulation_class(sf)(sf, seed).build().check()
+    size = getattr(sim, "size", None)
+    if strict and size is not None and too_large(size):
+        raise UserError(f"refused (--strict): {'; '.join(too_large(size))}; {size.describe()}")
+    return sim
+
+
+_STRICT_HELP = ("refuse (exit 2) a run estimated to be absurd (over 1e9 events, 8 GB of "
+                "tables, 1e7 samples or 20,000 nodes) instead of warning")
+
+
 def _load(scenario: str, sets: tuple, duration: Optional[str] = None):
     from edgesim import api
     return api.load_named(scenario, list(sets) + ([f"duration={duration}"] if duration else []))
@@ -52,14 +72,14 @@ def _cheap_exit() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar, no table")
 @click.option("--force", is_flag=True, help="replace an existing run directory (atomically, "
               "once the new run is saved)")
+@click.option("--strict", is_flag=True, help=_STRICT_HELP)
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
-        duration: Optional[str], no_plots: bool, quiet: bool, force: bool) -> None:
+        duration: Optional[str], no_plots: bool, quiet: bool, force: bool, strict: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
-    from edgesim.api import simulation_class
     from edgesim.metrics.run_folder import default_name, reserve
     try:
         sf = _load(scenario, sets, duration)
-        sim = simulation_class(sf)(sf, seed).build().check()
+        sim = _checked(sf, seed, strict)
         target = Path(out) if out else Path("runs") / (
             f"{default_name(sf.spec.name)}-{time.strftime('%Y%m%d-%H%M%S')}")
         # The place is checked and locked before t = 0: a bad -o costs no simulation.
@@ -99,14 +119,16 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
 @main.command()
 @click.argument("scenario")
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE")
-def check(scenario: str, sets: tuple) -> None:
+@click.option("--strict", is_flag=True, help=_STRICT_HELP)
+def check(scenario: str, sets: tuple, strict: bool) -> None:
     """Validate SCENARIO without running it (exit 2 and a list of problems if it is invalid)."""
-    from edgesim.api import simulation_class
     try:
         sf = _load(scenario, sets)
-        sim = simulation_class(sf)(sf).build().check()
+        sim = _checked(sf, None, strict)
     except (ScenarioError, UserError) as exc:
         _fail(exc)
+    for warning in sim.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if sf.spec.training is not None:
         click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, training system "
                    f"{sim.system.name}, {sim.system.describe()})")

@@ -23,6 +23,7 @@ from edgesim.registry import serving_systems
 from edgesim.network import build as netbuild
 from edgesim.engine import build
 from edgesim.engine.clock import CONTROL, SAMPLE, call_at, call_in
+from edgesim.engine.estimate import estimate, too_large
 from edgesim.engine.monitor import MonitorView
 from edgesim.engine.request import COMPLETED, FAILED, Request
 from edgesim.engine.rng import Streams
@@ -105,6 +106,11 @@ class Simulation:
             netbuild.check_routes(self)
         if self.problems:
             raise self.file.error(self.problems)
+        self.size = estimate(self)
+        why = too_large(self.size)
+        if why:
+            self.warnings.append(f"this run is very large ({'; '.join(why)}): "
+                                 f"{self.size.describe()}")
         self.phase = "checked"
         return self
 
