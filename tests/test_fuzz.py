@@ -11,6 +11,7 @@ through a YAML file so that line numbers and the YAML loader are exercised as we
 from __future__ import annotations
 
 import copy
+import math
 import os
 import signal
 import string
@@ -201,6 +202,17 @@ def assert_good_error(exc: ScenarioError) -> None:
     assert str(exc)
 
 
+def nan_paths(value, path: str = "") -> list[str]:
+    """Where a result holds a NaN or an infinity: a silently wrong number (issue #28)."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path or "."]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in nan_paths(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in nan_paths(v, f"{path}.{i}")]
+    return []
+
+
 def short_run(sf) -> None:
     """Run a checked scenario briefly: 0.5 s, no warm-up, at most 100 requests per source."""
     data = copy.deepcopy(sf.data)
@@ -212,6 +224,9 @@ def short_run(sf) -> None:
     with time_limit(20):
         result = Simulation(short).build().check().run().collect()
     assert result.summary["sim_time_s"] <= 0.5
+    assert not nan_paths(result.summary), nan_paths(result.summary)
+    done = result.requests[result.requests.outcome == "completed"]
+    assert not done.latency.isna().any(), "a completed request with a NaN latency"
     # The resolved scenario (defaults filled in) is itself a valid scenario.
     Simulation(read(result.resolved(), base_dir=sf.base_dir)).build().check()
 

@@ -70,6 +70,14 @@ class AccuracySpec(Strict):
     value: Optional[Fraction] = Field(None, description="every answer has this accuracy, "
                                       "whichever members answered (e.g. class parallelism)")
 
+    def _given(self, keys) -> list[str]:
+        """Keys written with a value other than their default. A key at its default is not a
+        choice: scenario.resolved.yaml writes every default, and must read back as valid."""
+        fields = type(self).model_fields
+        return [k for k in keys
+                if k in self.model_fields_set and getattr(self, k) != fields[k].get_default(
+                    call_default_factory=True)]
+
     @model_validator(mode="after")
     def _source(self) -> "AccuracySpec":
         if self.source is None:
@@ -80,14 +88,14 @@ class AccuracySpec(Strict):
             if self.value is not None:
                 raise ValueError("'value' fixes every answer's accuracy; it cannot go with "
                                  "predictions ('file')")
-            given = [k for k in self.literature_keys if k in self.model_fields_set]
+            given = self._given(self.literature_keys)
             if given:
                 raise ValueError(f"{', '.join(repr(k) for k in given)} only apply to source "
                                  "'literature'; predictions ('file') compute the accuracy")
         elif self.file is not None:
             raise ValueError("source 'literature' does not read 'file'; drop one of them")
         else:
-            given = [k for k in ("top", "alpha") if k in self.model_fields_set]
+            given = self._given(("top", "alpha"))
             if given:
                 raise ValueError(f"{', '.join(repr(k) for k in given)} only apply to "
                                  "predictions ('file'); the literature source uses 'metric'")
