@@ -247,7 +247,8 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
         return None
     from edgesim.learning.torch_learner import Learner
     shape = SimpleNamespace(model=ls.model, local=LocalSpec(batch=spec.batch, lr=ls.lr))
-    learner = make_learner(sim, Learner, shape, data, f"{path}.model")
+    learner = make_learner(sim, lambda s, d, seed: Learner(s, d, seed, device=ls.device),
+                           shape, data, f"{path}.model")
     if learner is None:
         return None
     if spec.samples != len(train):

@@ -101,6 +101,10 @@ class MercuryLearningSpec(Strict):
                                              "at most D)")
     beta: float = Field(0.5, gt=0, le=100, description="beta of Eq. 2.4: larger favours "
                                                        "groups whose importance is fresher")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="where the learned model and its data live: 'cpu' (bit for bit "
+                           "per seed), 'cuda' (a GPU; agrees within float32 rounding), "
+                           "'auto' (cuda when PyTorch sees one)")
 
 
 class LayerSpec(Strict):
