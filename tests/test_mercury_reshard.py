@@ -142,3 +142,28 @@ def test_with_learning_resharded_samples_really_move_between_shards(schedule):
     assert r.summary["mercury"]["reshard_sent_bytes"] == pytest.approx(
         sum(x.sent for x in rs.rounds))
     assert all(x.sent == x.delivered * 65 for x in rs.rounds if x.sent == x.total)
+
+
+def test_flow_network_stop_returns_the_unsent_bits_and_frees_the_link():
+    """FlowNetwork.stop (what breakpoint-resume stands on): two flows share 8 Mbit/s; one is
+    stopped at t = 1 s with 4 of its 8 Mbit sent; the other then gets the whole link."""
+    import simpy
+
+    from edgesim.network.flows import STOPPED, FlowNetwork
+    env = simpy.Environment()
+    net = FlowNetwork(env)
+    net.add_channel("l", 8e6)
+    done = {}
+    a = net.start_flow(["l"], 1e6, lambda f: done.setdefault("a", env.now))
+    net.start_flow(["l"], 1e6, lambda f: done.setdefault("b", env.now))
+    left = {}
+    env.process(_stop_at(env, net, a, 1.0, left))
+    env.run()
+    assert left["bits"] == pytest.approx(4e6) and a.state == STOPPED and "a" not in done
+    assert done["b"] == pytest.approx(1.5)        # 4 Mbit at 4 Mbit/s, then 4 at 8
+    assert net.stop(a) == 0.0                     # stopping twice does nothing
+
+
+def _stop_at(env, net, flow, t, out):
+    yield env.timeout(t)
+    out["bits"] = net.stop(flow)
