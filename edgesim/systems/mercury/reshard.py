@@ -17,7 +17,8 @@ still waiting for the sample of an earlier round are not picked again.
 
 **Breakpoint-resume** (``reshard.pause``, ``reshard.breakpoint``): under BACC a second thread
 sends the round while its device computes. ``byte`` (the default): when gradient aggregation
-begins at either end of the transfer the flow is stopped where it is, the bytes already sent
+begins at either end of the transfer (``pause_at: sender``: at the sender) the flow is
+stopped where it is, the bytes already sent
 stay sent, and when both ends have finished aggregating the rest is sent from that byte on, so
 resharding never shares the network with aggregation. ``message``: the older reading, the
 round goes out in ``chunk``-byte messages, each holding the sender's interface at a lower
@@ -122,7 +123,8 @@ class Resharder:
         self._wake[k] = self.env.event()
 
     def _blocked(self, rnd: Round) -> bool:
-        return self.spec.pause and (self.aggregating[rnd.src] or self.aggregating[rnd.dst])
+        return self.spec.pause and (self.aggregating[rnd.src] or (
+            self.spec.pause_at == "ends" and self.aggregating[rnd.dst]))
 
     def thread(self, k: int):
         """BACC's second thread, network side: device k's rounds, one after another."""

@@ -57,6 +57,11 @@ class ReshardSpec(Strict):
                             "aggregation begins at either end and resumes from that byte "
                             "when it ends (§2.4.3); 'message' pauses only between `chunk`-byte "
                             "messages (one in flight delays aggregation)")
+    pause_at: Literal["ends", "sender"] = Field(
+        "ends", description="bacc, `breakpoint: byte`: a transfer pauses while either of its "
+                            "two devices aggregates ('ends': it never shares a link with "
+                            "their aggregation) or only while its sender does ('sender': the "
+                            "chapter's per-device thread read literally)")
     chunk: Size = Field(65536.0, gt=0, description="bacc, `breakpoint: message` or no "
                                                    "`pause`: bytes per message")
     pause: bool = Field(True, description="bacc: resharding pauses while gradients are "
