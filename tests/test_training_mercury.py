@@ -19,7 +19,8 @@ BW = 80e6          # every device's link to the access point, each direction
 
 
 def mercury(schedule, k=2, step=1.0, per_sample=0.001, batch=64, reshard=100, chunk=30_000,
-            every=1, iterations=6, pause=True, trace=None, mode="adaptive", groups=50):
+            every=1, iterations=6, pause=True, trace=None, mode="adaptive", groups=50,
+            breakpoint="byte"):
     link = {"ends": ["dev", "ap"], "bandwidth": BW}
     if trace is not None:
         link["trace"] = {"file": str(trace), "format": "mbps", "end": "hold"}
@@ -35,7 +36,7 @@ def mercury(schedule, k=2, step=1.0, per_sample=0.001, batch=64, reshard=100, ch
             "group": {"mode": mode, "groups": groups, "batch": batch,
                       "forward": {"dist": "constant", "time": per_sample}},
             "reshard": {"samples": reshard, "every": every, "sample_bytes": 3000,
-                        "chunk": chunk, "pause": pause},
+                        "chunk": chunk, "pause": pause, "breakpoint": breakpoint},
             "convergence": {"iterations": 1000, "ratio": {"sequential": 0.35, "bacc": 0.37}},
         }},
     }
@@ -88,13 +89,13 @@ def test_sequential_iteration_adds_resharding_and_importance_and_obeys_eq_2_3(k)
         1 / (0.35 * (1 + (t_rs + t_is) / (1.0 + agg))), rel=1e-9)
 
 
-def test_resharding_pauses_at_a_message_boundary_when_aggregation_begins():
-    """Breakpoint-resume: with more resharding than a computation window holds, a message is
-    in flight when computation ends; aggregation starts when it has arrived (the next
-    message boundary), and resharding resumes when aggregation ends."""
+def test_message_breakpoints_pause_at_a_message_boundary_when_aggregation_begins():
+    """`breakpoint: message` (the older reading): with more resharding than a computation
+    window holds, a message is in flight when computation ends; aggregation starts when it has
+    arrived (the next message boundary), and resharding resumes when aggregation ends."""
     chunk = 300_000
     d = chunk * 8 / BW                              # 30 ms a message
-    sc = mercury("bacc", 2, step=0.1, reshard=700, chunk=chunk)   # 2.1 MB per iteration
+    sc = mercury("bacc", 2, step=0.1, reshard=700, chunk=chunk, breakpoint="message")
     s = summary(sc)
     wait = math.ceil(0.1 / d) * d                   # 0.12 s: four messages
     for it in s["iteration_times_s"]:
@@ -103,6 +104,10 @@ def test_resharding_pauses_at_a_message_boundary_when_aggregation_begins():
     # never longer than the sequential pipeline doing the same work
     assert s["mean_iteration_s"] < summary(mercury("sequential", 2, step=0.1, reshard=700,
                                                    chunk=chunk))["mean_iteration_s"]
+    # Byte breakpoints (the default) stop the transfer at once: no delay at all.
+    byte = summary(mercury("bacc", 2, step=0.1, reshard=700, chunk=chunk))
+    for it in byte["iteration_times_s"]:
+        assert it == pytest.approx(0.1 + t_cm(2), rel=1e-9)
     # Without the pause, resharding competes with aggregation for the links.
     free = summary(mercury("bacc", 2, step=0.1, reshard=700, chunk=chunk, pause=False))
     assert free["t_cm_s"] > t_cm(2) * 1.01

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-__all__ = ["ACTIVE", "PROPAGATING", "DONE", "FAILED", "Flow", "ChannelStats", "_Channel",
+__all__ = ["ACTIVE", "PROPAGATING", "DONE", "FAILED", "STOPPED", "Flow", "ChannelStats", "_Channel",
            "_Group", "_check_rate"]
 
 # Flow states.
@@ -15,6 +15,7 @@ ACTIVE = "active"            # on its channels (transmitting, or paused at rate 
 PROPAGATING = "propagating"  # last bit sent, waiting out the route's propagation latency
 DONE = "done"                # on_done has been called
 FAILED = "failed"            # removed by channel_down(mode="fail")
+STOPPED = "stopped"          # taken off its channels by FlowNetwork.stop before its last bit
 
 
 class Flow:

@@ -58,8 +58,8 @@ import simpy
 
 from edgesim.engine.clock import COMPLETION, SAMPLE, Call, call_at, call_in
 
-from edgesim.network.flow_types import (ACTIVE, DONE, FAILED, PROPAGATING, ChannelStats, Flow,  # noqa: F401
-                         _Channel, _check_rate, _Group)
+from edgesim.network.flow_types import (ACTIVE, DONE, FAILED, PROPAGATING, STOPPED,  # noqa: F401
+                                        ChannelStats, Flow, _Channel, _check_rate, _Group)
 from edgesim.network.maxmin import components, local
 
 __all__ = ["ChannelStats", "Flow", "FlowNetwork", "MODES", "SETTLE"]
@@ -290,6 +290,22 @@ class FlowNetwork:
         if self._settle is not None:
             self.flush()
         return flow.rate if flow.state == ACTIVE else 0.0
+
+    def stop(self, flow: Flow) -> float:
+        """Take an active flow off its channels now, unfinished, and return the bits it had
+        not sent (0 for a flow whose last bit has left: it is delivered as usual). A stopped
+        flow is never delivered and never fails; a sender resumes it with a new flow of the
+        bits returned (breakpoint-resume)."""
+        if flow.state != ACTIVE:
+            return 0.0
+        self.flush()
+        if flow.state != ACTIVE:
+            return 0.0
+        seeds = list(flow._channels)
+        self._detach(flow, self.env.now)
+        flow.state = STOPPED
+        self._changed(seeds)
+        return flow.remaining
 
     def remaining_bits(self, flow: Flow) -> float:
         """Bits of ``flow`` still to transmit, as of now."""

@@ -81,6 +81,33 @@ class Network:
         conn.waiting.append((nbytes, deliver, arg, cap_bps))
         self._pump(src, dst, conn)
 
+    def transfer_stoppable(self, src: int, dst: int, nbytes: float, deliver: Callable,
+                           arg) -> Flow:
+        """:meth:`transfer` as one flow started now, returned so that the sender can
+        :meth:`stop` it (no per-message overhead and no connection window: a stream the sender
+        pauses and resumes, such as Mercury's resharding)."""
+        self.transfers += 1
+        self.bytes += nbytes + self.header
+        route, names, chans, latency, cap, hits = self._path(src, dst)
+        if hits:
+            self.cells.start(hits)
+        tag = (((deliver, arg),), src, dst, self.env._now, None)
+        flow = self.flows._start(names, chans, latency,
+                                 _check_rate("nbytes", nbytes + self.header, allow_zero=True),
+                                 self._delivered, cap, self._failed, tag, None)
+        if self.traced:
+            for ch in route:
+                for follower in self.traced.get(ch, ()):
+                    follower.wake()
+        return flow
+
+    def stop(self, flow: Flow) -> float:
+        """Stop a flow of :meth:`transfer_stoppable` now: the bytes it had not sent (never
+        delivered; 0 when its last bit had left, and then it is delivered as usual)."""
+        left = self.flows.stop(flow) / 8.0
+        self.bytes -= left
+        return left
+
     def _pump(self, src: int, dst: int, conn: "_Connection") -> None:
         """Start waiting messages while the connection has room, in order (batched if asked)."""
         while conn.waiting and conn.in_flight < self.max_in_flight:

@@ -9,6 +9,10 @@ tells this object when things happen, and it does them for real:
   the current model and the current step as their stamp;
 * a device **starts a gradient computation** for iteration t: it draws its mini-batch, uniformly
   (``sgd``) or group-wise by importance (Eq. 2.4, 2.5, with the unbiasing weights);
+* a device **picks its resharding samples** of round r (§2.4.2, :mod:`.reshard`): by
+  importance, N_o M_i / sum M_j from each group i with p of Eq. 2.5, or uniformly; when they
+  arrive at the partner they take the places of the partner's own picks of the round (in its
+  shard, its groups and its importance), so the learning draws them from then on;
 * the first device to **finish aggregating** iteration t applies the iteration: one SGD step
   on every device's weighted examples, the gradient averaged (data-parallel SGD is one step
   on the union of the K mini-batches), then, every ``eval_every`` iterations, measures
@@ -57,6 +61,12 @@ class MercuryLearning:
         self.local: Optional[list[np.ndarray]] = None    # AdaComm: each device's own copy
         self._first: dict[int, dict[int, float]] = {}
         self._round_loss: dict[int, list[float]] = {}
+        # resharding: each device's picked slots per round, slots waiting for their sample,
+        # arrivals before the receiver picked its slots of the round
+        self.rs_slots: dict[tuple[int, int], np.ndarray] = {}
+        self.rs_pending = [set() for _ in shards]
+        self.rs_early: dict[tuple[int, int], list] = {}
+        self.rs_moved = 0
 
     @property
     def done(self) -> bool:
@@ -75,6 +85,60 @@ class MercuryLearning:
         self.importance[k][local] = self.learner.losses(self.weights, self.shards[k][local])
         self.stamp[k][local] = t
         self.computed += n
+
+    # ------------------------------------------------------------------ resharding
+    def reshard_pick(self, k: int, r: int, n: int, rule: str) -> tuple:
+        """Device k's samples for resharding round r: (slots, sample ids, importance, step),
+        slots in group order. ``rule`` 'importance': N_o M_i / sum M_j from each group i
+        (largest remainders), without replacement with p of Eq. 2.5; 'random': uniform."""
+        gen = generator(self.seed, f"mercury:reshard:{k}:{r}")
+        pending = self.rs_pending[k]
+        imp = self.importance[k]
+        free = [g[~np.isin(g, list(pending))] if pending else g for g in self.groups[k]]
+        if rule == "random":
+            pool = np.concatenate(free)
+            slots = np.sort(gen.choice(pool, size=min(n, len(pool)), replace=False))
+        else:
+            sizes = np.array([len(g) for g in self.groups[k]], dtype=float)
+            share = n * sizes / sizes.sum()
+            quota = np.floor(share).astype(int)
+            order = np.argsort(-(share - quota), kind="stable")
+            quota[order[:n - quota.sum()]] += 1
+            picks = []
+            for g, q in zip(free, quota):
+                q = min(int(q), len(g))
+                if q <= 0:
+                    continue
+                w = imp[g] + 1e-12
+                picks.append(np.sort(gen.choice(g, size=q, replace=False, p=w / w.sum())))
+            slots = np.concatenate(picks) if picks else np.zeros(0, dtype=int)
+        self.rs_slots[(k, r)] = slots
+        pending.update(int(x) for x in slots)
+        payload = (slots, self.shards[k][slots].copy(), imp[slots].copy(),
+                   self.stamp[k][slots].copy())
+        for lo, hi, early in self.rs_early.pop((k, r), []):
+            self.reshard_arrive(k, r, early, lo, hi)
+        return payload
+
+    def reshard_arrive(self, j: int, r: int, payload: tuple, lo: int, hi: int) -> None:
+        """Samples lo..hi-1 of a round-r payload have reached device j: each takes the place of
+        j's own pick of the same rank in round r."""
+        target = self.rs_slots.get((j, r))
+        if target is None:
+            self.rs_early.setdefault((j, r), []).append((lo, hi, payload))
+            return
+        _, ids, imp, stamp = payload
+        for i in range(lo, min(hi, len(target))):
+            slot = int(target[i])
+            self.shards[j][slot] = ids[i]
+            if self.spec.reshard.importance == "carry":
+                self.importance[j][slot], self.stamp[j][slot] = imp[i], stamp[i]
+            else:
+                group = next(g for g in self.groups[j] if slot in g)
+                self.importance[j][slot] = self.importance[j][group].mean()
+                self.stamp[j][slot] = -1.0
+            self.rs_pending[j].discard(slot)
+            self.rs_moved += 1
 
     # ------------------------------------------------------------------ a mini-batch
     def draw(self, k: int, t: int) -> None:
@@ -156,6 +220,7 @@ class MercuryLearning:
             "best_accuracy": max(accs) if accs else None,
             "iterations_run": self.version,
             "importance_computed": self.computed,
+            "resharded_samples_moved": self.rs_moved,
             "accuracy_curve": [(r["iteration"], r["accuracy"]) for r in self.rows],
         }
 
@@ -182,7 +247,8 @@ def build_learning(sim, spec, devices: list, base: str) -> Optional[MercuryLearn
         return None
     from edgesim.learning.torch_learner import Learner
     shape = SimpleNamespace(model=ls.model, local=LocalSpec(batch=spec.batch, lr=ls.lr))
-    learner = make_learner(sim, Learner, shape, data, f"{path}.model")
+    learner = make_learner(sim, lambda s, d, seed: Learner(s, d, seed, device=ls.device),
+                           shape, data, f"{path}.model")
     if learner is None:
         return None
     if spec.samples != len(train):

@@ -12,13 +12,14 @@ The schedules differ in what else happens (§2.3-2.4):
 
 * ``sgd``: nothing else (random sampling, the baseline of Eq. 2.3);
 * ``sequential`` (Fig. 2.9a): every ``reshard.every`` iterations the device first sends its
-  resharding samples to the others, then computes the importance of one group, then 1 and 2;
+  resharding samples to its partner of the round (:mod:`.reshard`), then computes the
+  importance of one group, then 1 and 2;
 * ``bacc`` (Fig. 2.9b): a second thread computes the importance of the group on the compute
   resource while the first thread aggregates (it asks for the resource at a lower priority, one
   forward batch at a time, so it yields to the next gradient computation between batches), and
-  sends resharding samples while the first thread computes (it asks for the network interface
-  at a lower priority, one message at a time, so resharding pauses when aggregation begins and
-  resumes when it ends: breakpoint-resume). A group the second thread has not finished when the
+  sends resharding samples while the first thread computes: resharding stops at the byte it
+  has reached when aggregation begins and resumes from it when aggregation ends
+  (breakpoint-resume, :mod:`.reshard`). A group the second thread has not finished when the
   next one is due is abandoned (its remaining samples keep their older importance).
 
 Group size: the sequential pipeline splits a device's data into D equal groups and recomputes
@@ -36,6 +37,7 @@ import simpy
 
 from edgesim.training.allreduce import MultiPS
 from edgesim.training.devices import BACKGROUND, URGENT, Device, ScheduleLog, Transfers
+from edgesim.systems.mercury.reshard import Resharder
 
 
 class Mercury:
@@ -66,9 +68,7 @@ class Mercury:
         self.imp_backlog = [0] * k          # importance samples of the current group left (bacc)
         self.imp_done = 0                   # importance samples computed, all devices
         self.imp_dropped = 0                # samples of groups abandoned unfinished (bacc)
-        self.rs_backlog = [0.0] * k         # resharding bytes waiting (bacc)
         self._wake_imp = [env.event() for _ in range(k)]
-        self._wake_rs = [env.event() for _ in range(k)]
         self.iteration = [0] * k            # the iteration each device is in
         # measurements
         self.ends: list[list[float]] = []   # per iteration, per device: aggregation end
@@ -79,6 +79,7 @@ class Mercury:
         self.reshard_asked = 0.0
         self.reshard_sent = 0.0
         self.ps = MultiPS(env, devices, transfers, log, lane)
+        self.rs = Resharder(self)
 
     # ------------------------------------------------------------------ the run
     def run(self):
@@ -88,13 +89,12 @@ class Mercury:
             for k in range(self.K):
                 env.process(self._importance_thread(k))
                 if self.spec.reshard.samples > 0:
-                    env.process(self._reshard_thread(k))
+                    env.process(self.rs.thread(k))
         yield simpy.AllOf(env, [env.process(self._loop(k)) for k in range(self.K)])
 
     def _loop(self, k: int):
         env, dev, spec = self.env, self.devices[k], self.spec
         step, step_stream = self.step[dev.node.device], self.streams[k][0]
-        rs_bytes = spec.reshard.samples * spec.reshard.sample_bytes
         learn = self.learning
         for t in range(spec.iterations):
             # Every device checks after its own aggregation of t-1, which ends after the first
@@ -102,18 +102,16 @@ class Mercury:
             if learn is not None and learn.done:
                 break
             self.iteration[k] = t
-            reshard_now = rs_bytes > 0 and t % spec.reshard.every == 0
+            rnd = self.rs.start(k, t) if self.schedule in ("sequential", "bacc") else None
             if self.schedule == "sequential":
-                if reshard_now:
-                    yield from self._reshard_inline(k, t, rs_bytes)
+                if rnd is not None:
+                    yield from self.rs.inline(k, t, rnd)
                 g = self._group_size(k)
                 self.groups.append(g)
                 if g:
                     yield from self._importance_inline(k, t, g)
-            elif self.schedule == "bacc" and reshard_now:
-                self.reshard_asked += rs_bytes
-                self.rs_backlog[k] += rs_bytes
-                self._wake(self._wake_rs, k)
+            elif rnd is not None:
+                self.rs.queue_round(k, rnd)
             with dev.compute.request(priority=URGENT) as req:
                 yield req
                 t0 = env.now
@@ -139,10 +137,15 @@ class Mercury:
         """Iteration t's all-reduce from device k, holding its interface; ``then(t, now)``
         (the learning's update) once k holds the result."""
         env, dev = self.env, self.devices[k]
+        bacc = self.schedule == "bacc"
+        if bacc:
+            self.rs.aggregation(k, True)      # breakpoint: resharding at k stops here
         with dev.nic.request(priority=URGENT) as req:
             yield req
             t0 = env.now
             yield from self._aggregate(k, t)
+            if bacc:
+                self.rs.aggregation(k, False)     # ... and resumes
             self.est_cm[k] = env.now - t0
             self.t_cm.append(env.now - t0)
             if then is not None:
@@ -207,44 +210,6 @@ class Mercury:
                 if self.learning is not None:
                     self.learning.compute_importance(k, self.iteration[k], n)
                 self.log.add(self.lane[dev.name], 0, "importance", t0, env.now, -1)
-
-    # ------------------------------------------------------------------ resharding
-    def _others(self, k: int) -> list[int]:
-        return self.ps.others(k)
-
-    def _reshard_inline(self, k: int, t: int, nbytes: float):
-        env, dev = self.env, self.devices[k]
-        self.reshard_asked += nbytes
-        with dev.nic.request(priority=URGENT) as req:
-            yield req
-            t0 = env.now
-            share = nbytes / (self.K - 1)
-            yield simpy.AllOf(env, [self.tx.send(dev.index, self.devices[j].index, share,
-                                                 "reshard") for j in self._others(k)])
-            self.reshard_sent += nbytes
-            self.log.add(self.lane[dev.name], 0, "reshard", t0, env.now, t, nbytes)
-
-    def _reshard_thread(self, k: int):
-        env, dev, rs = self.env, self.devices[k], self.spec.reshard
-        others = self._others(k)
-        sent = 0
-        while True:
-            if self.rs_backlog[k] <= 1e-9:
-                yield self._wake_rs[k]
-                continue
-            size = min(rs.chunk, self.rs_backlog[k])
-            dst = self.devices[others[sent % len(others)]].index
-            req = dev.nic.request(priority=BACKGROUND) if rs.pause else None
-            if req is not None:
-                yield req
-            t0 = env.now
-            yield self.tx.send(dev.index, dst, size, "reshard")
-            if req is not None:
-                dev.nic.release(req)
-            sent += 1
-            self.rs_backlog[k] -= size
-            self.reshard_sent += size
-            self.log.add(self.lane[dev.name], 0, "reshard", t0, env.now, -1, size)
 
     @staticmethod
     def _wake(events: list, k: int) -> None:

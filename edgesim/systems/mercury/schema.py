@@ -35,16 +35,39 @@ class GroupSpec(Strict):
 
 
 class ReshardSpec(Strict):
-    """Importance-aware data resharding (§2.4.2): samples each device sends to the others."""
+    """Importance-aware data resharding (§2.4.2): every `every` iterations each device sends
+    `samples` of its samples to its partner of the round and puts the ones it receives in
+    their places (docs/guides/mercury.md#resharding-and-breakpoint-resume)."""
 
-    samples: int = Field(ge=0, description="samples each device sends per resharding")
+    samples: int = Field(ge=0, description="N_o: samples each device sends per resharding "
+                                           "round (and receives)")
     every: int = Field(1, ge=1, description="reshard every this many iterations")
     sample_bytes: Size = Field(gt=0, description="bytes of one sample with its label")
-    chunk: Size = Field(65536.0, gt=0, description="bacc: bytes per message; resharding can "
-                                                   "pause only between messages")
-    pause: bool = Field(True, description="bacc: resharding pauses while the device aggregates "
-                                          "gradients and resumes after (breakpoint-resume); "
-                                          "false: it runs regardless, sharing the network")
+    select: Literal["importance", "random"] = Field(
+        "importance", description="which samples leave (with `learning`): 'importance' "
+                                  "(§2.4.2) N_o M_i / sum M_j from each group i, drawn with "
+                                  "probability proportional to importance (Eq. 2.5); 'random' "
+                                  "uniformly (importance-agnostic resharding, Fig. 2.16)")
+    importance: Literal["carry", "reset"] = Field(
+        "carry", description="a received sample's importance (with `learning`): 'carry' the "
+                             "sender's value and step (every device holds the same model); "
+                             "'reset' the receiving group's mean, as never computed")
+    breakpoint: Literal["byte", "message"] = Field(
+        "byte", description="bacc with `pause`: 'byte' stops the transfer where it is when "
+                            "aggregation begins at either end and resumes from that byte "
+                            "when it ends (§2.4.3); 'message' pauses only between `chunk`-byte "
+                            "messages (one in flight delays aggregation)")
+    pause_at: Literal["ends", "sender"] = Field(
+        "ends", description="bacc, `breakpoint: byte`: a transfer pauses while either of its "
+                            "two devices aggregates ('ends': it never shares a link with "
+                            "their aggregation) or only while its sender does ('sender': the "
+                            "chapter's per-device thread read literally)")
+    chunk: Size = Field(65536.0, gt=0, description="bacc, `breakpoint: message` or no "
+                                                   "`pause`: bytes per message")
+    pause: bool = Field(True, description="bacc: resharding pauses while gradients are "
+                                          "aggregated and resumes after (breakpoint-resume); "
+                                          "false: it runs regardless, sharing the network "
+                                          "(bandwidth-agnostic)")
 
 
 class ConvergenceSpec(Strict):
@@ -83,6 +106,10 @@ class MercuryLearningSpec(Strict):
                                              "at most D)")
     beta: float = Field(0.5, gt=0, le=100, description="beta of Eq. 2.4: larger favours "
                                                        "groups whose importance is fresher")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="where the learned model and its data live: 'cpu' (bit for bit "
+                           "per seed), 'cuda' (a GPU; agrees within float32 rounding), "
+                           "'auto' (cuda when PyTorch sees one)")
 
 
 class LayerSpec(Strict):

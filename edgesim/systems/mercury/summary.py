@@ -46,6 +46,9 @@ def mercury_summary(sim, system) -> dict:
         "importance_abandoned": run.imp_dropped + sum(run.imp_backlog),
         "reshard_asked_bytes": run.reshard_asked,
         "reshard_sent_bytes": run.reshard_sent,
+        "reshard_rounds": len(run.rs.rounds),
+        # bacc, breakpoint 'byte': transfers stopped at a byte when aggregation began
+        "reshard_breakpoints": run.rs.stops,
         "compute_utilisation": _utilisation(system.devices, span),
     }
     learned = system.learning.learner if system.learning is not None else None
