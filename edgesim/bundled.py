@@ -48,8 +48,10 @@ def sweeps() -> dict[str, tuple[Path, str]]:
 
 
 def find_scenario(ref: str) -> Path:
-    """A path as given if it exists, else a bundled scenario of that name."""
-    return _find(ref, scenarios)
+    """A path as given if it exists, else a bundled scenario of that name (or a bundled sweep
+    of that name, which the loader then names as a sweep file)."""
+    found = _find(ref, scenarios)
+    return found if found.exists() else _find(ref, sweeps)
 
 
 def find_sweep(ref: str) -> Path:

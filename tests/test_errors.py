@@ -95,8 +95,9 @@ GOLDEN: dict[str, str] = {
         "bad/bad_choice.yaml:11: nodes.server.queue: 'fif': not a valid choice (did you mean "
         "'fifo'?); valid: fifo, lifo, priority",
     "unknown_device":
-        "bad/unknown_device.yaml:11: nodes.server.device: 'jetson-tx3': unknown device (did you "
-        f"mean 'jetson-tx2'?); valid: {DEVICES}",
+        "bad/unknown_device.yaml:11: nodes.server.device: 'jetson-tx3': unknown device (one you "
+        "calibrated is known once its bundle is listed under calibration.bundles; or declare "
+        f"it under devices:) (did you mean 'jetson-tx2'?); valid: {DEVICES}",
     "unknown_policy":
         "bad/unknown_policy.yaml:26: policy.name: 'round-robbin': unknown policy (did you mean "
         f"'round-robin'?); valid: {POLICIES}",

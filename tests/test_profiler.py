@@ -217,17 +217,20 @@ def test_calibrate_check_reports_a_mape(tmp_path):
                                        str(FAST), "--malloc", "default", "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(_calibrate(), ["check", str(out), "--json"])
-    assert res.exit_code == 0, res.output
     rep = json.loads(res.output)
+    assert res.exit_code == (0 if rep["pass"] else 1), res.output      # FAIL exits 1
     assert [r["batch"] for r in rep["rows"]] == [2]          # the midpoint of 1 and 4
     row = rep["rows"][0]
     assert row["model"] == TINY and row["threads"] == 1
     assert row["predicted_ms"] > 0 and row["measured_ms"] > 0
     assert isinstance(rep["mape_pct"], float) and rep["mape_pct"] >= 0
     assert rep["pass"] in (True, False) and rep["target_pct"] == 10.0
-    text = runner.invoke(_calibrate(), ["check", str(out), "--batches", "3", "-q"])
-    assert text.exit_code == 0, text.output
-    assert "MAPE" in text.output and ("PASS" in text.output or "FAIL" in text.output)
+    text = runner.invoke(_calibrate(), ["check", str(out), "--batches", "3", "-q",
+                                        "--target", "1e9"])
+    assert text.exit_code == 0 and "MAPE" in text.output and "PASS" in text.output, text.output
+    fail = runner.invoke(_calibrate(), ["check", str(out), "--batches", "3", "-q",
+                                        "--target", "1e-9"])
+    assert fail.exit_code == 1 and "FAIL" in fail.output, fail.output
 
 
 def test_calibrate_check_bad_bundle_exits_2(tmp_path):

@@ -176,8 +176,8 @@ def check(bundle: str, batch_text: Optional[str], models: Optional[str], phase_t
     """Measure batch sizes BUNDLE did not measure and compare them with its interpolation.
 
     Uses the bundle's device, threads and minimum run time. Prints model, batch, predicted,
-    measured, error % and the MAPE, with PASS/FAIL against --target; the exit status is 0 either
-    way (2 for a bad bundle or argument).
+    measured, error % and the MAPE, with PASS/FAIL against --target; the exit status is 0 for
+    PASS, 1 for FAIL (so a script or CI job can act on it), 2 for a bad bundle or argument.
     """
     _need_torch()
     from edgesim.hardware.profiles.bundle import BundleError, load_bundle
@@ -208,8 +208,10 @@ def check(bundle: str, batch_text: Optional[str], models: Optional[str], phase_t
         _die(str(exc))
     if as_json:
         click.echo(json.dumps(res, indent=2))
-        return
-    _print_check(res, markdown)
+    else:
+        _print_check(res, markdown)
+    if not res["pass"]:
+        sys.exit(1)
 
 
 def _print_check(res: dict, markdown: bool) -> None:

@@ -52,7 +52,9 @@ def _member_devices(sim, group: str, g, devices: dict[str, DeviceInfo]) -> list[
         dev = devices.get(name)
         if dev is None:
             sim.problem(path if isinstance(g.device, str) else f"{path}.{name}",
-                        "unknown device", name, sorted(devices))
+                        "unknown device (one you calibrated is known once its bundle is "
+                        "listed under calibration.bundles; or declare it under devices:)",
+                        name, sorted(devices))
             sim.bad_devices.add(name)
             dev = DeviceInfo(name, "cpu")
         if n < 0:

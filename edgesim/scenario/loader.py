@@ -75,6 +75,11 @@ def read(source: Union[str, Path, Mapping[str, Any]], overrides: Iterable[str] =
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", "a scenario must be a mapping of keys to values, got "
                                      f"{type(data).__name__}", file=file, line=1)])
+    if {"base", "grid"} <= set(data) and not {"nodes", "training"} & set(data):
+        # Eight schema errors about missing keys once answered this; one line says what it is.
+        raise ScenarioError([Problem("", "this is a sweep file (it has 'base' and 'grid'), not "
+                                     f"a scenario: run it with `edgesim sweep {file}`",
+                                     file=file, line=1)])
     inherited: dict = {}
     if "extends" in data:
         here = Path(file) if file != "<dict>" else base / "<dict>"

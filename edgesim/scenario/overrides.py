@@ -27,6 +27,26 @@ def parse_assignment(text: str) -> tuple[list, Any]:
     return path, value
 
 
+#: Mappings whose keys are names the scenario chooses. A `--set` that names a member absent
+#: from the file once created it silently (`--set nodes.edg.count=2`, a typo of `edge`, added a
+#: group of CPU nodes); creating one takes a `+` before the key: `--set +nodes.edg.count=2`.
+NAMED = {("nodes",): "node group", ("links",): "link", ("cells",): "cell",
+         ("devices",): "device", ("service",): "service model",
+         ("workload", "sources"): "source", ("workload", "jobs"): "job"}
+
+
+def _no_such_name(at: tuple, elem: str, existing: list, text: str) -> ScenarioError:
+    from edgesim.errors import did_you_mean
+    what = NAMED[at]
+    close = did_you_mean(elem, existing)
+    hint = f" (did you mean {close!r}?)" if close else ""
+    key = text.partition("=")[0].strip()
+    return ScenarioError([Problem(
+        ".".join(map(str, (*at, elem))),
+        f"no {what} named {elem!r} in the scenario{hint}; to add a new {what} from the "
+        f"command line, write --set +{key}=...", valid=sorted(existing), file=f"--set {text}")])
+
+
 def _cannot(parent: Any, elem: Any) -> str:
     """Why ``elem`` cannot be looked up in (or set on) ``parent``."""
     if isinstance(parent, list):
@@ -41,13 +61,17 @@ def apply_overrides(data: dict, assignments: Iterable[str]) -> tuple[dict, dict[
     out = copy.deepcopy(data)
     origins: dict[tuple, str] = {}
     for text in assignments:
-        path, value = parse_assignment(text)
+        create = text.startswith("+")
+        path, value = parse_assignment(text[1:] if create else text)
         cur: Any = out
         for i, elem in enumerate(path[:-1]):
             here = ".".join(map(str, path[: i + 1]))
             if isinstance(cur, dict):
                 nxt = cur.get(elem, cur.get(str(elem)))
                 if nxt is None:
+                    at = tuple(map(str, path[:i]))
+                    if at in NAMED and not create:
+                        raise _no_such_name(at, str(elem), [str(k) for k in cur], text)
                     nxt = cur[str(elem)] = {}
                 cur = nxt
             elif isinstance(cur, list) and isinstance(elem, int) and -len(cur) <= elem < len(cur):
