@@ -52,3 +52,15 @@ def test_sweep_plot_on_a_damaged_runs_table_is_an_error_not_a_traceback(tmp_path
     (tmp_path / "runs.parquet").write_bytes(b"not parquet at all")
     r = CliRunner().invoke(main, ["plot", str(tmp_path), "--x", "a", "--y", "b"])
     assert r.exit_code == 2 and "runs.parquet: not a readable Parquet file" in r.output
+
+
+def test_a_binary_trace_file_is_a_located_problem(tmp_path):
+    import edgesim
+    from edgesim.errors import ScenarioError
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(128, 256)) * 8)
+    sf = edgesim.api.load_named("queueing/mmc", [
+        f"workload.sources.arrivals.arrivals={{process: trace, file: {junk}, format: counts, "
+        "interval: 1s}"])
+    with pytest.raises(ScenarioError, match=r"junk.csv: not a text trace \(not UTF-8 at byte 0\)"):
+        edgesim.run(sf)

@@ -20,11 +20,15 @@ _SPLIT = re.compile(r"[,\s;]+")
 @lru_cache(maxsize=16)
 def _table(path: str, _mtime: float) -> tuple[Optional[list[str]], list[list[str]], int]:
     rows: list[list[str]] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                rows.append([c for c in _SPLIT.split(line) if c != ""])
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    rows.append([c for c in _SPLIT.split(line) if c != ""])
+    except UnicodeDecodeError as exc:   # a ValueError: located by the caller like the others
+        raise ValueError(f"{path}: not a text trace (not UTF-8 at byte {exc.start}); a trace "
+                         "is CSV or whitespace-separated numbers") from None
     if not rows:
         raise ValueError(f"{path}: no data rows")
     try:
