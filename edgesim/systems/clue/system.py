@@ -93,8 +93,12 @@ class ClueSystem(TrainingSystem):
             pool = np.concatenate([pools[c] for c in classes])
             pick = gen.choice(pool, size=min(pre.examples, len(pool)), replace=False)
             order = np.concatenate([pick[gen.permutation(len(pick))] for _ in range(pre.epochs)])
-            node.weights, _steps, _loss = self.learner.train(self.learner.initial, order,
-                                                             self.spec.local.lr)
+            if self.spec.optimizer == "adam":
+                from edgesim.learning.torch_learner import AdamState
+                a = self.spec.adam
+                node.adam = AdamState(self.spec.local.lr, tuple(a.betas), a.eps)
+            node.weights, _steps, _loss = self.learner.train(
+                self.learner.initial, order, self.spec.local.lr, adam=node.adam)
 
     # ------------------------------------------------------------------ protocol
     def routes(self) -> list[tuple]:
