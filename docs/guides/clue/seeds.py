@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python docs/guides/clue/seeds.py clue/isolated clue/clue clue/federated \
         --seeds 1 2 3 -o docs/guides/clue/introduction-seeds.csv [--set key=value ...]
+    PYTHONPATH=. python docs/guides/clue/seeds.py clue/clue --set training.clue.drift.threshold=0.3 \
+        --baseline docs/guides/clue/introduction-seeds.csv     # the baseline's rows reused
 
 The first scenario is the baseline every other is measured against, seed by seed: a run's
 speed-up is the baseline's mean batches to recover over its own, on the same seed (the same
@@ -26,6 +28,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--set", dest="sets", action="append", default=[], help="key=value, all runs")
     ap.add_argument("-o", "--out", help="CSV of the runs")
+    ap.add_argument("--baseline", help="a CSV this script wrote: its first run's rows, by seed, "
+                                       "are the baseline (not run again)")
     a = ap.parse_args()
     rows = []
     for seed in a.seeds:
@@ -40,6 +44,11 @@ def main() -> None:
                          "wall_s": time.perf_counter() - t})
             print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
+    if a.baseline:
+        prior = pd.read_csv(a.baseline)
+        prior = prior[(prior.run == prior.run.iloc[0]) & prior.seed.isin(a.seeds)]
+        a.refs.insert(0, prior.run.iloc[0])
+        df = pd.concat([prior.drop(columns="speedup"), df], ignore_index=True)
     base = df[df.run == a.refs[0]].set_index("seed").batches_to_recover
     df["speedup"] = [base[r.seed] / r.batches_to_recover for r in df.itertuples()]
     if a.out:

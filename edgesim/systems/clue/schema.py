@@ -218,6 +218,11 @@ class ClueSpec(Strict):
                             "Adam, lr 5e-5), its moments kept by the node from batch to batch; "
                             "'sgd': plain SGD with `local.momentum`, stateless")
     adam: AdamSpec = Field(default_factory=AdamSpec)
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="where the learned models run: 'cpu' (bit-identical reruns), "
+                           "'cuda' (a GPU; deterministic kernels where CUDA has them, equal to "
+                           "the CPU within float32 rounding, not bit for bit), 'auto' (cuda "
+                           "when PyTorch sees a GPU)")
     pretrain: PretrainSpec = Field(default_factory=PretrainSpec)
     drift: DriftSpec = Field(default_factory=DriftSpec)
     help: HelpSpec = Field(default_factory=HelpSpec)
