@@ -115,6 +115,8 @@ def test_bad_optimiser_and_mix_are_located():
     assert "training.clue.adam.betas" in msg and "below 1" in msg
     msg = _problems("training.clue.workload.new_weight=0")
     assert "training.clue.workload.new_weight" in msg
+    msg = _problems("training.clue.local.momentum=0.9")
+    assert "training.clue" in msg and "optimizer: sgd" in msg
 
 
 from edgesim.learning.datasets.paths import SHARED_ENV, shared_root  # noqa: E402

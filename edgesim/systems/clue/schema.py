@@ -242,6 +242,9 @@ class ClueSpec(Strict):
             raise ValueError("mode 'clue' needs 'mds', the metadata service's node")
         if self.mode == "federated" and self.aggregator is None:
             raise ValueError("mode 'federated' needs 'aggregator'")
+        if self.optimizer == "adam" and (self.local.momentum or self.local.weight_decay):
+            raise ValueError("local.momentum and local.weight_decay are SGD's: set them to 0 "
+                             "or use `optimizer: sgd`")
         return self
 
 
