@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import numpy as np
@@ -133,6 +134,26 @@ def build_model(spec, shape: tuple, classes: int) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(width, classes))
 
 
+@dataclass
+class AdamState:
+    """Adam's moments for one model, carried between calls to ``Learner.train`` (a node that
+    retrains on every request batch keeps its optimiser, as a deployed one would): the step
+    count and both moment estimates as flat float32 vectors in ``parameters()`` order. The
+    update is ``torch.optim.Adam``'s (Kingma and Ba 2015, bias-corrected)."""
+
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    step: int = 0
+    m: Optional[np.ndarray] = None
+    v: Optional[np.ndarray] = None
+
+    def copy(self) -> "AdamState":
+        return AdamState(self.lr, self.betas, self.eps, self.step,
+                         None if self.m is None else self.m.copy(),
+                         None if self.v is None else self.v.copy())
+
+
 class Learner:
     """One model architecture on one data set; stateless between calls (weights come in and go
     out as flat vectors)."""
@@ -180,15 +201,20 @@ class Learner:
 
     # ------------------------------------------------------------------ learning
     def train(self, flat: np.ndarray, order: np.ndarray, lr: float,
-              mask: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, float]:
+              mask: Optional[np.ndarray] = None,
+              adam: Optional[AdamState] = None) -> tuple[np.ndarray, int, float]:
         """SGD over the examples ``order`` (data-set positions, visited in that order, batches
         of ``local.batch``) from the weights ``flat``; pruned weights (``mask`` False) stay
-        zero. (new weights, steps, mean training loss)."""
+        zero. With ``adam``, Adam from that state (its ``lr``; ``lr`` is ignored), which is
+        updated in place. (new weights, steps, mean training loss)."""
         local = self.spec.local
         with deterministic(self.device.type):
             self.load(flat)
-            opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=local.momentum,
-                                  weight_decay=local.weight_decay)
+            if adam is None:
+                opt = torch.optim.SGD(self.model.parameters(), lr=lr, momentum=local.momentum,
+                                      weight_decay=local.weight_decay)
+            else:
+                opt = self._adam(adam)
             masks = None
             if mask is not None:
                 m = torch.from_numpy(mask.astype(np.float32)).to(self.device)
@@ -208,7 +234,35 @@ class Learner:
                             p.mul_(mk)
                 total += float(loss.detach()) * len(b)
                 steps += 1
+            if adam is not None:
+                self._keep_adam(opt, adam)
             return self.get(), steps, total / max(len(idx), 1)
+
+    def _adam(self, state: AdamState):
+        """torch's Adam over the model, its moments loaded from ``state``."""
+        params = list(self.model.parameters())
+        opt = torch.optim.Adam(params, lr=state.lr, betas=state.betas, eps=state.eps,
+                               foreach=False)
+        if state.step:
+            m = torch.from_numpy(state.m).to(self.device)
+            v = torch.from_numpy(state.v).to(self.device)
+            for p, sl in zip(params, self.layers):
+                opt.state[p] = {"step": torch.tensor(float(state.step)),
+                                "exp_avg": m[sl].view_as(p).clone(),
+                                "exp_avg_sq": v[sl].view_as(p).clone()}
+        return opt
+
+    def _keep_adam(self, opt, state: AdamState) -> None:
+        """Write the optimiser's moments back into ``state`` (a parameter without a gradient
+        yet keeps zero moments)."""
+        params = list(self.model.parameters())
+        st = [opt.state.get(p) for p in params]
+        if not any(st):
+            return
+        state.step = max(int(s["step"]) for s in st if s)
+        state.m, state.v = (torch.cat([(s[key] if s else torch.zeros_like(p)).reshape(-1)
+                                       for s, p in zip(st, params)]).cpu().numpy().copy()
+                            for key in ("exp_avg", "exp_avg_sq"))
 
     def train_many(self, flat: np.ndarray, orders: list[np.ndarray], lr: float,
                    mask: Optional[np.ndarray] = None) -> list[tuple[np.ndarray, int, float]]:

@@ -57,6 +57,8 @@ class EdgeNode:
         self.phases = spec.phases
         self.streams: Optional[ClassStreams] = None
         self.mix_gen: Optional[np.random.Generator] = None
+        self.mix: dict[int, np.ndarray] = {}      # id(phase) -> class probabilities
+        self.adam = None                        # optimizer adam: the node's AdamState
         self.weights: Optional[np.ndarray] = None
         self.pool: list[HelperModel] = []
         self.reservoir: deque = deque()
@@ -70,6 +72,19 @@ class EdgeNode:
         self.helping = False                   # a help call is in flight
         self.batch = 0                         # batches served
 
+    def set_mix(self, new_weight: float) -> None:
+        """Each phase's class probabilities: its `weights`, else 1 for a class the previous
+        phase served and `new_weight` for one it did not (the first phase: all 1)."""
+        self.mix, before = {}, None
+        for p in self.phases:
+            if p.weights is not None:
+                w = np.asarray(p.weights, dtype=float)
+            else:
+                w = np.asarray([1.0 if before is None or c in before.classes else new_weight
+                                for c in p.classes])
+            self.mix[id(p)] = w / w.sum()
+            before = p
+
     def phase_at(self, b: int):
         current = self.phases[0]
         for p in self.phases:
@@ -81,8 +96,7 @@ class EdgeNode:
         """The example positions of request batch ``b``: class counts drawn from the phase's
         mix, examples from each class's stream."""
         p = self.phase_at(b)
-        w = np.asarray(p.weights if p.weights is not None else [1.0] * len(p.classes))
-        counts = self.mix_gen.multinomial(size, w / w.sum())
+        counts = self.mix_gen.multinomial(size, self.mix[id(p)])
         parts = [self.streams.take(c, int(k)) for c, k in zip(p.classes, counts) if k]
         batch = np.concatenate(parts)
         return batch[self.mix_gen.permutation(len(batch))]
@@ -113,6 +127,7 @@ def build_nodes(sim, spec, base: str, classes: int, pools: dict[int, np.ndarray]
             node.step = (step or {}).get(d.node.device)
             node.streams = ClassStreams(pools, generator(sim.seed, f"clue:{d.name}:examples"))
             node.mix_gen = generator(sim.seed, f"clue:{d.name}:mix")
+            node.set_mix(spec.workload.new_weight)
             node.recent = deque(maxlen=spec.drift.window)
             node.history = deque(maxlen=spec.help.prior_window)
             node.reservoir = deque(maxlen=spec.help.reservoir)

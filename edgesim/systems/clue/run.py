@@ -143,7 +143,8 @@ class ClueRun:
                                         for _ in range(local.epochs)])
                 steps = math.ceil(len(order) / local.batch)
                 yield env.timeout(self._steps_time(node, steps))
-                node.weights, _, loss = self.learner.train(node.weights, order, local.lr)
+                node.weights, _, loss = self.learner.train(node.weights, order, local.lr,
+                                                           adam=node.adam)
                 self.log.add(lane, None, "train", t, env.now, b)
                 if spec.mode == "clue" and spec.help.selection == "continuous":
                     t = env.now

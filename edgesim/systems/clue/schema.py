@@ -83,6 +83,27 @@ class WorkloadSpec(Strict):
     interval: Duration = Field(gt=0, description="a new batch arrives every this many seconds "
                                                  "(a node that falls behind serves its queue "
                                                  "in order)")
+    new_weight: float = Field(
+        1.0, gt=0, le=1000, description="relative frequency of each class a phase brings that "
+                                        "the node's previous phase did not serve, against 1 "
+                                        "for the others, in a phase without `weights`. 1 (the "
+                                        "paper's reading, §7.1: new classes arrive as the "
+                                        "others do); 4: the earlier bundled 4:1 mix")
+
+
+class AdamSpec(Strict):
+    """Adam's constants (Kingma and Ba 2015; torch.optim.Adam); its learning rate is
+    `local.lr`."""
+
+    betas: tuple[Fraction, Fraction] = Field((0.9, 0.999), description="beta1, beta2")
+    eps: float = Field(1e-8, gt=0, le=1, description="epsilon")
+
+    @field_validator("betas")
+    @classmethod
+    def _below_one(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        if not all(b < 1 for b in betas):
+            raise ValueError(f"each beta must be below 1, got {list(betas)}")
+        return betas
 
 
 class PretrainSpec(Strict):
@@ -186,10 +207,22 @@ class ClueSpec(Strict):
     workload: WorkloadSpec
     dataset: DatasetSpec = Field(default_factory=DatasetSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
-    local: LocalSpec = Field(default_factory=lambda: LocalSpec(batch=10, lr=0.05,
+    local: LocalSpec = Field(default_factory=lambda: LocalSpec(batch=30, lr=5e-5,
                                                                decay="none"),
-                             description="retraining on each request batch (decay is "
-                                         "ignored: a stream has no last round)")
+                             description="retraining on each request batch with `optimizer` "
+                                         "(default the paper's Adam lr 5e-5, batch 30; decay "
+                                         "is ignored: a stream has no last round)")
+    optimizer: Literal["adam", "sgd"] = Field(
+        "adam", description="each node's local optimiser, for the fine-tuning before t = 0 and "
+                            "the retraining on every request batch: 'adam' (the paper's, §7.1: "
+                            "Adam, lr 5e-5), its moments kept by the node from batch to batch; "
+                            "'sgd': plain SGD with `local.momentum`, stateless")
+    adam: AdamSpec = Field(default_factory=AdamSpec)
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="where the learned models run: 'cpu' (bit-identical reruns), "
+                           "'cuda' (a GPU; deterministic kernels where CUDA has them, equal to "
+                           "the CPU within float32 rounding, not bit for bit), 'auto' (cuda "
+                           "when PyTorch sees a GPU)")
     pretrain: PretrainSpec = Field(default_factory=PretrainSpec)
     drift: DriftSpec = Field(default_factory=DriftSpec)
     help: HelpSpec = Field(default_factory=HelpSpec)
@@ -209,8 +242,11 @@ class ClueSpec(Strict):
             raise ValueError("mode 'clue' needs 'mds', the metadata service's node")
         if self.mode == "federated" and self.aggregator is None:
             raise ValueError("mode 'federated' needs 'aggregator'")
+        if self.optimizer == "adam" and (self.local.momentum or self.local.weight_decay):
+            raise ValueError("local.momentum and local.weight_decay are SGD's: set them to 0 "
+                             "or use `optimizer: sgd`")
         return self
 
 
-__all__ = ["ClueSpec", "NodeGroupSpec", "PhaseSpec", "WorkloadSpec", "PretrainSpec",
+__all__ = ["ClueSpec", "NodeGroupSpec", "PhaseSpec", "WorkloadSpec", "PretrainSpec", "AdamSpec",
            "DriftSpec", "HelpSpec", "PushSpec"]

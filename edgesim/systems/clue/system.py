@@ -65,8 +65,10 @@ class ClueSystem(TrainingSystem):
         if sim.problems or not self.nodes:
             return
         from edgesim.learning.torch_learner import Learner
-        self.learner = Learner(spec, data, sim.seed)
-        self._pretrain(sim, pools)
+        self.learner = Learner(spec, data, sim.seed, spec.device)
+        # Fine-tuning happens when the run starts, not here: `edgesim check` builds the system
+        # to locate problems and should not spend the hours a large model's fine-tuning takes.
+        self._pools, self._seed = pools, sim.seed
         names = [d.name for d in (self.mds, self.aggregator) if d] + [n.name for n in
                                                                        self.nodes]
         self.log = ScheduleLog(names, ["model"])
@@ -83,18 +85,22 @@ class ClueSystem(TrainingSystem):
             sim.problem(f"{BASE}.{key}", f"must name one node, not a group of {len(devs)}", ref)
         return devs[0] if devs else None
 
-    def _pretrain(self, sim, pools: dict) -> None:
+    def _pretrain(self, seed: int, pools: dict) -> None:
         """Every node starts from the one initialisation, fine-tuned on the classes of its first
         phase (so that parameters mean the same thing across nodes, which boosting needs)."""
         pre = self.spec.pretrain
         for node in self.nodes:
             classes = node.phases[0].classes
-            gen = generator(sim.seed, f"clue:{node.name}:pretrain")
+            gen = generator(seed, f"clue:{node.name}:pretrain")
             pool = np.concatenate([pools[c] for c in classes])
             pick = gen.choice(pool, size=min(pre.examples, len(pool)), replace=False)
             order = np.concatenate([pick[gen.permutation(len(pick))] for _ in range(pre.epochs)])
-            node.weights, _steps, _loss = self.learner.train(self.learner.initial, order,
-                                                             self.spec.local.lr)
+            if self.spec.optimizer == "adam":
+                from edgesim.learning.torch_learner import AdamState
+                a = self.spec.adam
+                node.adam = AdamState(self.spec.local.lr, tuple(a.betas), a.eps)
+            node.weights, _steps, _loss = self.learner.train(
+                self.learner.initial, order, self.spec.local.lr, adam=node.adam)
 
     # ------------------------------------------------------------------ protocol
     def routes(self) -> list[tuple]:
@@ -110,6 +116,7 @@ class ClueSystem(TrainingSystem):
         return out
 
     def process(self):
+        self._pretrain(self._seed, self._pools)        # before t = 0, not charged
         yield from self.run_.run()
 
     def summary(self, sim) -> dict:
