@@ -37,6 +37,11 @@ def absent_shared_data(data) -> list[str]:
 SHORTER = {
     "mercury/femnist": ["training.mercury.iterations=60"],    # ~4 min in full (importance of
                                                                # every shard every iteration)
+    # 2.5-5 min each in full (each also runs the FedAvg reference its recovery is measured
+    # against); 45 batches still hold the first drifts and their recoveries.
+    "clue/femnist": ["training.clue.workload.batches=45"],
+    "clue/femnist-isolated": ["training.clue.workload.batches=45"],
+    "clue/femnist-federated": ["training.clue.workload.batches=45"],
 }
 
 
@@ -68,9 +73,10 @@ def test_bundled_training_scenario_runs_to_completion(name, tmp_path):
         clue = s["clue"]
         assert s["stopped_by"] == "done"
         assert clue["batches_served"] == clue["nodes"] * clue["batches_per_node"]
-        # Every node learns its classes (chance on 5-6 classes is over 80 % error) and the
-        # byte counters are the closed form of Eq. 3a / 3b.
-        assert clue["mean_error"] < 0.3
+        # Every node learns its classes (chance on 5-7 classes is over 80 % error; FedAvg on
+        # real FEMNIST handwriting ends near 30 %) and the byte counters are the closed form
+        # of Eq. 3a / 3b.
+        assert clue["mean_error"] < 0.5
         assert clue["eq3"]["counted_bytes"] == clue["eq3"]["formula_bytes"]
     elif s["system"] == "decentralized":
         dec = s["decentralized"]
