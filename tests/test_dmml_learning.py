@@ -125,3 +125,18 @@ def test_a_bad_learning_block_is_a_located_error(sets, where):
     with pytest.raises(ScenarioError) as exc:
         edgesim.run(edgesim.load(SCN, [*QUICK, *sets]), seed=1)
     assert where in str(exc.value)
+
+
+def test_time_to_target_first_and_sustained():
+    from types import SimpleNamespace
+    from edgesim.systems.deepcon.dmml_learning import time_to_target
+    rows = [{"time_s": t, "round": i, "tasks": i, "consistency": c, "cc": c, "gap": 1 - c}
+            for i, (t, c) in enumerate([(0, .80), (10, .91), (20, .85), (30, .90), (40, .95)])]
+    got = time_to_target(rows, SimpleNamespace(consistency=0.9, cc=None, gap=None))
+    # First crossing at 10 s (a fluctuation: it falls back at 20 s); held from 30 s on.
+    assert (got["time_s"], got["sustained_time_s"], got["reached"]) == (10, 30, True)
+    gap = time_to_target(rows, SimpleNamespace(consistency=None, cc=None, gap=0.06))
+    assert (gap["time_s"], gap["sustained_time_s"]) == (40, 40)
+    never = time_to_target(rows[:3], SimpleNamespace(consistency=0.99, cc=None, gap=None))
+    assert never["reached"] is False and never["time_s"] is None
+    assert never["sustained_time_s"] is None

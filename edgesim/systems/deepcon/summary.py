@@ -109,6 +109,7 @@ HEADLINE = [("schedule", "deepcon", "schedule"), ("workers", "deepcon", "workers
 # DMML with real models (`learning`): what the models reached, and when the target was met.
 LEARNING_HEADLINE = HEADLINE + [
     ("time_to_target_s", "deepcon", ("learning", "target", "time_s")),
+    ("sustained_target_s", "deepcon", ("learning", "target", "sustained_time_s")),
     ("final_consistency", "deepcon", ("learning", "final", "consistency")),
     ("final_cc", "deepcon", ("learning", "final", "cc")),
     ("final_gap", "deepcon", ("learning", "final", "gap")),

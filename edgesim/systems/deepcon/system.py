@@ -159,5 +159,7 @@ def report_rows(s: dict) -> list[tuple[str, str]]:
         t = lo.get("target")
         if t:
             rows.append((f"time to {t['metric']} {t['value']:g}",
-                         fmt(t["time_s"], "s") if t["reached"] else "not reached"))
+                         (f"{fmt(t['time_s'], 's')} (held from "
+                          f"{fmt(t['sustained_time_s'], 's')})") if t["reached"]
+                         else "not reached"))
     return rows
