@@ -140,3 +140,10 @@ def test_time_to_target_first_and_sustained():
     never = time_to_target(rows[:3], SimpleNamespace(consistency=0.99, cc=None, gap=None))
     assert never["reached"] is False and never["time_s"] is None
     assert never["sustained_time_s"] is None
+
+
+def test_learning_with_the_ota_loop_is_a_located_error():
+    with pytest.raises(ScenarioError) as exc:
+        edgesim.load(ROOT / "scenarios" / "deepcon" / "ota.yaml",
+                     ["training.deepcon.learning={models: {a: {name: mlp}, b: {name: mlp}}}"])
+    assert "training.deepcon" in str(exc.value) and "ota.learning" in str(exc.value)
