@@ -88,8 +88,8 @@ class Dmml:
 
     def __init__(self, env: simpy.Environment, models: list[TrainModel], workers: list[Device],
                  server: Device, transfers: Transfers, log: ScheduleLog, lane: dict[str, int],
-                 schedule: str, affinity: bool = True, round_count: str = "all-models"
-                 ) -> None:
+                 schedule: str, affinity: bool = True, round_count: str = "all-models",
+                 learning=None) -> None:
         self.env = env
         self.models = models
         self.workers = workers
@@ -103,6 +103,9 @@ class Dmml:
             raise ValueError(f"round_count {round_count!r}: one of {', '.join(ROUND_COUNTS)}")
         self.round_count = round_count
         self.records: list[TrainingRecord] = []
+        # With `learning` (dmml_learning.DmmlLearning) the models are trained for real: a task
+        # trains against the replica versions on the server when its pull starts.
+        self.learning = learning
 
     # ------------------------------------------------------------------ common pieces
     def train(self, rounds: int):
@@ -164,9 +167,12 @@ class Dmml:
 
     def _task(self, dev: Device, model: TrainModel, round_: int):
         """Pull, train one round, push: one dmml-sp or dmml-par task."""
+        pull_at, pulled = self.env.now, self.learning.pulled() if self.learning else None
         yield from self._pull_all(dev, model.index, round_)
         yield from self._compute(dev, model, round_, labels=True)
         yield from self._push(dev, [model], round_)
+        if self.learning is not None:
+            self.learning.pushed(model.index, pulled, round_, pull_at, self.env.now)
 
     # ------------------------------------------------------------------ schedules
     def _serial(self, rounds: int, rec: TrainingRecord):
@@ -180,6 +186,8 @@ class Dmml:
                 yield from self._compute(dev, m, r, labels=False)
                 counts[m.index] += 1
                 self._completed(rec, counts, m.index)
+            if self.learning is not None:
+                self.learning.serial_round(r, self.env.now)
         yield from self._push(dev, self.models, rounds)
 
     def _sp(self, rounds: int, rec: TrainingRecord):
@@ -198,6 +206,8 @@ class Dmml:
             # Workers start in order at the round's start and take the next model when free;
             # the server's replicas are replaced together once every model is back.
             yield simpy.AllOf(env, [env.process(lane(w)) for w in self.workers])
+            if self.learning is not None:
+                self.learning.round_done(r, env.now)
 
     def _par(self, rounds: int, rec: TrainingRecord):
         env = self.env

@@ -2,7 +2,9 @@
 DMML-SP, DMML-Par) and its over-the-air loop with ASRS sampling.
 
 Compute times reuse the service-time models of `service:` (constant, lognormal, calibrated
-with `phase: train`, ...); the true accuracy gap over time is an input, never a result."""
+with `phase: train`, ...). Without learning, the OTA loop's gap over time is an input (the
+paper's Table 4 figures in the bundled ota.yaml: a literature option); with `learning` (DMML)
+or `ota.learning` it is measured from real models' predictions."""
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -142,6 +144,54 @@ class OTASpec(Strict):
         return self
 
 
+class TargetSpec(Strict):
+    """A consistency target (§2.2) the learned models must reach: exactly one key. Time to
+    target is the simulated time of the first held-out measurement that meets it."""
+
+    consistency: Optional[Fraction] = Field(None, description="C (Eq. 2) at least this")
+    cc: Optional[Fraction] = Field(None, description="CC (Eq. 3) at least this")
+    gap: Optional[Fraction] = Field(None, description="<Acc-CC> (Eq. 5) at most this")
+
+    @model_validator(mode="after")
+    def _one(self) -> "TargetSpec":
+        given = [k for k in ("consistency", "cc", "gap") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of consistency, cc, gap"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+
+class DmmlLearningSpec(Strict):
+    """The N models are real, heterogeneous small classifiers trained with Deep Mixup Mutual
+    Learning (Alg. 1, Eq. 10-11) on a real data set, on the schedule's clock: a dmml-par task
+    trains against the replicas it pulled (possibly stale), a dmml-sp task against its round's
+    snapshot, serial dmml against the freshest models, batch by batch. Acc, C, CC and
+    <Acc-CC> (§2.2) are measured on the held-out split whenever the models change. The times
+    and bytes stay those of `models` (the real models stand in for what they learn)."""
+
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    models: dict[str, ModelSpec] = Field(
+        min_length=2, description="architecture of each model, keyed by the names of "
+                                  "`training.deepcon.models` (every one, same order), each from "
+                                  "its own seeded initialisation")
+    alpha: Fraction = Field(0.7, description="mixup ratio of Eq. 10: a label is alpha x the "
+                                             "other model's softmax output + (1 - alpha) x the "
+                                             "one-hot truth (Fig. 9 peaks around 0.7-0.8)")
+    pretrain: Optional[int] = Field(None, ge=10, description="training examples (a seeded "
+                                                             "uniform draw) each model is "
+                                                             "pre-trained on alone, by cross-"
+                                                             "entropy; omitted: the whole "
+                                                             "training split")
+    pretrain_epochs: int = Field(10, ge=1, le=10_000, description="passes over the pre-training "
+                                                                  "examples")
+    pretrain_lr: float = Field(0.1, gt=0, le=100, description="SGD rate of pre-training")
+    local: LocalSpec = Field(default_factory=lambda: LocalSpec(lr=0.01, decay="none"),
+                             description="SGD of one DMML round of one model: `epochs` passes "
+                                         "over the training split (Alg. 2 line 32). Omitted: "
+                                         "lr 0.01 (the paper's re-training rate), decay 'none'")
+    target: Optional[TargetSpec] = Field(None, description="report the time to reach it")
+
+
 class LabelCostSpec(Strict):
     """Alg. 2 lines 34-37: every dmml-sp / dmml-par task of model n runs, per step, a forward
     pass of every other model to make its mixup labels. Charged by default, as written."""
@@ -180,3 +230,14 @@ class DeepconSpec(Strict):
                                   description="what the mixup label forward passes cost")
     ota: Optional[OTASpec] = Field(None, description="run the over-the-air loop for `duration`, "
                                                      "training `ota.rounds` rounds per trigger")
+    learning: Optional[DmmlLearningSpec] = Field(
+        None, description="train the N models for real with DMML (needs the 'learn' extra): "
+                          "Acc, C, CC and <Acc-CC> emerge per round/task, and the time to a "
+                          "`target`; not with `ota` (its loop has `ota.learning`)")
+
+    @model_validator(mode="after")
+    def _learning(self) -> "DeepconSpec":
+        if self.learning is not None and self.ota is not None:
+            raise ValueError("`learning` trains one DMML run; the over-the-air loop has its "
+                             "own `ota.learning`: remove one")
+        return self

@@ -40,6 +40,8 @@ def deepcon_summary(sim, system) -> dict:
         # Worker-seconds of training per second: how many workers were busy on average.
         "parallel_speedup": busy / span if span > 0 else None,
     })
+    if system.dmml.learning is not None:
+        out["learning"] = system.dmml.learning.summary()
     return out
 
 
@@ -104,6 +106,14 @@ HEADLINE = [("schedule", "deepcon", "schedule"), ("workers", "deepcon", "workers
             ("time_to_rounds_s", "deepcon", "time_to_rounds_s"),
             ("mean_utilisation", "deepcon", "mean_utilisation"),
             ("parallel_speedup", "deepcon", "parallel_speedup")]
+# DMML with real models (`learning`): what the models reached, and when the target was met.
+LEARNING_HEADLINE = HEADLINE + [
+    ("time_to_target_s", "deepcon", ("learning", "target", "time_s")),
+    ("sustained_target_s", "deepcon", ("learning", "target", "sustained_time_s")),
+    ("final_consistency", "deepcon", ("learning", "final", "consistency")),
+    ("final_cc", "deepcon", ("learning", "final", "cc")),
+    ("final_gap", "deepcon", ("learning", "final", "gap")),
+    ("final_mean_accuracy", "deepcon", ("learning", "final", "mean_accuracy"))]
 OTA_HEADLINE = [("sampler", "ota", "sampler"), ("sample_fraction", "ota", "sample_fraction"),
                 ("items", "ota", "items"), ("sampled", "ota", "sampled"),
                 ("sample_mb", "ota", "sample_bytes"), ("full_mb", "ota", "full_stream_bytes"),
@@ -127,7 +137,7 @@ OTA_LEARNING_HEADLINE = OTA_HEADLINE + [
 def headline(summary: dict) -> dict:
     """One row of `edgesim training sweep`: the schedule's figures, or the OTA loop's."""
     from edgesim.training.sweep import pick
-    cols = HEADLINE
+    cols = LEARNING_HEADLINE if "learning" in (summary.get("deepcon") or {}) else HEADLINE
     if "ota" in summary:
         cols = OTA_LEARNING_HEADLINE if "learning" in summary["ota"] else OTA_HEADLINE
     row = {col: pick(summary, section, key) for col, section, key in cols}

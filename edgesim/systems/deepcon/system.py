@@ -58,8 +58,12 @@ class DeepconSystem(TrainingSystem):
         self.log = ScheduleLog(names, list(spec.models))
         self.lane = {n: i for i, n in enumerate(names)}
         self.tx = Transfers(sim.env, sim.network)
+        learned = None
+        if spec.learning is not None:
+            from edgesim.systems.deepcon.dmml_learning import build_dmml_learning   # torch only when it learns
+            learned = build_dmml_learning(sim, spec, base)
         self.dmml = Dmml(sim.env, self.models, self.workers, self.server, self.tx, self.log,
-                         self.lane, spec.schedule, spec.affinity, spec.round_count)
+                         self.lane, spec.schedule, spec.affinity, spec.round_count, learned)
         self.ota = None
         if spec.ota is not None and self.server is not None:
             learning = None
@@ -101,6 +105,9 @@ class DeepconSystem(TrainingSystem):
         return out
 
     def frames(self) -> dict:
+        if self.dmml.learning is not None:
+            # consistency.parquet: Acc, C, CC, <Acc-CC> whenever the real models change.
+            return {"consistency": pd.DataFrame(self.dmml.learning.rows)}
         if self.ota is None:
             return {}
         return {"windows": windows_frame(self.ota.windows)}
@@ -142,4 +149,17 @@ def report_rows(s: dict) -> list[tuple[str, str]]:
     rows.append(("workers / models", f"{body['workers']} / {len(body['models'])}"))
     rows.append((f"time to {body['rounds']} rounds", fmt(body["time_to_rounds_s"], "s")))
     rows.append(("worker utilisation", fmt(body["mean_utilisation"], "%")))
+    if "learning" in body:       # real models: what DMML made of them
+        lo = body["learning"]
+        a, b = lo["initial"], lo["final"]
+        rows.append(("held-out C / CC", f"{fmt(a['consistency'], '%')} -> "
+                     f"{fmt(b['consistency'], '%')} / {fmt(a['cc'], '%')} -> {fmt(b['cc'], '%')}"))
+        rows.append(("<Acc-CC> / mean Acc", f"{fmt(a['gap'], '%')} -> {fmt(b['gap'], '%')} / "
+                     f"{fmt(a['mean_accuracy'], '%')} -> {fmt(b['mean_accuracy'], '%')}"))
+        t = lo.get("target")
+        if t:
+            rows.append((f"time to {t['metric']} {t['value']:g}",
+                         (f"{fmt(t['time_s'], 's')} (held from "
+                          f"{fmt(t['sustained_time_s'], 's')})") if t["reached"]
+                         else "not reached"))
     return rows
