@@ -42,6 +42,9 @@ SHORTER = {
     "clue/femnist": ["training.clue.workload.batches=45"],
     "clue/femnist-isolated": ["training.clue.workload.batches=45"],
     "clue/femnist-federated": ["training.clue.workload.batches=45"],
+    # ~16 min in full on 2 shared cores (five models pre-trained on CIFAR images)
+    "deepcon/dmml-learning-cifar10": ["training.deepcon.rounds=1",
+                                      "training.deepcon.learning.pretrain_epochs=2"],
 }
 
 
