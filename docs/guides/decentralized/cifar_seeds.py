@@ -1,0 +1,81 @@
+"""The CIFAR-10 extract runs of docs/guides/decentralized.md: ring and mesh (each with the dense
+central baseline, same seed), seeds 1-3, 95 % Student-t intervals. Writes one JSON row per
+run to docs/guides/decentralized/cifar-runs.json and prints the table.
+
+    PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 10 python docs/guides/decentralized/cifar_seeds.py \
+        [--set KEY=VALUE ...] [--out FILE] [--scenarios cifar-ring cifar-mesh]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import edgesim
+from edgesim.study.tstats import mean_ci
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+
+
+def row(name: str, seed: int, sets: list[str]) -> dict:
+    t = time.perf_counter()
+    r = edgesim.run(edgesim.load(ROOT / "scenarios" / "decentralized" / f"{name}.yaml", sets),
+                    seed=seed)
+    s = r.summary["decentralized"]
+    c, red, eq = s["central"], s["reduction"], s["at_equal_flops"]
+    return {"scenario": name, "seed": seed, "sets": sets, "wall_s": time.perf_counter() - t,
+            "timed_model": s["timed_model"]["model"], "learned_model": s["learned_model"]["model"],
+            "initial": s["initial_global_accuracy"], "final": s["final_global_accuracy"],
+            "best": s["best_global_accuracy"], "local": s["final_local_accuracy_mean"],
+            "central_initial": c["initial_accuracy"], "central_final": c["final_accuracy"],
+            "target": s["target_accuracy"], "rounds_to_target": s["to_target"]["rounds"],
+            "central_rounds_to_target": c["to_target"]["rounds"],
+            "red_round": red["flops_per_round"], "red_target_busiest": red["flops_to_target"],
+            "red_target_all": red["flops_all_to_target"],
+            "eq_all_flops": eq["all"]["flops"], "eq_all_acc": eq["all"]["accuracy"],
+            "eq_all_central": eq["all"]["central_accuracy"],
+            "eq_busy_acc": eq["busiest_node"]["accuracy"],
+            "eq_busy_central": eq["busiest_node"]["central_accuracy"],
+            "bytes_total": s["bytes_total"], "sim_time_s": s["to_target"]["time_s"]}
+
+
+def fmt(vals, pct=False) -> str:
+    n, m, _sd, h = mean_ci(vals)
+    miss = sum(v is None for v in vals)
+    if m is None:
+        return "-"
+    f = (lambda x: f"{100 * x:.1f}") if pct else (lambda x: f"{x:.2f}")
+    out = f"{f(m)} ± {f(h)}" if h is not None else f(m)
+    return out + (f" ({miss} not reached)" if miss else "")
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--out", default=str(HERE / "cifar-runs.json"))
+    ap.add_argument("--scenarios", nargs="+", default=["cifar-ring", "cifar-mesh"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    a = ap.parse_args()
+    rows = []
+    for name in a.scenarios:
+        for seed in a.seeds:
+            rows.append(row(name, seed, a.set))
+            print(json.dumps(rows[-1]), flush=True)
+    Path(a.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    keys = [("final", True), ("central_final", True), ("red_round", False),
+            ("red_target_busiest", False), ("red_target_all", False), ("eq_all_acc", True),
+            ("eq_all_central", True), ("eq_busy_acc", True), ("eq_busy_central", True)]
+    print("| run | " + " | ".join(k for k, _ in keys) + " | wall s |")
+    for name in a.scenarios:
+        rs = [r for r in rows if r["scenario"] == name]
+        print(f"| {name} | " + " | ".join(fmt([r[k] for r in rs], p) for k, p in keys)
+              + f" | {fmt([r['wall_s'] for r in rs])} |")
+
+
+if __name__ == "__main__":
+    main()
