@@ -72,6 +72,8 @@ def test_bytes_and_flops_follow_the_timed_model_in_closed_form():
     s = r.summary["decentralized"]
     assert s["timed_model"]["model"] == "vgg16_cifar"
     assert s["learned_model"]["model"].startswith("mlp")
+    for df in (r.links, r.nodes, r.rounds):         # every table says which model is timed
+        assert set(df["timed_model"]) == {"vgg16_cifar"} and set(df["learned_model"]) == {"mlp"}
     common = {("tx20", "tx21"): 2, ("tx21", "phone0"): 2, ("phone0", "phone1"): 2,
               ("tx20", "phone1"): 4}
     for row in r.links.itertuples():

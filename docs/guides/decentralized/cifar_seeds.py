@@ -1,6 +1,8 @@
-"""The CIFAR-10 extract runs of docs/guides/decentralized.md: ring and mesh (each with the dense
-central baseline, same seed), seeds 1-3, 95 % Student-t intervals. Writes one JSON row per
-run to docs/guides/decentralized/cifar-runs.json and prints the table.
+"""The seeded runs of docs/guides/decentralized.md (default: the CIFAR-10 extract ones): the
+first scenario with its central baseline (same seed), then each other against that seed's
+central run (its target = the central
+final accuracy; the central run is not repeated), seeds 1-3, 95 % Student-t intervals. Writes
+one JSON row per run to docs/guides/decentralized/cifar-runs.json and prints the table.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=1 nice -n 10 python docs/guides/decentralized/cifar_seeds.py \
         [--set KEY=VALUE ...] [--out FILE] [--scenarios cifar-ring cifar-mesh]
@@ -21,11 +23,28 @@ ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 
 
-def row(name: str, seed: int, sets: list[str]) -> dict:
+def row(name: str, seed: int, sets: list[str], ref: dict | None = None) -> dict:
+    """One run; ``ref``: the same seed's ring row, whose central run it is compared with."""
     t = time.perf_counter()
+    if ref is not None:
+        sets = sets + ["training.decentralized.compare_central=false",
+                       f"training.decentralized.target_accuracy={ref['central_final']}"]
     r = edgesim.run(edgesim.load(ROOT / "scenarios" / "decentralized" / f"{name}.yaml", sets),
                     seed=seed)
     s = r.summary["decentralized"]
+    if ref is not None:
+        d = s["to_target"]
+        s["central"] = {"initial_accuracy": ref["central_initial"],
+                        "final_accuracy": ref["central_final"],
+                        "to_target": {"rounds": ref["central_rounds_to_target"]}}
+        cf = ref["central_flops_to_target"]
+        s["reduction"] = {"flops_per_round": ref["central_flops_per_round"]
+                          / s["flops_per_round_max_node"],
+                          "flops_to_target": cf / d["flops_max_node"] if d["flops_max_node"]
+                          else None,
+                          "flops_all_to_target": cf / d["flops_all"] if d["flops_all"] else None}
+        s["at_equal_flops"] = {k: {"flops": None, "accuracy": None, "central_accuracy": None}
+                               for k in ("all", "busiest_node")}
     c, red, eq = s["central"], s["reduction"], s["at_equal_flops"]
     return {"scenario": name, "seed": seed, "sets": sets, "wall_s": time.perf_counter() - t,
             "timed_model": s["timed_model"]["model"], "learned_model": s["learned_model"]["model"],
@@ -34,6 +53,8 @@ def row(name: str, seed: int, sets: list[str]) -> dict:
             "central_initial": c["initial_accuracy"], "central_final": c["final_accuracy"],
             "target": s["target_accuracy"], "rounds_to_target": s["to_target"]["rounds"],
             "central_rounds_to_target": c["to_target"]["rounds"],
+            "central_flops_to_target": c["to_target"].get("flops_all"),
+            "central_flops_per_round": c.get("flops_per_round"),
             "red_round": red["flops_per_round"], "red_target_busiest": red["flops_to_target"],
             "red_target_all": red["flops_all_to_target"],
             "eq_all_flops": eq["all"]["flops"], "eq_all_acc": eq["all"]["accuracy"],
@@ -58,13 +79,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--out", default=str(HERE / "cifar-runs.json"))
+    ap.add_argument("--label", default="", help="a name for the rows (e.g. the --set)")
     ap.add_argument("--scenarios", nargs="+", default=["cifar-ring", "cifar-mesh"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     a = ap.parse_args()
     rows = []
     for name in a.scenarios:
         for seed in a.seeds:
-            rows.append(row(name, seed, a.set))
+            ref = None
+            if name != a.scenarios[0]:
+                ref = next(r for r in rows if r["scenario"] == a.scenarios[0]
+                           and r["seed"] == seed)
+            rows.append(row(name, seed, a.set, ref))
             print(json.dumps(rows[-1]), flush=True)
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     keys = [("final", True), ("central_final", True), ("red_round", False),
@@ -73,7 +99,7 @@ def main() -> None:
     print("| run | " + " | ".join(k for k, _ in keys) + " | wall s |")
     for name in a.scenarios:
         rs = [r for r in rows if r["scenario"] == name]
-        print(f"| {name} | " + " | ".join(fmt([r[k] for r in rs], p) for k, p in keys)
+        print(f"| {name} {a.label} | " + " | ".join(fmt([r[k] for r in rs], p) for k, p in keys)
               + f" | {fmt([r['wall_s'] for r in rs])} |")
 
 

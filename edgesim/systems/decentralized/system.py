@@ -260,7 +260,9 @@ class DecentralizedSystem(TrainingSystem):
 
     def frames(self) -> dict:
         from edgesim.systems.decentralized.frames import frames
-        return frames(self.run_)
+        learned = self.spec.learning.model.name
+        timed = self.spec.timed.model if self.spec.timed is not None else learned
+        return frames(self.run_, timed, learned)
 
     def plots(self, directory, summary: dict) -> None:
         from edgesim.systems.decentralized.plots import plot_all
