@@ -43,8 +43,8 @@ def row(name: str, seed: int, sets: list[str], ref: dict | None = None) -> dict:
                           "flops_to_target": cf / d["flops_max_node"] if d["flops_max_node"]
                           else None,
                           "flops_all_to_target": cf / d["flops_all"] if d["flops_all"] else None}
-        s["at_equal_flops"] = {k: {"flops": None, "accuracy": None, "central_accuracy": None}
-                               for k in ("all", "busiest_node")}
+        s["at_equal_flops"] = {k: {"flops": "-", "accuracy": "-", "central_accuracy": "-"}
+                               for k in ("all", "busiest_node")}   # needs the central curve
     c, red, eq = s["central"], s["reduction"], s["at_equal_flops"]
     return {"scenario": name, "seed": seed, "sets": sets, "wall_s": time.perf_counter() - t,
             "timed_model": s["timed_model"]["model"], "learned_model": s["learned_model"]["model"],
@@ -65,10 +65,12 @@ def row(name: str, seed: int, sets: list[str], ref: dict | None = None) -> dict:
 
 
 def fmt(vals, pct=False) -> str:
+    if any(isinstance(v, str) for v in vals):
+        return "-"
     n, m, _sd, h = mean_ci(vals)
     miss = sum(v is None for v in vals)
     if m is None:
-        return "-"
+        return f"not reached ({miss}/{len(vals)})" if miss else "-"
     f = (lambda x: f"{100 * x:.1f}") if pct else (lambda x: f"{x:.2f}")
     out = f"{f(m)} ± {f(h)}" if h is not None else f(m)
     return out + (f" ({miss} not reached)" if miss else "")
@@ -82,7 +84,15 @@ def main() -> None:
     ap.add_argument("--label", default="", help="a name for the rows (e.g. the --set)")
     ap.add_argument("--scenarios", nargs="+", default=["cifar-ring", "cifar-mesh"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    ap.add_argument("--table", nargs="+", default=None, help="print the table of these JSON "
+                                                             "files instead of running")
     a = ap.parse_args()
+    if a.table:
+        for f in a.table:
+            rows = json.loads(Path(f).read_text(encoding="utf-8"))
+            table(rows, sorted({r["scenario"] for r in rows}, key=[r["scenario"] for r in
+                                                                   rows].index), a.label)
+        return
     rows = []
     for name in a.scenarios:
         for seed in a.seeds:
@@ -93,14 +103,21 @@ def main() -> None:
             rows.append(row(name, seed, a.set, ref))
             print(json.dumps(rows[-1]), flush=True)
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    keys = [("final", True), ("central_final", True), ("red_round", False),
+    table(rows, a.scenarios, a.label)
+
+
+def table(rows: list[dict], scenarios: list[str], label: str) -> None:
+    keys = [("final", True), ("central_final", True), ("rounds_to_target", False),
+            ("central_rounds_to_target", False), ("red_round", False),
             ("red_target_busiest", False), ("red_target_all", False), ("eq_all_acc", True),
             ("eq_all_central", True), ("eq_busy_acc", True), ("eq_busy_central", True)]
     print("| run | " + " | ".join(k for k, _ in keys) + " | wall s |")
-    for name in a.scenarios:
+    for name in scenarios:
         rs = [r for r in rows if r["scenario"] == name]
-        print(f"| {name} {a.label} | " + " | ".join(fmt([r[k] for r in rs], p) for k, p in keys)
-              + f" | {fmt([r['wall_s'] for r in rs])} |")
+        ref = any("compare_central=false" in x for x in rs[0]["sets"])   # no central curve
+        cells = [("-" if ref and k.startswith("eq_") else fmt([r[k] for r in rs], p))
+                 for k, p in keys] + [fmt([r["wall_s"] for r in rs])]
+        print(f"| {name} {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
