@@ -196,8 +196,7 @@ class DenseLearner(BranchedLearner):
     module = Dense
 
     def _layout(self, classes: int) -> None:
-        self.branch_flops = 0.0
-        return None
+        return None                         # one dense vector: no per-class slices
 
     def flops_per_example(self, tasks: int) -> float:
         m = self.model
