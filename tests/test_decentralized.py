@@ -53,7 +53,8 @@ def test_flops_of_a_sub_model_by_hand():
     r = run()
     s = r.summary["decentralized"]
     trunk, branch = 2 * 64 * 64, 2 * 64 * 32 + 2 * 32
-    assert s["full_forward_flops_per_example"] == trunk + 10 * branch
+    dense = trunk + 2 * 64 * 320 + 2 * 320 * 10       # the dense deep layer of 320 units
+    assert s["full_forward_flops_per_example"] == dense
     for n in s["nodes"]:
         assert n["forward_flops_per_example"] == trunk + 5 * branch
         # 3 rounds of one epoch, forward + backward = 3 forward passes per example.
@@ -65,9 +66,9 @@ def test_flops_of_a_sub_model_by_hand():
     assert d["pretrain_examples"] == 199          # 200 asked, stratified per class, rounded
     assert sum(n["examples"] for n in s["nodes"]) == d["examples"] - d["test_examples"] - \
         d["pretrain_examples"]
-    # A sub-model's step is the full model's step x its FLOPs share (tx20: constant 3 ms).
+    # A sub-model's step is the dense model's step x its FLOPs share (tx20: constant 3 ms).
     tx20 = r.nodes[(r.nodes.node == "tx20") & (r.nodes["round"] == 0)].iloc[0]
-    ratio = (trunk + 5 * branch) / (trunk + 10 * branch)
+    ratio = (trunk + 5 * branch) / dense
     assert tx20.compute_s == pytest.approx(tx20.steps * 0.003 * ratio)
 
 
@@ -159,9 +160,11 @@ def test_pretraining_sets_examples_aside_and_moves_the_start():
     those examples leave the nodes' data, and every node starts from the pre-trained weights."""
     from edgesim.training.simulation import TrainingSimulation
     plain = TrainingSimulation(edgesim.load(DEC / "ring.yaml", [
-        f"{K}.compare_central=false", f"{K}.learning.pretrain=null"]), 1).check().system
+        f"{K}.compare_central=false", f"{K}.learning.pretrain=null",
+        f"{K}.baseline=branched"]), 1).check().system
     pre = TrainingSimulation(edgesim.load(DEC / "ring.yaml", [
-        f"{K}.compare_central=false", f"{K}.learning.pretrain.examples=200"]), 1).check().system
+        f"{K}.compare_central=false", f"{K}.learning.pretrain.examples=200",
+        f"{K}.baseline=branched"]), 1).check().system
     aside = set(pre.pretrain_set.tolist())
     assert abs(len(aside) - 200) <= 5
     # Stratified: each of the 10 classes gives about a tenth.

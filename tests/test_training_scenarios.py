@@ -84,8 +84,10 @@ def test_bundled_training_scenario_runs_to_completion(name, tmp_path):
     elif s["system"] == "decentralized":
         dec = s["decentralized"]
         assert s["stopped_by"] == "done" and dec["complete"]
-        # The recomposed global model is well past chance (10 %); sub-models exchange bytes.
-        assert dec["final_global_accuracy"] > 0.5
+        # The recomposed global model is well past chance (10 %; on the 4,829-image CIFAR-10
+        # extract a small CNN reaches about 40 %); sub-models exchange bytes.
+        floor = 0.25 if dec["dataset"]["name"].startswith("cifar") else 0.5
+        assert dec["final_global_accuracy"] > floor
         assert (dec["bytes_total"] > 0) == (dec["mode"] == "decentralized")
     else:
         assert s["stopped_by"] == "done" and s["mercury"]["complete"]

@@ -41,6 +41,13 @@ class Branched(nn.Module):
             nn.Sequential(nn.Linear(self.features, spec.branch_width), nn.ReLU(),
                           nn.Linear(spec.branch_width, 1)) for _ in range(classes))
 
+    def task_parameters(self, tasks: Sequence[int]) -> list:
+        """The parameters a sub-model of ``tasks`` trains: the trunk and those branches."""
+        out = list(self.trunk.parameters())
+        for t in tasks:
+            out += list(self.branches[t].parameters())
+        return out
+
     def forward(self, x: torch.Tensor, tasks: Sequence[int]) -> torch.Tensor:
         z = self.trunk(x)
         # The tasks' branches side by side, as one batched matmul (one kernel, not one each).
@@ -64,20 +71,26 @@ class BranchedLearner:
         self.y = torch.from_numpy(data.y)
         with torch.random.fork_rng(devices=[]), deterministic():
             torch.manual_seed(seed)
-            self.model = Branched(spec.model, shape, data.classes)
+            self.model = self.module(spec.model, shape, data.classes)
         params = list(self.model.parameters())
         self.sizes = [p.numel() for p in params]
         self.params = int(sum(self.sizes))
         starts = np.cumsum([0] + self.sizes)
         self.slices = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
-        shared = sum(p.numel() for p in self.model.trunk.parameters())
-        branch = sum(p.numel() for p in self.model.branches[0].parameters())
-        self.layout = Layout(int(shared), int(branch), data.classes)
-        assert self.layout.size == self.params
+        self.shared_params = int(sum(p.numel() for p in self.model.trunk.parameters()))
+        self.layout = self._layout(data.classes)
         self.initial = self.get()
         self.trunk_flops = self._trunk_flops(shape)
         w = spec.model.branch_width
         self.branch_flops = 2.0 * self.model.features * w + 2.0 * w
+
+    module = Branched
+
+    def _layout(self, classes: int) -> Layout:
+        branch = sum(p.numel() for p in self.model.branches[0].parameters())
+        layout = Layout(self.shared_params, int(branch), classes)
+        assert layout.size == self.params
+        return layout
 
     # ------------------------------------------------------------------ weights
     def get(self) -> np.ndarray:
@@ -101,9 +114,7 @@ class BranchedLearner:
         tasks = list(tasks)
         with deterministic():
             self.load(flat)
-            params = list(self.model.trunk.parameters())
-            for t in tasks:
-                params += list(self.model.branches[t].parameters())
+            params = self.model.task_parameters(tasks)
             opt = torch.optim.SGD(params, lr=lr, momentum=local.momentum,
                                   weight_decay=local.weight_decay)
             idx = torch.from_numpy(np.asarray(order, dtype=np.int64))
@@ -154,3 +165,73 @@ class BranchedLearner:
                     total += 2.0 * math.prod(layer.kernel_size) * layer.in_channels * y[0].numel()
                 x = y
         return total
+
+
+# ---------------------------------------------------------------------- the dense original
+class Dense(nn.Module):
+    """The original network the paper decouples: the same trunk, one dense deep layer of
+    ``spec.deep`` ReLU units, and every class's logit; ``forward(x, tasks)`` gives the tasks'
+    logits (the central baseline asks for all of them)."""
+
+    def __init__(self, spec, shape: tuple, classes: int) -> None:
+        super().__init__()
+        self.trunk, self.features = _trunk(spec, shape)
+        self.deep = nn.Linear(self.features, spec.deep)
+        self.head = nn.Linear(spec.deep, classes)
+
+    def task_parameters(self, tasks: Sequence[int]) -> list:
+        return list(self.parameters())
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.deep(self.trunk(x)))
+
+    def forward(self, x: torch.Tensor, tasks: Sequence[int]) -> torch.Tensor:
+        return self.head(self.hidden(x))[:, list(tasks)]
+
+
+class DenseLearner(BranchedLearner):
+    """The dense network on one data set; ``flops_per_example`` is the whole network's
+    whatever the task count; ``decouple`` gives the branched model the nodes start from."""
+
+    module = Dense
+
+    def _layout(self, classes: int) -> None:
+        return None                         # one dense vector: no per-class slices
+
+    def flops_per_example(self, tasks: int) -> float:
+        m = self.model
+        return self.trunk_flops + 2.0 * m.features * m.deep.out_features \
+            + 2.0 * m.deep.out_features * self.classes
+
+    def decouple(self, flat: np.ndarray, positions: np.ndarray,
+                 branched: BranchedLearner) -> tuple[np.ndarray, list[list[int]]]:
+        """The dense weights ``flat`` decoupled into ``branched``'s flat vector: the trunk as
+        it is, and for each class c the ``branch_width`` deep units of largest importance for
+        c (their mean contribution to c's logit over the examples of c in ``positions``:
+        mean ReLU activation x the unit's weight into c's logit; ties to the lower unit), with
+        their input weights and biases, their weights into c's logit and c's bias. With every
+        unit kept it is the dense network. Returns (branched weights, kept units per class)."""
+        w = branched.spec.model.branch_width
+        kept: list[list[int]] = []
+        with deterministic(), torch.no_grad():
+            self.load(flat)
+            branched.load(branched.initial)
+            d, b = self.model, branched.model
+            d.eval()
+            idx = torch.from_numpy(np.asarray(positions, dtype=np.int64))
+            h, y = d.hidden(self.x[idx]), self.y[idx]
+            for pb, pd in zip(b.trunk.parameters(), d.trunk.parameters()):
+                pb.copy_(pd)
+            for c in range(self.classes):
+                rows = h[y == c]
+                act = rows.mean(0) if len(rows) else torch.ones(h.shape[1])
+                score = (act * d.head.weight[c]).double().numpy()
+                units = np.sort(np.argsort(-score, kind="stable")[:w])
+                u = torch.from_numpy(units)
+                br = b.branches[c]
+                br[0].weight.copy_(d.deep.weight[u])
+                br[0].bias.copy_(d.deep.bias[u])
+                br[2].weight.copy_(d.head.weight[c, u][None])
+                br[2].bias.copy_(d.head.bias[c:c + 1])
+                kept.append(units.tolist())
+            return branched.get(), kept

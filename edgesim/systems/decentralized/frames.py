@@ -14,7 +14,9 @@ NODE_COLUMNS = ["round", "node", "device", "tasks", "examples", "steps", "train_
 LINK_COLUMNS = ["round", "a", "b", "common_tasks", "bytes_ab", "bytes_ba", "bytes"]
 
 
-def frames(run) -> dict[str, pd.DataFrame]:
+def frames(run, timed: str, learned: str) -> dict[str, pd.DataFrame]:
+    """The tables; bytes and FLOPs in them are the ``timed`` model's, and each row says which
+    model that is and which one learned (as FedAce's tables do)."""
     nodes = pd.DataFrame(run.node_rows, columns=NODE_COLUMNS)
     links = pd.DataFrame(run.link_rows, columns=LINK_COLUMNS)
     for df, cols in ((nodes, ("node", "device", "tasks")), (links, ("a", "b"))):
@@ -22,5 +24,9 @@ def frames(run) -> dict[str, pd.DataFrame]:
             df[col] = df[col].astype("category")
     for col in ("bytes_ab", "bytes_ba", "bytes"):
         links[col] = links[col].astype(float)
-    return {"rounds": pd.DataFrame(run.rounds, columns=ROUND_COLUMNS), "nodes": nodes,
-            "links": links}
+    out = {"rounds": pd.DataFrame(run.rounds, columns=ROUND_COLUMNS), "nodes": nodes,
+           "links": links}
+    for df in out.values():
+        df["timed_model"] = pd.Categorical([timed] * len(df))
+        df["learned_model"] = pd.Categorical([learned] * len(df))
+    return out

@@ -4,10 +4,11 @@ A round is synchronous (the paper describes no asynchrony and every node must ha
 before its neighbours' structures are worth averaging):
 
 1. every node trains its sub-model for `local.epochs` epochs over its own examples, holding its
-   device's compute for the steps' time (the full model's step time x the sub-model's share of
-   the full model's FLOPs);
-2. every node sends each neighbour its shared layers and the branches they have in common, all
-   messages at once through the scenario's links and cells;
+   device's compute for the steps' time (the baseline model's step time x the sub-model's
+   share of its FLOPs, both of the timed model when one is given);
+2. every node sends each neighbour its shared layers and the branches they have in common (their
+   sizes in the timed model's decomposition), all messages at once through the scenario's
+   links and cells;
 3. once every message has arrived, every node averages what it received with its own values
    (its compute held for the averaging FLOPs at its device's time per FLOP);
 4. local accuracy (each sub-model on the held-out examples of its tasks) and global accuracy
@@ -28,6 +29,7 @@ import simpy
 
 from edgesim.engine.rng import generator
 from edgesim.learning import consensus as C
+from edgesim.systems.decentralized.cost import aggregation_flops
 from edgesim.training.devices import URGENT
 from edgesim.training.learning_build import round_lr
 
@@ -43,10 +45,12 @@ class DecentralRun:
         self.nodes = system.nodes                 # Worker objects in training order
         self.neighbours = system.neighbours
         self.test = system.test
-        full = self.learner.flops_per_example(self.learner.classes)
+        self.cost = system.cost
+        central = self.spec.mode == "centralized"
+        _params, full = self.cost.baseline(self.spec.baseline)
         self.full_flops = full
         for w in self.nodes:
-            w.ratio = self.learner.flops_per_example(len(w.tasks)) / full
+            w.ratio = 1.0 if central else self.cost.sub_flops(len(w.tasks)) / full
             w.weights = self.learner.initial.copy()
             w.test = self.test[np.isin(system.data.y[self.test], w.tasks)]
             w.stream = sim.streams(f"decentral:{w.name}:compute")
@@ -54,6 +58,9 @@ class DecentralRun:
         self.node_rows: list[dict] = []
         self.link_rows: list[dict] = []
         self.global_weights = self.learner.initial.copy()
+        # The start's accuracy (the decoupled model, or the central node's pre-trained one).
+        self.initial_accuracy = self.learner.evaluate(self.learner.initial,
+                                                      range(self.learner.classes), self.test)[1]
 
     # ------------------------------------------------------------------ the rounds
     def run(self):
@@ -120,7 +127,7 @@ class DecentralRun:
         for w in self.nodes:
             for j in self.neighbours[w.k]:
                 v = self.nodes[j]
-                nbytes = float(C.exchange_params(self.layout, w.tasks, v.tasks) * b)
+                nbytes = float(self.cost.exchange_params(len(C.common(w.tasks, v.tasks))) * b)
                 rows[w.name]["bytes_sent"] += nbytes
                 rows[v.name]["bytes_received"] += nbytes
                 key = (min(w.k, j), max(w.k, j))
@@ -136,9 +143,11 @@ class DecentralRun:
 
     def _average(self, r: int, rows: dict):
         env = self.env
-        new, flops = C.neighbour_average([w.weights for w in self.nodes],
-                                         [w.tasks for w in self.nodes], self.neighbours,
-                                         self.layout)
+        tasks = [w.tasks for w in self.nodes]
+        new, _learned = C.neighbour_average([w.weights for w in self.nodes], tasks,
+                                            self.neighbours, self.layout)
+        flops = [aggregation_flops(self.cost, tasks, self.neighbours, k)
+                 for k in range(len(self.nodes))]
         procs = [env.process(self._charge_average(w, f, r, rows[w.name]))
                  for w, f in zip(self.nodes, flops)]
         yield simpy.AllOf(env, procs)
@@ -167,9 +176,12 @@ class DecentralRun:
             if evaluate:
                 _loss, acc = self.learner.evaluate(w.weights, w.tasks, w.test)
             rows[w.name]["local_accuracy"] = acc
-        self.global_weights = C.recompose([w.weights for w in self.nodes],
-                                          [w.tasks for w in self.nodes], self.layout,
-                                          self.learner.initial)
+        if self.layout is None:                  # the dense network on the central node
+            self.global_weights = self.nodes[0].weights
+        else:
+            self.global_weights = C.recompose([w.weights for w in self.nodes],
+                                              [w.tasks for w in self.nodes], self.layout,
+                                              self.learner.initial)
         self.g_loss = self.g_acc = math.nan
         if evaluate:
             self.g_loss, self.g_acc = self.learner.evaluate(

@@ -2,12 +2,16 @@
 "Exploring Decentralized Collaboration in Heterogeneous Edge Training") with real learning on
 the simulated clock, or its centralized baseline.
 
-A target model is shared layers plus one branch per class; each node trains the shared layers
-and the branches of its tasks on its examples of those classes, then averages the structures it
-has in common with its neighbours in the collaboration graph (`topology`).
+The original (dense) network is shared layers, a dense deep layer and every class's logit; it
+is pre-trained and decoupled into one branch per class (the class's most important deep units
+and its logit). Each node trains the shared layers and the branches of its tasks on its
+examples of those classes, then averages the structures it has in common with its neighbours
+in the collaboration graph (`topology`). The centralized baseline trains the dense network
+(`baseline: dense`, the paper's) or every branch at once (`baseline: branched`).
 """
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
@@ -22,10 +26,12 @@ class WorkerGroupSpec(Strict):
     """A group of training nodes of one kind and the time of their training steps."""
 
     nodes: str = Field(description="node or group of training nodes")
-    step: ServiceSpec = Field(description="one SGD step of the *full* model (every branch) "
-                                          "over a batch of learning.local.batch on these "
-                                          "devices; a sub-model's step is this time x its "
-                                          "forward FLOPs / the full model's, and averaging "
+    step: ServiceSpec = Field(description="one SGD step of the central baseline's model (the "
+                                          "dense network; with baseline branched, every "
+                                          "branch) over a batch of learning.local.batch on "
+                                          "these devices; a sub-model's step is this time x "
+                                          "its forward FLOPs / the baseline model's (of the "
+                                          "timed model when `timed` is given), and averaging "
                                           "costs its FLOPs at the same time per FLOP")
 
 
@@ -39,20 +45,44 @@ class BranchedModelSpec(Strict):
                                                                         "shared layer")
     channels: list[int] = Field(default_factory=lambda: [8], description="cnn: channels per "
                                                                          "conv layer")
-    branch_width: int = Field(32, ge=1, description="ReLU units of each class's branch (the "
-                                                    "functionality structure), which feeds "
-                                                    "that class's single logit")
+    deep: int = Field(320, ge=1, description="ReLU units of the dense network's deep layer "
+                                             "(after the shared layers, before the logits): "
+                                             "the layer that is decoupled into branches")
+    keep: Fraction = Field(0.1, gt=0, description="fraction of the deep layer's units each "
+                                                  "class keeps (the paper's 10 %)")
+    branch_width: Optional[int] = Field(
+        None, ge=1, description="ReLU units of each class's branch (the functionality "
+                                "structure), which feeds that class's single logit; default: "
+                                "keep x deep, rounded up")
 
     @model_validator(mode="after")
     def _sizes(self) -> "BranchedModelSpec":
         if any(h < 1 for h in self.hidden + self.channels):
             raise ValueError("every entry of hidden and channels must be >= 1")
+        if self.branch_width is None:
+            self.branch_width = max(1, math.ceil(self.keep * self.deep - 1e-9))
         return self
 
 
+class DecentralTimedSpec(Strict):
+    """The model the deployment runs (the paper's VGG-16 or AlexNet on CIFAR), decoupled as
+    the paper does: its sizes, in closed form from its layer shapes, set every node's bytes
+    on the wire and FLOPs (and so its step time); `learning.model` still decides the
+    learning."""
+
+    model: Literal["vgg16_cifar", "alexnet_cifar"] = Field(
+        description="'vgg16_cifar' (13 convs, last 6 decoupled) or 'alexnet_cifar' (5 convs, "
+                    "last 3 decoupled), 32x32 input")
+    keep: Fraction = Field(0.1, gt=0, description="fraction of each decoupled layer's filters "
+                                                  "a task keeps (the paper's 10 %: 52 of 512)")
+    decoupled: Optional[int] = Field(None, ge=1, description="conv layers decoupled, counted "
+                                                             "from the last; default the "
+                                                             "paper's (6 VGG-16, 3 AlexNet)")
+
+
 class DecentralPretrainSpec(Strict):
-    """The paper decouples a *pre-trained* model: before round 0 the full model (every
-    branch) is trained on examples set aside for it, and every node (and the centralized
+    """The paper decouples a *pre-trained* model: before round 0 the baseline's model (the
+    dense network, or every branch) is trained on examples set aside for it, and every node (and the centralized
     baseline) starts from it. Not charged to the simulated clock nor to the nodes'
     computation; the examples are removed from the nodes' data."""
 
@@ -121,6 +151,15 @@ class DecentralizedSpec(Strict):
     compare_central: bool = Field(
         False, description="also run the centralized baseline (same scenario and seed, mode "
                            "centralized) and report the computation reductions")
+    baseline: Literal["dense", "branched"] = Field(
+        "dense", description="the central baseline and the model decoupled: 'dense' (the "
+                             "paper's: the original network, shared layers + a dense deep "
+                             "layer + every logit, pre-trained, then each class keeps its "
+                             "most important deep units as its branch) or 'branched' (the "
+                             "central node trains every branch at once; nodes start from the "
+                             "pre-trained branched model)")
+    timed: Optional[DecentralTimedSpec] = Field(
+        None, description="the model the deployment runs; omitted: the learned model is timed")
     dtype_bytes: int = Field(4, ge=1, le=8, description="bytes per parameter on the wire")
     learning: DecentralLearningSpec = Field(default_factory=DecentralLearningSpec)
 
@@ -137,4 +176,4 @@ class DecentralizedSpec(Strict):
 
 
 __all__ = ["DecentralizedSpec", "WorkerGroupSpec", "BranchedModelSpec",
-           "DecentralLearningSpec", "EdgesSpec"]
+           "DecentralLearningSpec", "EdgesSpec", "DecentralTimedSpec"]

@@ -11,7 +11,8 @@ def _to_target(rounds: list[dict], node_rows: list[dict], nodes: int,
                target: Optional[float]) -> dict:
     """The first round whose global accuracy reaches ``target``: rounds, simulated time, and
     the most any one node computed until then (FLOPs, compute seconds)."""
-    out = {"rounds": None, "time_s": None, "flops_max_node": None, "compute_s_max_node": None}
+    out = {"rounds": None, "time_s": None, "flops_max_node": None, "flops_all": None,
+           "compute_s_max_node": None}
     if target is None:
         return out
     for row in rounds:
@@ -23,6 +24,7 @@ def _to_target(rounds: list[dict], node_rows: list[dict], nodes: int,
             for x in upto:
                 secs[x["node"]] = secs.get(x["node"], 0.0) + x["compute_s"] + x["aggregation_s"]
             out.update(rounds=r + 1, time_s=row["end"], flops_max_node=row["cumulative_flops_max"],
+                       flops_all=row["cumulative_flops"],
                        compute_s_max_node=max(secs.values()) if secs else 0.0)
             break
     return out
@@ -35,8 +37,9 @@ def _accs(rounds: list[dict]) -> list[float]:
 def decentral_summary(sim, system) -> dict:
     spec, run = system.spec, system.run_
     rows, nrows = run.rounds, run.node_rows
-    lay, L = run.layout, system.learner
+    cost, L = run.cost, system.learner
     accs = _accs(rows)
+    central = spec.mode == "centralized"
     per_node = []
     for w in system.nodes:
         mine = [x for x in nrows if x["node"] == w.name]
@@ -44,8 +47,11 @@ def decentral_summary(sim, system) -> dict:
         per_node.append({
             "node": w.name, "device": w.device.node.device, "tasks": list(w.tasks),
             "neighbours": [system.nodes[j].name for j in system.neighbours[w.k]],
-            "examples": len(w.data), "parameters": lay.sub_params(w.tasks),
-            "forward_flops_per_example": L.flops_per_example(len(w.tasks)),
+            "examples": len(w.data),
+            "parameters": (cost.baseline(spec.baseline)[0] if central
+                           else cost.sub_params(len(w.tasks))),
+            "forward_flops_per_example": (run.full_flops if central
+                                          else cost.sub_flops(len(w.tasks))),
             "train_flops": sum(x["train_flops"] for x in mine),
             "aggregation_flops": sum(x["aggregation_flops"] for x in mine),
             "compute_s": sum(x["compute_s"] for x in mine),
@@ -66,14 +72,20 @@ def decentral_summary(sim, system) -> dict:
         "links": system.graph.number_of_edges(),
         "tasks_per_node": spec.tasks_per_node, "overlap": spec.overlap,
         "data": spec.learning.data,
-        "parameters": lay.size, "shared_parameters": lay.shared,
-        "branch_parameters": lay.branch,
-        "full_forward_flops_per_example": L.flops_per_example(L.classes),
+        "baseline": spec.baseline,
+        "parameters": cost.baseline(spec.baseline)[0],
+        "shared_parameters": cost.shared_params,
+        "branch_parameters": cost.branch_params,
+        "dense_parameters": cost.dense_params,
+        "full_forward_flops_per_example": run.full_flops,
+        "dense_forward_flops_per_example": cost.dense_flops,
+        **_models(spec, L),
         "dataset": {"name": system.data.name, "examples": len(system.data),
                     "test_examples": len(system.test), "classes": system.data.classes,
                     "pretrain_examples": len(system.pretrain_set)},
         "rounds": len(rows),
         "complete": len(rows) == spec.rounds,
+        "initial_global_accuracy": run.initial_accuracy,
         "final_global_accuracy": accs[-1] if accs else None,
         "best_global_accuracy": max(accs) if accs else None,
         "final_local_accuracy_mean": next((r["local_accuracy_mean"] for r in reversed(rows)
@@ -100,12 +112,52 @@ def decentral_summary(sim, system) -> dict:
         if target is None:
             target = central["final_accuracy"]
             out["target_accuracy"] = target
+        central_rows = central["_rounds"]
         c = _to_target(central["_rounds"], central["_nodes"], 1, target)
         del central["_rounds"], central["_nodes"]
         central["to_target"] = c
     out["to_target"] = _to_target(rows, nrows, len(system.nodes), target)
     if spec.compare_central:
         out["reduction"] = _reduction(out, out["central"])
+        out["at_equal_flops"] = _at_equal(rows, central_rows, run.initial_accuracy,
+                                          out["central"]["initial_accuracy"])
+    return out
+
+
+def _models(spec, learner) -> dict:
+    """Which model was timed and which learned (as FedAce records them)."""
+    m = spec.learning.model
+    learned = {"model": f"{m.name} ({'dense' if learner.layout is None else 'branched'})",
+               "params": int(learner.params)}
+    if spec.timed is None:
+        return {"learned_model": learned, "timed_model": dict(learned, source="learned")}
+    t = spec.timed
+    return {"learned_model": learned,
+            "timed_model": {"model": t.model, "keep": t.keep, "decoupled": t.decoupled,
+                            "source": "closed form"}}
+
+
+def _acc_within(rows: list[dict], key: str, budget: float, start: float) -> float:
+    """The last measured global accuracy of a run whose cumulative FLOPs (``key``) stay
+    within ``budget`` (``start``, its accuracy before round 0, when none does)."""
+    best = start
+    for r in rows:
+        if r[key] <= budget * (1 + 1e-12) and not math.isnan(r["global_accuracy"]):
+            best = r["global_accuracy"]
+    return best
+
+
+def _at_equal(rows: list[dict], central: list[dict], start: float, c_start: float) -> dict:
+    """Accuracy of both at equal computation: the smaller of the two runs' totals, counted
+    over all nodes and on the busiest node."""
+    out = {}
+    for name, key in (("all", "cumulative_flops"), ("busiest_node", "cumulative_flops_max")):
+        if not rows or not central:
+            continue
+        budget = min(rows[-1][key], central[-1]["cumulative_flops"])
+        out[name] = {"flops": budget, "accuracy": _acc_within(rows, key, budget, start),
+                     "central_accuracy": _acc_within(central, "cumulative_flops", budget,
+                                                     c_start)}
     return out
 
 
@@ -122,6 +174,7 @@ def _central(sim) -> dict:
     accs = _accs(run.rounds)
     nrows = run.node_rows
     return {"node": ref.system.nodes[0].name, "rounds": len(run.rounds),
+            "model": ref.system.spec.baseline, "initial_accuracy": run.initial_accuracy,
             "final_accuracy": accs[-1] if accs else None,
             "best_accuracy": max(accs) if accs else None,
             "flops_per_round": fmean(x["train_flops"] for x in nrows) if nrows else None,
@@ -141,6 +194,7 @@ def _reduction(out: dict, central: dict) -> dict:
     return {"flops_per_round": _ratio(central["flops_per_round"],
                                       out["flops_per_round_max_node"]),
             "flops_to_target": _ratio(c["flops_max_node"], d["flops_max_node"]),
+            "flops_all_to_target": _ratio(c["flops_all"], d["flops_all"]),
             "compute_s_to_target": _ratio(c["compute_s_max_node"], d["compute_s_max_node"]),
             "time_to_target": _ratio(c["time_s"], d["time_s"])}
 
@@ -178,11 +232,19 @@ def report_rows(body: dict) -> list[tuple[str, str]]:
                      "not reached" if t["rounds"] is None else
                      f"{t['rounds']} rounds, {fmt(t['time_s'], 's')}, "
                      f"{t['flops_max_node'] / 1e6:,.4g} MFLOP on the busiest node"))
+    tm, lm = body["timed_model"], body["learned_model"]
+    if tm["source"] != "learned":
+        rows.insert(1, ("models", f"timed {tm['model']} (keep {tm['keep']:.0%}), learned "
+                                  f"{lm['model']}"))
     if "central" in body:
         c, red = body["central"], body["reduction"]
-        rows += [("central", f"final {_pct(c['final_accuracy'])}, "
+        eq = body["at_equal_flops"].get("all", {})
+        rows += [("central", f"{c['model']}: final {_pct(c['final_accuracy'])}, "
                              f"{c['flops_per_round'] / 1e6:,.4g} MFLOP per epoch"),
                  ("reduction", f"per round {_x(red['flops_per_round'])}, to target "
-                               f"{_x(red['flops_to_target'])} FLOPs, "
-                               f"{_x(red['time_to_target'])} time")]
+                               f"{_x(red['flops_to_target'])} FLOPs (busiest node), "
+                               f"{_x(red['flops_all_to_target'])} (all), "
+                               f"{_x(red['time_to_target'])} time"),
+                 ("at equal FLOPs", f"{_pct(eq.get('accuracy'))} against central "
+                                    f"{_pct(eq.get('central_accuracy'))} (all nodes)")]
     return rows

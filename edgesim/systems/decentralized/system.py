@@ -133,6 +133,24 @@ def _set_aside(sim, labels: np.ndarray, train: np.ndarray,
     return train[rest], train[aside]
 
 
+def costs(sim, spec, learner, classes: int):
+    """The sizes that set FLOPs and bytes: the timed model's decomposition when `timed` is
+    given, else the learned model's (None after a recorded problem)."""
+    from edgesim.systems.decentralized import cost
+    m = spec.learning.model
+    if spec.timed is None:
+        return cost.learned_decomposition(m.name, classes, learner.shared_params,
+                                          learner.trunk_flops, learner.model.features, m.deep,
+                                          m.branch_width)
+    convs, _pixels, paper = cost.timed_layers(spec.timed.model)
+    decoupled = spec.timed.decoupled or paper
+    if decoupled >= len(convs):
+        sim.problem(f"{BASE}.timed.decoupled", f"{spec.timed.model} has {len(convs)} conv "
+                    "layers: leave at least one shared", decoupled)
+        return None
+    return cost.decompose(spec.timed.model, classes, spec.timed.keep, decoupled)
+
+
 class DecentralizedSystem(TrainingSystem):
     """Sub-model training with neighbour averaging, or the full model on one node."""
 
@@ -183,26 +201,49 @@ class DecentralizedSystem(TrainingSystem):
             sim.warnings.append(f"{BASE}: the nodes training classes {bad} are not neighbours "
                                 "of one another: those branches only meet in the "
                                 "recomposed model")
-        from edgesim.learning.branched import BranchedLearner
+        from edgesim.learning.branched import BranchedLearner, DenseLearner
         self.learner = make_learner(sim, BranchedLearner, learning, data,
                                     f"{BASE}.learning.model")
-        if self.learner is None:
+        self.dense = None
+        if spec.baseline == "dense":
+            self._check_dense(sim, learning)
+            self.dense = make_learner(sim, DenseLearner, learning, data,
+                                      f"{BASE}.learning.model")
+        if self.learner is None or sim.problems:
             return
         self.data = data
+        self.cost = costs(sim, spec, self.learner, data.classes)
         if sim.problems:
             return
+        self.kept: list[list[int]] = []
         if learning.pretrain is not None:
             self._pretrain(sim, learning.pretrain, data.classes)
+        if spec.mode == "centralized" and self.dense is not None:
+            self.learner = self.dense           # the central node trains the dense network
         from edgesim.systems.decentralized.run import DecentralRun
         self.run_ = DecentralRun(sim, self)
 
+    def _check_dense(self, sim, learning) -> None:
+        m = learning.model
+        if learning.pretrain is None:
+            sim.problem(f"{BASE}.baseline", "'dense' decouples a pre-trained network: give "
+                        "learning.pretrain, or use baseline 'branched'", "dense")
+        if m.branch_width > m.deep:
+            sim.problem(f"{BASE}.learning.model.branch_width", f"a class cannot keep more "
+                        f"than the deep layer's {m.deep} units", m.branch_width)
+
     def _pretrain(self, sim, spec, classes: int) -> None:
-        """The full model trained on the set-aside examples; every node starts from it."""
+        """The baseline's model trained on the set-aside examples; with baseline dense it is
+        then decoupled into the branches every node starts from."""
         gen = generator(sim.seed, "decentral:pretrain")
         order = np.concatenate([self.pretrain_set[gen.permutation(len(self.pretrain_set))]
                                 for _ in range(spec.epochs)])
-        self.learner.initial, _steps, _loss = self.learner.train(
-            self.learner.initial, list(range(classes)), order, self.spec.learning.local.lr)
+        first = self.dense or self.learner
+        first.initial, _steps, _loss = first.train(
+            first.initial, list(range(classes)), order, self.spec.learning.local.lr)
+        if self.dense is not None:
+            self.learner.initial, self.kept = self.dense.decouple(
+                self.dense.initial, self.pretrain_set, self.learner)
 
     def routes(self) -> list[tuple]:
         path = f"{BASE}.topology"
@@ -219,7 +260,9 @@ class DecentralizedSystem(TrainingSystem):
 
     def frames(self) -> dict:
         from edgesim.systems.decentralized.frames import frames
-        return frames(self.run_)
+        learned = self.spec.learning.model.name
+        timed = self.spec.timed.model if self.spec.timed is not None else learned
+        return frames(self.run_, timed, learned)
 
     def plots(self, directory, summary: dict) -> None:
         from edgesim.systems.decentralized.plots import plot_all
@@ -227,7 +270,8 @@ class DecentralizedSystem(TrainingSystem):
 
     def describe(self) -> str:
         if self.spec.mode == "centralized":
-            return f"centralized on {self.nodes[0].name if self.nodes else '?'}"
+            return (f"centralized ({self.spec.baseline}) on "
+                    f"{self.nodes[0].name if self.nodes else '?'}")
         top = self.spec.topology if isinstance(self.spec.topology, str) else "graph"
         return (f"{len(self.nodes)} nodes, {top} of {self.graph.number_of_edges()} links, "
                 f"tasks {[w.tasks for w in self.nodes]}")
