@@ -45,6 +45,9 @@ SHORTER = {
     # ~16 min in full on 2 shared cores (five models pre-trained on CIFAR images)
     "deepcon/dmml-learning-cifar10": ["training.deepcon.rounds=1",
                                       "training.deepcon.learning.pretrain_epochs=2"],
+    # 1.5-7 min each in full (15 rounds of a CNN on CIFAR images plus the dense baseline)
+    "decentralized/cifar-ring": ["training.decentralized.rounds=4"],
+    "decentralized/cifar-mesh": ["training.decentralized.rounds=4"],
 }
 
 
