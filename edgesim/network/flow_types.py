@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgesim.engine.clock import Call
 
 __all__ = ["ACTIVE", "PROPAGATING", "DONE", "FAILED", "STOPPED", "Flow", "ChannelStats", "_Channel",
            "_Group", "_check_rate"]

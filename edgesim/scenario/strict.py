@@ -111,7 +111,7 @@ class SaneNumbers(BaseModel):
                 for key in (name, field.alias):
                     if key is not None and key in data:
                         # Pydantic moves a top-level Annotated's metadata onto the field.
-                        annotation = (typing.Annotated[field.annotation, *field.metadata]
+                        annotation = (typing.Annotated[(field.annotation, *field.metadata)]
                                       if field.metadata else field.annotation)
                         bad = _bad_number(data[key], annotation)
                         if bad is not None:

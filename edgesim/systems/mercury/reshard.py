@@ -128,7 +128,7 @@ class Resharder:
 
     def thread(self, k: int):
         """BACC's second thread, network side: device k's rounds, one after another."""
-        env, spec = self.env, self.spec
+        spec = self.spec
         while True:
             if not self.queue[k]:
                 yield self._wake[k]
