@@ -20,7 +20,6 @@ from pydantic import (
     WrapValidator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 __all__ = ["LARGEST_INT", "SaneNumbers", "Strict"]
 
@@ -43,6 +42,18 @@ def _admits_bool(annotation: Any) -> bool:
         return any(_admits_bool(a) for a in typing.get_args(annotation))
     if origin is typing.Literal:
         return any(isinstance(a, bool) for a in typing.get_args(annotation))
+    return False
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether ``annotation`` (through Annotated, Optional and unions) takes an int or float."""
+    if annotation in (int, float):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_number(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_is_number(a) for a in typing.get_args(annotation))
     return False
 
 
@@ -81,7 +92,9 @@ def _elements(annotation: Any, value: Any) -> list[tuple[Any, Any, Any]]:
 def _bad_number(value: Any, annotation: Any) -> tuple[tuple, str] | None:
     """Where in ``value`` (a path below it) a number is not one, and why; None when all are."""
     if isinstance(value, bool):
-        if _admits_bool(annotation):
+        # Only where a number is expected; elsewhere (a string, a pair of names) pydantic's
+        # own message says what the field wants.
+        if _admits_bool(annotation) or not _is_number(annotation):
             return None
         return (), ("a boolean where a number is expected (YAML reads yes/no/on/off/true/false "
                     "as booleans); write a number")
@@ -117,9 +130,12 @@ class SaneNumbers(BaseModel):
                         if bad is not None:
                             # A plain ValueError from here would be located at the model, not
                             # at the key; a ValidationError keeps the key path for the message.
+                            # A built-in type: pydantic re-creates the errors of a
+                            # ValidationError raised in a validator from their type names, and
+                            # a custom one is unknown there (a KeyError in some unions).
                             raise ValidationError.from_exception_data(cls.__name__, [{
-                                "type": PydanticCustomError("sane_number", bad[1]),
-                                "loc": (key, *bad[0]), "input": data[key]}])
+                                "type": "value_error", "loc": (key, *bad[0]),
+                                "input": data[key], "ctx": {"error": ValueError(bad[1])}}])
                         break
         return data
 
