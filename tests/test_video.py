@@ -364,3 +364,12 @@ def test_a_truncated_video_is_refused_with_its_counts(tmp_path):
     n = int(re.search(r"only (\d+)", str(pytest.raises(VideoError, extract_rois, cut,
                                                          RoiParams()).value))[1])
     assert len(extract_rois(cut, RoiParams(), max_frames=n).frames) == n
+
+
+def test_the_guide_lists_every_bundled_trace():
+    text = GUIDE.read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([\w.-]+\.csv)` \|", text, flags=re.M))
+    shipped = {p.name for p in (REPO / "traces" / "rois").glob("*.csv")}
+    assert listed == shipped, f"camera-traces.md lists {sorted(listed)}, traces/rois has {sorted(shipped)}"
+    for name in shipped:
+        assert f"-o traces/rois/{name}" in text, f"no command for {name} in the guide"
