@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SKEWS = (0.365, 1.0, 2.0)          # 0.365: fitted to the Telraam counts (distream.telraam.fit)
-LOADS = (0.5, 1.0, 2.0)            # x campus.yaml's mean offered load
+LOADS = (1.0, 2.0)                 # x campus.yaml's mean offered load
 TRACE_SEEDS = (1, 2, 3)
 POLICIES = ("camera-only", "centralized", "distream-l", "distream-p", "distream")
 CAMPUS_IPS = 1494.0                # campus.yaml: 0.9713 ROIs/frame x 15 fps x 24 x 2.85 x 1.5
@@ -78,10 +78,31 @@ def _ci(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
+def _runs(sweep: Path):
+    """runs.parquet, or (for a sweep still running) the finished runs read from their folders."""
+    import json
+
+    import pandas as pd
+
+    if (sweep / "runs.parquet").exists():
+        return pd.read_parquet(sweep / "runs.parquet")
+    plan = json.loads((sweep / "sweep.json").read_text())
+    params = {c["config"]: c["params"] for c in plan["configurations"]}
+    rows = []
+    for r in plan["runs"]:
+        f = sweep / "runs" / r["key"] / "summary.json"
+        if f.exists():
+            s = json.loads(f.read_text())
+            rows.append({**params[r["config"]], "config": r["config"],
+                         "inference_ips.avg": s["inference_ips"]["avg"],
+                         "slo_miss_rate": s["slo_miss_rate"], "latency_s.mean": s["latency_s"]["mean"]})
+    return pd.DataFrame(rows)
+
+
 def table(sweep: Path, out: Path | None) -> str:
     import pandas as pd
 
-    runs = pd.read_parquet(sweep / "runs.parquet")
+    runs = _runs(sweep)
     f = runs["workload.sources.rois.arrivals.file"].astype(str)
     runs["skew"] = f.str.extract(r"skew([0-9.]+)-seed")[0].astype(float)
     runs["trace_seed"] = f.str.extract(r"-seed(\d+)\.csv")[0].astype(int)
@@ -92,10 +113,10 @@ def table(sweep: Path, out: Path | None) -> str:
         order = sorted(grp[scales.name].unique())
         for i, s in enumerate(order):
             runs.loc[grp.index[grp[scales.name] == s], "load"] = LOADS[i]
-    base = {(r.skew, r.trace_seed, r.load): r["inference_ips.avg"] for _, r in
+    key = ["skew", "trace_seed", "load"]
+    base = {tuple(r[key]): r["inference_ips.avg"] for _, r in
             runs[runs["policy.name"] == "camera-only"].iterrows()}
-    runs["gain"] = [r["inference_ips.avg"] / base[(r.skew, r.trace_seed, r.load)]
-                    for _, r in runs.iterrows()]
+    runs["gain"] = [r["inference_ips.avg"] / base[tuple(r[key])] for _, r in runs.iterrows()]
     rows = []
     for (skew, load, pol), g in runs.groupby(["skew", "load", "policy.name"]):
         gm, gh = _ci(g["gain"].to_numpy(float))
@@ -109,8 +130,13 @@ def table(sweep: Path, out: Path | None) -> str:
     for (skew, load), g in res.groupby(["skew", "load"]):
         cells = []
         for p in POLICIES:
-            r = g[g.policy == p].iloc[0]
-            cells.append(f"{r.gain:.2f}x ± {r.gain_ci:.2f}; {r.miss:.1f}% ± {r.miss_ci:.1f}")
+            r = g[g.policy == p]
+            if not len(r):
+                cells.append("-")
+                continue
+            r = r.iloc[0]
+            n = "" if r.n == len(TRACE_SEEDS) else f" (n={r.n})"
+            cells.append(f"{r.gain:.2f}x ± {r.gain_ci:.2f}; {r.miss:.1f}% ± {r.miss_ci:.1f}{n}")
         md.append(f"| {skew:g} | {load:g} | " + " | ".join(cells) + " |")
     text = "\n".join(md)
     if out is not None:
@@ -125,11 +151,11 @@ def _plot(res, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    skews = sorted(res.skew.unique())
+    skews = sorted(res["skew"].unique())
     fig, axes = plt.subplots(1, len(skews), figsize=(4.2 * len(skews), 3.6), sharey=True)
     for ax, skew in zip(np.atleast_1d(axes), skews):
         for p in POLICIES:
-            g = res[(res.skew == skew) & (res.policy == p)].sort_values("load")
+            g = res[(res["skew"] == skew) & (res.policy == p)].sort_values("load")
             ax.errorbar(g.load * CAMPUS_IPS, g.gain, yerr=g.gain_ci, marker="o", capsize=3, label=p)
         ax.set_title(f"skew {skew:g}" + (" (fitted)" if abs(skew - SKEWS[0]) < 1e-9 else ""))
         ax.set_xlabel("mean offered inferences/s")
