@@ -120,10 +120,14 @@ def from_video(video: str, out: str, history: int, threshold: float, min_area: i
               show_default=True, help="time of day at the start of the trace")
 @click.option("--max-rois", type=click.IntRange(min=0), default=30, show_default=True,
               help="cap on ROIs per frame")
+@click.option("--skew", type=click.FloatRange(min=0), default=None,
+              help="cross-camera skew: standard deviation of the log of the cameras' expected "
+                   "mean ROIs (0: equal cameras) [default: the profile's idle/busy draws]")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
               help="trace to write (CSV: frame,time_s,cam0,...)")
 def generate(cameras: int, fps: float, duration: float, seed: int, profile: str,
-             day_length: Optional[float], start_hour: float, max_rois: int, out: str) -> None:
+             day_length: Optional[float], start_hour: float, max_rois: int, skew: Optional[float],
+             out: str) -> None:
     """A synthetic multi-camera ROI-count trace with Distream's workload dynamics.
 
     Cameras stand along a path; lone passers-by and moving crowds (which pass camera k, then
@@ -134,12 +138,13 @@ def generate(cameras: int, fps: float, duration: float, seed: int, profile: str,
     import numpy as np
 
     from edgesim.video.synthetic import generate as gen, summarize, write
-    df = gen(cameras, fps, duration, seed, profile, day_length, start_hour, max_rois)
+    df = gen(cameras, fps, duration, seed, profile, day_length, start_hour, max_rois, skew)
     args = ["--cameras", cameras, "--fps", f"{fps:g}", "--duration", f"{duration:g}s",
             "--seed", seed, "--profile", profile]
     args += ["--day-length", f"{day_length:g}s"] if day_length else []
     args += ["--start-hour", f"{start_hour:g}"] if start_hour else []
     args += ["--max-rois", max_rois] if max_rois != 30 else []
+    args += ["--skew", f"{skew:g}"] if skew is not None else []
     write(df, out, command=_command("generate", *args, "-o", out))
     s = summarize(df)
     means = np.array(list(s["mean"].values()))

@@ -15,7 +15,7 @@ from typing import Optional, Union
 import numpy as np
 
 __all__ = ["Profile", "PROFILES", "generate", "summarize", "lagged_correlation", "write", "with_overrides",
-           "MAX_ROIS"]
+           "MAX_ROIS", "expected_occupancy", "skewed_busyness", "log_skew"]
 
 MAX_ROIS = 30   # Distream §1.4: 0 to 30 ROIs per frame
 
@@ -97,7 +97,7 @@ def _thinned(rng: np.random.Generator, rate: float, lo: float, hi: float, accept
 
 def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed: int = 1,
              profile: Union[str, Profile] = "campus", day_length: Optional[float] = None,
-             start_hour: float = 0.0, max_rois: int = MAX_ROIS):
+             start_hour: float = 0.0, max_rois: int = MAX_ROIS, skew: Optional[float] = None):
     """ROIs per frame for ``cameras`` cameras: a pandas DataFrame ``frame, time_s, cam0, ...``.
 
     The model (every number below is a field of the :class:`Profile`, ``campus`` or
@@ -108,6 +108,12 @@ def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed
       ``round(idle_fraction * N)`` randomly chosen cameras are almost idle (corridors, areas
       people rarely visit; ``b_k`` log-uniform in ``idle_busyness``), the others log-uniform in
       ``busy_busyness``. Each link k -> k+1 has a travel time ``tau_k`` uniform in ``travel_s``.
+      With ``skew`` (>= 0) the busyness is set instead so that the cameras' *expected* mean
+      ROIs per frame have a standard deviation of their logarithms of exactly ``skew``
+      (:func:`skewed_busyness`: lognormal quantiles, then divided by each camera's expected
+      occupancy per unit busyness, :func:`expected_occupancy`, which corrects for a camera's
+      place on the path; the busiest camera gets ``b = 1``); no camera is idle. ``skew = 0``
+      gives every camera the same expected load.
     * **Time of day.** ``d(t)`` interpolates the 24 ``hourly`` values linearly at hour
       ``start_hour + 24 t / day_length`` (mod 24). ``day_length`` defaults to ``duration``: the
       trace spans one day, compressed; objects still move at real speed (seconds).
@@ -171,6 +177,12 @@ def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed
     b_busy = np.exp(layout.uniform(lo, hi, cameras))
     busy = np.where(idle, b_idle, b_busy)
     tau = layout.uniform(*prof.travel_s, max(cameras - 1, 0))
+    if skew is not None:
+        if not skew >= 0:
+            raise ValueError("skew must be non-negative")
+        occ = expected_occupancy(prof, cameras, fps, duration, day, start_hour)
+        busy = skewed_busyness(float(skew), occ, layout.permutation(cameras))
+        idle[:] = False
 
     def daily(t):
         return _daily(prof, t, day, start_hour)
@@ -226,12 +238,69 @@ def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed
         "generator": "edgesim.video.synthetic.generate",
         "profile": prof.name, "cameras": cameras, "fps": float(fps), "duration_s": float(duration),
         "seed": seed, "day_length_s": day, "start_hour": float(start_hour), "max_rois": max_rois,
+        **({} if skew is None else {"skew": float(skew)}),
         "busyness": [round(float(x), 5) for x in busy],
         "idle": [int(i) for i in np.flatnonzero(idle)],
         "travel_s": [round(float(x), 3) for x in tau],
         "profile_params": asdict(prof) if isinstance(profile, Profile) else None,
     })
     return df
+
+
+def expected_occupancy(profile: Union[str, Profile], cameras: int, fps: float, duration: float,
+                       day_length: Optional[float] = None, start_hour: float = 0.0) -> np.ndarray:
+    """Expected objects in view at each camera per unit busyness, before the ``max_rois`` cap.
+
+    Lone passers-by give ``solo_occupancy * mean d``; crowds born at camera j (rate
+    ``crowd_rate * mean d**2``, mean size E[S] of the clipped lognormal) reach camera k with
+    probability ``p_continue**|k-j|`` in their direction, with ``member_continue**|k-j|`` of their
+    members, each in view ``dwell_s`` on average: ``crowd_rate * mean d**2 * E[S] * dwell_s *
+    sum_j P(j -> k)``. The means of ``d`` are over the trace's frame times; exact for a flat
+    day, otherwise it neglects the day's change during a crowd's few-second hops. Camera k's
+    expected mean ROIs per frame is ``busyness_k`` times this (without the cap).
+    """
+    from statistics import NormalDist
+
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    day = float(duration if day_length is None else day_length)
+    d = _daily(prof, np.arange(int(math.floor(duration * fps + 1e-9))) / float(fps), day,
+               start_hour)
+    unit = NormalDist(math.log(prof.crowd_median), prof.crowd_sigma)
+    cdf = [unit.cdf(math.log(n + 0.5)) for n in range(2, prof.crowd_max)]   # P(round(L) <= n)
+    probs = np.diff([0.0] + cdf + [1.0])                                       # sizes 2..crowd_max
+    size = float(np.dot(np.arange(2, prof.crowd_max + 1), probs))
+    q = prof.p_continue * prof.member_continue
+    k = np.arange(cameras)
+    hops = k[:, None] - k[None, :]                      # k - j: camera k from birth camera j
+    reach = np.where(hops >= 0, prof.forward * q ** np.abs(hops), 0.0) + \
+        np.where(hops <= 0, (1 - prof.forward) * q ** np.abs(hops), 0.0)
+    crowd = prof.crowd_rate * float(np.mean(d ** 2)) * size * prof.dwell_s * reach.sum(axis=1)
+    return prof.solo_occupancy * float(np.mean(d)) + crowd
+
+
+def skewed_busyness(skew: float, occupancy: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Busyness giving expected per-camera means whose logarithms have standard deviation ``skew``.
+
+    Target means ``exp(skew * z_k)``: ``z`` the standard normal quantiles at (i + 0.5) / N,
+    standardised to mean 0 and (population) standard deviation 1 and dealt to the cameras in
+    ``order``; divided by ``occupancy`` (:func:`expected_occupancy`) and scaled so the largest
+    busyness is 1 (a busyness is the chance that a passing crowd member is seen).
+    """
+    from statistics import NormalDist
+
+    n = len(occupancy)
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])
+    if n > 1:
+        z = (z - z.mean()) / z.std()
+    b = np.exp(skew * z[np.argsort(order)]) / np.asarray(occupancy)
+    return b / b.max()
+
+
+def log_skew(means) -> float:
+    """The skew of per-camera means as ``generate(skew=...)`` sets it: the population standard
+    deviation of their logarithms (inf when a camera has no ROI at all)."""
+    m = np.asarray(list(means), dtype=float)
+    return math.inf if np.any(m <= 0) else float(np.log(m).std())
 
 
 def camera_columns(df) -> list[str]:
@@ -323,7 +392,7 @@ def write(df, path: Union[str, Path], command: Optional[str] = None) -> Path:
                      "docstring and docs/guides/camera-traces.md)",
     }
     for key in ("profile", "cameras", "fps", "duration_s", "seed", "day_length_s", "start_hour",
-                "max_rois"):
+                "max_rois", "skew"):
         if key in a:
             head[key] = a[key]
     if a.get("profile_params"):
