@@ -372,4 +372,4 @@ def test_the_guide_lists_every_bundled_trace():
     shipped = {p.name for p in (REPO / "traces" / "rois").glob("*.csv")}
     assert listed == shipped, f"camera-traces.md lists {sorted(listed)}, traces/rois has {sorted(shipped)}"
     for name in shipped:
-        assert f"-o traces/rois/{name}" in text, f"no command for {name} in the guide"
+        assert f"traces/rois/{name}" in text, f"no command for {name} in the guide"
