@@ -267,6 +267,28 @@ def test_schema():
     assert {"required": ["training"]} in schema["anyOf"]
     assert schema["additionalProperties"] is False       # unknown keys are rejected
     assert schema["title"] == "Scenario"
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].startswith("urn:edgesim:scenario-schema:")
+
+
+def test_schema_is_what_editors_check_bundled_scenarios_against():
+    """The schema is valid JSON Schema 2020-12, every bundled scenario (without `extends`)
+    passes it, and a misspelt key fails it, as the editor set-up in the README relies on."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(ok("schema").output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    checked = 0
+    for f in sorted((REPO / "scenarios").rglob("*.yaml")):
+        doc = yaml.safe_load(f.read_text())
+        if isinstance(doc, dict) and "extends" not in doc and "grid" not in doc:
+            errors = [e.message for e in validator.iter_errors(doc)]
+            assert not errors, f"{f}: {errors[:2]}"
+            checked += 1
+    assert checked >= 20
+    doc = yaml.safe_load(MMC.read_text())
+    doc["nodes"]["server"]["exectors"] = 4
+    assert list(validator.iter_errors(doc))
 
 
 def test_scenarios_lists_bundled_with_descriptions():

@@ -140,8 +140,14 @@ def check(scenario: str, sets: tuple, strict: bool) -> None:
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
+    from edgesim._version import __version__
     from edgesim.scenario.schema import Scenario
-    click.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+    # $schema and $id first: editors (the YAML language server, JSON Schema stores) read the
+    # dialect from $schema; $id names this version's schema.
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:edgesim:scenario-schema:{__version__}",
+            **Scenario.model_json_schema()}
+    click.echo(json.dumps(body, indent=2))
 
 
 @main.command()
