@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "edgesim"
 #: Layers, bottom first: a module may import its own layer and those below it.
 LAYERS = [
     ("base", ["edgesim", "edgesim._version", "edgesim.units", "edgesim.errors",
-              "edgesim.bundled", "edgesim.registry"]),
+              "edgesim.bundled", "edgesim.registry", "edgesim.shared_data"]),
     ("scenario", ["edgesim.scenario"]),
     ("core", ["edgesim.engine", "edgesim.hardware", "edgesim.network", "edgesim.workload",
               "edgesim.failures", "edgesim.metrics", "edgesim.learning", "edgesim.policies",

@@ -187,6 +187,7 @@ from edgesim.cli.trace import trace as _trace  # noqa: E402  (registered after m
 from edgesim.cli.compare import compare as _compare  # noqa: E402
 from edgesim.cli.study import capacity as _capacity, plot as _plot, sweep as _sweep  # noqa: E402
 from edgesim.cli.training import training as _training  # noqa: E402
+from edgesim.cli.data import data as _data  # noqa: E402
 
 main.add_command(_trace)
 main.add_command(_calibrate)
@@ -196,6 +197,7 @@ main.add_command(_sweep)
 main.add_command(_capacity)
 main.add_command(_plot)
 main.add_command(_training)
+main.add_command(_data)
 
 
 if __name__ == "__main__":  # pragma: no cover

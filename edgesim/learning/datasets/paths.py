@@ -5,8 +5,9 @@ depend on how deep it sits: a path that starts with ``shared:`` is relative to t
 folder*, which is ``$EDGESIM_SHARED`` when that is set and otherwise ``../shared`` beside the
 project's root (the folder holding ``edgesim/``). So ``shared:data/learning/femnist`` is
 ``<project>/../shared/data/learning/femnist``. Every other relative path is relative to the
-scenario file's folder. edgesim never downloads: a missing file is an error that names the path
-looked at and where the set is published.
+scenario file's folder. A file absent from the shared folder is looked up in the cache that
+``edgesim data fetch`` fills (:mod:`edgesim.shared_data`). Runs never download: a missing file is
+an error that names the path looked at and where the set is published.
 """
 from __future__ import annotations
 
@@ -15,15 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from edgesim.scenario.learning_schema import SHARED_PREFIX
-SHARED_ENV = "EDGESIM_SHARED"
+from edgesim.shared_data import SHARED_ENV, locate, shared_root
 
-
-def shared_root() -> Path:
-    """The shared folder: ``$EDGESIM_SHARED``, else ``shared`` beside the project's root."""
-    env = os.environ.get(SHARED_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[4] / "shared"
+__all__ = ["SHARED_ENV", "shared_root", "where_shared", "resolve", "missing"]
 
 
 def where_shared() -> str:
@@ -38,11 +33,11 @@ def resolve(text: str, relative: Callable[[str], Path]) -> Path:
     """The path ``text`` names: ``shared:REST`` under :func:`shared_root`, anything else
     through ``relative`` (the scenario's own rule: relative to the scenario file)."""
     if text.startswith(SHARED_PREFIX):
-        return shared_root() / text[len(SHARED_PREFIX):].lstrip("/")
+        return locate(text[len(SHARED_PREFIX):].lstrip("/"))
     return relative(text)
 
 
 def missing(path: Path, what: str, published: str) -> str:
     """The one-line message for a data set whose file or folder is absent."""
-    return (f"{what} not found at {path}; edgesim does not download data sets: get it from "
-            f"{published}")
+    return (f"{what} not found at {path}; runs never download data sets: get it from "
+            f"{published} (or `edgesim data list` for what `edgesim data fetch` can download)")
