@@ -67,18 +67,19 @@ class Result:
         the plots (the CLI prints its summary table there, so the plots do not hold it up)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
+        prov = provenance(self.summary)
         streamed = self.requests_file
         if streamed is not None:    # copied as written: never the whole table in memory
             import shutil
             with atomic_path(out / "requests.parquet") as tmp:
                 shutil.copyfile(streamed, tmp)
         else:
-            write_parquet_atomic(self.requests, out / "requests.parquet")
-        write_parquet_atomic(self.timeseries, out / "timeseries.parquet")
+            write_parquet_atomic(self.requests, out / "requests.parquet", prov)
+        write_parquet_atomic(self.timeseries, out / "timeseries.parquet", prov)
         if self.links is not None:
-            write_parquet_atomic(self.links, out / "links.parquet")
+            write_parquet_atomic(self.links, out / "links.parquet", prov)
         if self.transfers is not None:
-            write_parquet_atomic(self.transfers, out / "transfers.parquet")
+            write_parquet_atomic(self.transfers, out / "transfers.parquet", prov)
         self.write_resolved(out)
         if on_tables is not None:
             on_tables()
@@ -122,3 +123,12 @@ def _absolute_files(data, scenario) -> dict:
             return str(scenario.path(node).resolve())
         return node
     return walk(data)
+
+
+def provenance(summary: dict) -> dict:
+    """What a run's tables carry in their Parquet metadata: enough to know where a table copied
+    out of its run folder came from (no time stamps: same scenario and seed, same bytes)."""
+    keys = ("scenario", "seed", "policy", "system", "edgesim_version", "duration_s")
+    out = {k: summary[k] for k in keys if summary.get(k) is not None}
+    out["producer"] = "edgesim"
+    return out

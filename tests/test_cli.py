@@ -363,3 +363,14 @@ def test_run_prints_the_summary_before_the_plots(tmp_path, monkeypatch, scenario
     ok("run", scenario, "-o", out)
     assert seen == ["summary", "plots"]
     assert (out / "summary.json").exists()
+
+
+def test_tables_carry_their_provenance(run_dir):
+    """Each Parquet table says which scenario, seed, policy and version made it (issue #29)."""
+    import pyarrow.parquet as pq
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for name in ("requests", "timeseries"):
+        meta = json.loads(pq.read_schema(run_dir / f"{name}.parquet").metadata[b"edgesim"])
+        assert meta == {"scenario": summary["scenario"], "seed": summary["seed"],
+                        "policy": summary["policy"], "producer": "edgesim",
+                        "edgesim_version": summary["edgesim_version"]}

@@ -118,7 +118,22 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
 
 
-def write_parquet_atomic(df: "pd.DataFrame", path: str | os.PathLike) -> None:
-    """Write ``df`` to a Parquet file at ``path`` atomically (pyarrow engine, no index)."""
+def write_parquet_atomic(df: "pd.DataFrame", path: str | os.PathLike,
+                         provenance: dict | None = None) -> None:
+    """Write ``df`` to a Parquet file at ``path`` atomically (pyarrow engine, no index).
+
+    ``provenance`` (scenario, seed, policy or system, edgesim version) goes into the file's
+    schema metadata under ``edgesim``, so a table copied out of its run folder still says where
+    it came from: ``pyarrow.parquet.read_schema(path).metadata[b"edgesim"]``."""
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, engine="pyarrow", index=False)
+        if not provenance:
+            df.to_parquet(tmp, engine="pyarrow", index=False)
+            return
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"edgesim"] = json.dumps(provenance, sort_keys=True, default=str).encode()
+        pq.write_table(table.replace_schema_metadata(meta), tmp)

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Union
 import pandas as pd
 
 from edgesim.metrics.atomic import write_parquet_atomic, write_text_atomic
-from edgesim.result import Result
+from edgesim.result import Result, provenance
 
 
 class TrainingResult:
@@ -57,9 +57,10 @@ class TrainingResult:
         `Result.save` does."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        write_parquet_atomic(self.schedule, out / "schedule.parquet")
+        prov = provenance(self.summary)
+        write_parquet_atomic(self.schedule, out / "schedule.parquet", prov)
         for name, frame in self.frames.items():
-            write_parquet_atomic(frame, out / f"{name}.parquet")
+            write_parquet_atomic(frame, out / f"{name}.parquet", prov)
         self.write_resolved(out)
         if on_tables is not None:
             on_tables()
