@@ -126,7 +126,10 @@ class Simulation:
                                         units=any(getattr(s, "window", None) is not None
                                                   for s in self.sources))
         if spec.metrics.stream_rows:
-            self.recorder.stream(spec.metrics.stream_rows)
+            from edgesim._version import __version__
+            self.recorder.stream(spec.metrics.stream_rows, {
+                "scenario": spec.name, "seed": self.seed, "policy": spec.policy.name,
+                "edgesim_version": __version__, "producer": "edgesim"})
         self.samples = SampleRecorder(self.node_names)
         self.busy_total = [0.0] * len(self.nodes)
         self.interval = spec.metrics.interval

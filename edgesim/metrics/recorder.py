@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class RequestRecorder:
     def streamed(self) -> bool:
         return self._file is not None
 
-    def stream(self, rows: int) -> None:
+    def stream(self, rows: int, provenance: Optional[dict] = None) -> None:
         """Write finished requests to a Parquet file in row groups of ``rows`` while the run
         goes (metrics.stream_rows), instead of holding every column: only the summary's
         columns stay in memory. The file lives in a temporary directory until `Result.save`
@@ -112,6 +112,7 @@ class RequestRecorder:
         import weakref
         from pathlib import Path
         self._stream_rows = rows
+        self._provenance = provenance   # into the file's metadata, as every saved table has it
         self._dir = tempfile.mkdtemp(prefix="edgesim-requests-")
         self._file = Path(self._dir) / "requests.parquet"
         self._base = 0                  # rows of the summary columns already written
@@ -129,7 +130,12 @@ class RequestRecorder:
             # indices, whatever number of categories the first chunk happened to have.
             fields = [pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type))
                       if pa.types.is_dictionary(f.type) else f for f in table.schema]
-            self._schema = pa.schema(fields, metadata=table.schema.metadata)
+            meta = dict(table.schema.metadata or {})
+            if self._provenance:
+                import json
+                meta[b"edgesim"] = json.dumps(self._provenance, sort_keys=True,
+                                              default=str).encode()
+            self._schema = pa.schema(fields, metadata=meta)
             self._writer = pq.ParquetWriter(self._file, self._schema)
         self._writer.write_table(table.cast(self._schema), row_group_size=len(table))
         del table
