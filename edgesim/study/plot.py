@@ -46,6 +46,42 @@ def _pick(name: Optional[str], valid: list, option: str) -> Optional[str]:
                     + f"; valid: {', '.join(valid) if valid else '(none)'}")
 
 
+#: Units of the summary's metrics and of common scenario keys, by the name's last part.
+_UNITS = {"wait_s": "s", "latency_s": "s", "sim_time_s": "s", "throughput_ips": "requests/s",
+          "inference_ips": "inferences/s", "rate": "per s", "bandwidth": "bit/s",
+          "duration": "s", "interval": "s", "deadline": "s", "max_wait": "s", "latency": "s"}
+#: Metrics that are fractions: their intervals are clipped to [0, 1].
+_FRACTIONS = ("slo_miss_rate", "utilization", "availability", "accuracy", "drop_rate",
+              "miss_rate")
+
+
+def axis_label(key: str) -> str:
+    """A readable axis label: the key's last parts and their unit, the full key below it."""
+    parts = key.split(".")
+    head = parts[0] if parts[0] in _UNITS or parts[0] in _FRACTIONS else parts[-1]
+    unit = _UNITS.get(head) or _UNITS.get(parts[-1])
+    if any(key.startswith(f) or f".{f}" in key for f in _FRACTIONS):
+        unit = "fraction"
+    short = ".".join(parts[-2:]) if head == parts[0] and len(parts) > 1 else parts[-1]
+    text = short + (f" ({unit})" if unit else "")
+    return text if short == key else f"{text}\n{key}"
+
+
+_NON_NEGATIVE = ("wait_s", "latency_s", "throughput_ips", "inference_ips", "requests",
+                 "sim_time_s", "events", "queue", "bytes")
+
+
+def metric_range(key: str) -> tuple[float, float]:
+    """The values a metric can take, to clip its t-interval to: [0, 1] for fractions (an
+    availability band once ran from -1.0 to 1.5 with n = 2), [0, inf) for times, throughputs
+    and counts, unbounded for anything else."""
+    if any(key.startswith(f) or f".{f}" in key for f in _FRACTIONS):
+        return 0.0, 1.0
+    if key.split(".")[0] in _NON_NEGATIVE:
+        return 0.0, float("inf")
+    return float("-inf"), float("inf")
+
+
 def curves(runs: pd.DataFrame, params: list, x: str, y: str, hue: Optional[str],
            confidence: float) -> pd.DataFrame:
     """One row per (line, x): label, x, n, mean and interval bounds of ``y`` over its runs."""
@@ -87,9 +123,14 @@ def plot_sweep(directory: Union[str, Path], x: str, y: str, hue: Optional[str] =
     ax = fig.add_subplot()
     numeric = pd.api.types.is_numeric_dtype(runs[x])
     categories = sorted(data.x.unique(), key=str) if not numeric else None
+    lo, hi = metric_range(y)
+    data["low"] = data["low"].clip(lower=lo, upper=hi)
+    data["high"] = data["high"].clip(lower=lo, upper=hi)
     for label, g in data.groupby("label", sort=True):
         xs = g.x.tolist() if numeric else [categories.index(v) for v in g.x]
-        line = ax.plot(xs, g["mean"], marker="o", label=label or None)[0]
+        # Categories have no order between them: points, not a line through them.
+        line = ax.plot(xs, g["mean"], marker="o", linestyle="-" if numeric else "none",
+                       label=label or None)[0]
         band = g.dropna(subset=["low", "high"])
         bx = band.x.tolist() if numeric else [categories.index(v) for v in band.x]
         if numeric and len(band) > 1:
@@ -100,10 +141,15 @@ def plot_sweep(directory: Union[str, Path], x: str, y: str, hue: Optional[str] =
                         fmt="none", ecolor=line.get_color(), capsize=4)
     if categories is not None:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories])
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    elif all(float(v).is_integer() for v in data.x):
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # no tick at 4.2 servers
+    ax.set_xlabel(axis_label(x), fontsize=9)
+    ax.set_ylabel(axis_label(y), fontsize=9)
+    n_min = int(data.n.min())
+    few = f"; n = {n_min}: t-intervals are wide" if n_min < 3 else ""
     ax.set_title(f"{plan.get('name', 'sweep')}: mean and {level:.0%} CI "
-                 f"({plan.get('replications', '?')} replications)", fontsize=10)
+                 f"({plan.get('replications', '?')} replications{few})", fontsize=10)
     ax.grid(True, alpha=0.3)
     if data.label.nunique() > 1 or (data.label != "").any():
         ax.legend(fontsize=8)
