@@ -46,9 +46,15 @@ def _load(scenario: str, sets: tuple, duration: Optional[str] = None):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgesim", prog_name="edgesim")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="log what edgesim does (standard logging on "
+              "stderr): -v steps, -vv details")
+def main(verbose: int = 0) -> None:
     """edgesim: simulate edge-cloud deep-learning systems."""
     _cheap_exit()
+    if verbose:
+        import logging
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s: %(message)s")
 
 
 def _cheap_exit() -> None:
@@ -73,9 +79,14 @@ def _cheap_exit() -> None:
 @click.option("--force", is_flag=True, help="replace an existing run directory (atomically, "
               "once the new run is saved)")
 @click.option("--strict", is_flag=True, help=_STRICT_HELP)
+@click.option("--trace-events", is_flag=True, help="also write trace.json: the run as a "
+              "timeline for Perfetto (ui.perfetto.dev) or chrome://tracing")
 def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
-        duration: Optional[str], no_plots: bool, quiet: bool, force: bool, strict: bool) -> None:
+        duration: Optional[str], no_plots: bool, quiet: bool, force: bool, strict: bool,
+        trace_events: bool) -> None:
     """Simulate SCENARIO (a file, or a bundled scenario's name) and write a run directory."""
+    import logging
+    log = logging.getLogger("edgesim.run")
     from edgesim.metrics.run_folder import default_name, reserve
     try:
         sf = _load(scenario, sets, duration)
@@ -88,7 +99,16 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
         _fail(exc)
     for warning in sim.warnings:
         click.echo(f"warning: {warning}", err=True)
+    log.info("checked %s (seed %s); writing to %s", sf.file, sim.seed, target)
     training = sf.spec.training is not None
+
+    def save(folder_path: Path, **kw) -> None:
+        result.save(folder_path, plots=not no_plots, **kw)
+        if trace_events:
+            from edgesim.metrics.trace_events import write_trace_events
+            write_trace_events(folder_path)
+        log.info("saved the run's files in %s", folder_path)
+
     try:
         if quiet or training or not sys.stderr.isatty():
             sim.run()
@@ -97,15 +117,15 @@ def run(scenario: str, out: Optional[str], seed: Optional[int], sets: tuple,
             with progress_bar(sim.duration) as update:
                 sim.run(progress=update)
         result = sim.collect()
+        log.info("simulated %s s", result.summary.get("sim_time_s"))
         if quiet:
-            folder.save(lambda d: result.save(d, plots=not no_plots))
+            folder.save(save)
         else:
             # The table as soon as the tables are on disk; the plots (1-4 s) are drawn after
             # it. The folder is renamed into place only once whole (metrics/run_folder.py).
             from edgesim.report import print_summary, print_training_summary
             show = print_training_summary if training else print_summary
-            folder.save(lambda d: result.save(d, plots=not no_plots,
-                                              on_tables=lambda: show(result.summary, target)))
+            folder.save(lambda d: save(d, on_tables=lambda: show(result.summary, target)))
     except UserError as exc:    # the folder could not be written; the message says where it went
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -135,6 +155,18 @@ def check(scenario: str, sets: tuple, strict: bool) -> None:
         return
     click.echo(f"{sf.file}: ok ({len(sim.nodes)} nodes, {len(sim.sources)} sources, "
                f"policy {sf.spec.policy.name})")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="default: RUN_DIR/trace.json")
+def timeline(run_dir: str, out: Optional[str]) -> None:
+    """Write RUN_DIR's run as a trace-event timeline (Perfetto, chrome://tracing)."""
+    from edgesim.metrics.trace_events import write_trace_events
+    try:
+        click.echo(f"wrote {write_trace_events(run_dir, out)}")
+    except UserError as exc:
+        _fail(exc)
 
 
 @main.command()
