@@ -385,7 +385,10 @@ def _md_table(header: list[str], rows: list[list[str]], align: str) -> list[str]
 
 def to_markdown(cmp: Comparison) -> str:
     """The tables as Markdown: gains over the baseline (Distream Table 1.2/1.4), absolute
-    values (Table 1.5) with the SLO miss rate, and where each run came from."""
+    values (Table 1.5) with the SLO miss rate, and where each run came from.
+
+    Written out rather than ``DataFrame.to_markdown``: that needs ``tabulate``, a dependency
+    for a few lines, and these tables mix formats per column (1.50x, 67.3 ms, 2.4 %)."""
     t = cmp.table
     stats = [k for k, _ in STATS]
     heads = [_STAT_HEAD[k] for k in stats]

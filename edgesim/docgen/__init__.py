@@ -23,6 +23,8 @@ from __future__ import annotations
 
 # Besides what main() uses, every public attribute of the former single-file module stays
 # importable from here (the names marked F401), so code written against it keeps working.
+# argparse, not click: a `python -m` maintainer's tool (it regenerates a shipped file), not a
+# user command; the layering keeps click in edgesim.cli, which nothing below it imports.
 import argparse
 import difflib
 import inspect  # noqa: F401

@@ -16,7 +16,12 @@ def _q(values: np.ndarray, q: float) -> Optional[float]:
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> Optional[float]:
     """``np.quantile(np.repeat(values, weights), q)`` (linear interpolation) without building
-    the repeated array: an aggregated request stands for ``weights`` arrivals of one latency."""
+    the repeated array: an aggregated request stands for ``weights`` arrivals of one latency.
+
+    Not ``np.quantile(values, q, weights=weights)``: numpy (2.x) weighs only with
+    ``method="inverted_cdf"``, a step function, while the unweighted summary uses the default
+    linear method; an aggregated run must give the percentiles of the same run unaggregated
+    (tests/test_fleet.py checks it), so the linear rule over the repeated values is kept."""
     keep = weights > 0
     values, weights = values[keep], weights[keep]
     if not len(values):

@@ -30,6 +30,8 @@ This module must not import torch.
 """
 from __future__ import annotations
 
+# argparse, not click: a `python -m` maintainer's tool (it regenerates a shipped file), not a
+# user command; the layering keeps click in edgesim.cli, which nothing below it imports.
 import argparse
 import csv
 import hashlib

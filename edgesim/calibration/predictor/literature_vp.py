@@ -24,6 +24,8 @@ Torch-free.
 """
 from __future__ import annotations
 
+# argparse, not click: a `python -m` maintainer's tool (it regenerates a shipped file), not a
+# user command; the layering keeps click in edgesim.cli, which nothing below it imports.
 import argparse
 import hashlib
 import math

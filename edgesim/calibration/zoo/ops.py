@@ -25,6 +25,8 @@ torch-free predictor reads (``calibration/predictor/zoo_ops.json``)::
 """
 from __future__ import annotations
 
+# argparse, not click: a `python -m` maintainer's tool (it regenerates a shipped file), not a
+# user command; the layering keeps click in edgesim.cli, which nothing below it imports.
 import argparse
 import json
 import math

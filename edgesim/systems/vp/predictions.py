@@ -26,6 +26,8 @@ prints each variant's accuracy. Reading a file needs numpy only; making one need
 """
 from __future__ import annotations
 
+# argparse, not click: a `python -m` maintainer's tool (it regenerates a shipped file), not a
+# user command; the layering keeps click in edgesim.cli, which nothing below it imports.
 import argparse
 import io
 import json
