@@ -60,11 +60,13 @@ def _warn(msg: str) -> None:
 
 
 class _Bar:
-    """A rich progress bar on a terminal; silent otherwise."""
+    """A rich progress bar on a terminal; elsewhere (a log file, CI) plain lines through the
+    ``edgesim.progress`` logger, at most one every 10 s (seen with -v)."""
 
     def __init__(self, enabled: bool, what: str) -> None:
         self.enabled, self.what = enabled, what
         self._p = self._task = None
+        self._logged = 0.0
 
     def __enter__(self) -> "_Bar":
         if self.enabled:
@@ -81,6 +83,14 @@ class _Bar:
     def __call__(self, done: int, total: int, label: str) -> None:
         if self._p is not None:
             self._p.update(self._task, completed=done, total=total, label=label)
+            return
+        import time
+        now = time.monotonic()
+        if now - self._logged >= 10.0 or done == total:
+            import logging
+            self._logged = now
+            logging.getLogger("edgesim.progress").info("%s: %s/%s %s", self.what, done, total,
+                                                       label)
 
     def __exit__(self, *exc) -> None:
         if self._p is not None:

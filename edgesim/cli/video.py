@@ -138,7 +138,10 @@ def generate(cameras: int, fps: float, duration: float, seed: int, profile: str,
     import numpy as np
 
     from edgesim.video.synthetic import generate as gen, summarize, write
-    df = gen(cameras, fps, duration, seed, profile, day_length, start_hour, max_rois, skew)
+    from edgesim.cli.common import _Bar, _interactive
+    with _Bar(_interactive(False), "generating") as bar:
+        df = gen(cameras, fps, duration, seed, profile, day_length, start_hour, max_rois, skew,
+                 progress=bar)
     args = ["--cameras", cameras, "--fps", f"{fps:g}", "--duration", f"{duration:g}s",
             "--seed", seed, "--profile", profile]
     args += ["--day-length", f"{day_length:g}s"] if day_length else []

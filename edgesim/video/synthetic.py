@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -97,7 +97,8 @@ def _thinned(rng: np.random.Generator, rate: float, lo: float, hi: float, accept
 
 def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed: int = 1,
              profile: Union[str, Profile] = "campus", day_length: Optional[float] = None,
-             start_hour: float = 0.0, max_rois: int = MAX_ROIS, skew: Optional[float] = None):
+             start_hour: float = 0.0, max_rois: int = MAX_ROIS, skew: Optional[float] = None,
+             progress: Optional[Callable[[int, int, str], None]] = None):
     """ROIs per frame for ``cameras`` cameras: a pandas DataFrame ``frame, time_s, cam0, ...``.
 
     The model (every number below is a field of the :class:`Profile`, ``campus`` or
@@ -198,18 +199,24 @@ def generate(cameras: int = 24, fps: float = 15.0, duration: float = 600.0, seed
         np.add.at(diff[cam], stop[keep], -1)
 
     # Lone passers-by: one stream per camera.
+    # progress(done, total, what) never draws: the trace is the same with or without it.
     for k, ss in enumerate(solo_ss.spawn(cameras)):
         rng = np.random.default_rng(ss)
         rate = prof.solo_occupancy * busy[k] / prof.dwell_s
         t = _thinned(rng, rate, start, end, daily)
         add(k, t, t + _lognormal(rng, prof.dwell_s, prof.dwell_cv, len(t)))
+        if progress is not None:
+            progress(k + 1, cameras, "passers-by (cameras)")
 
     # Crowds: births at every camera, then a walk along the path.
     rng = np.random.default_rng(crowd_ss)
     births = [(t, k) for k in range(cameras)
               for t in _thinned(rng, prof.crowd_rate, start, end, lambda t: daily(t) ** 2)]
     births.sort()
-    for t0, k in births:
+    every = max(len(births) // 200, 1)
+    for i, (t0, k) in enumerate(births):
+        if progress is not None and i % every == 0:
+            progress(i, len(births), "crowds")
         size = int(np.clip(round(rng.lognormal(math.log(prof.crowd_median), prof.crowd_sigma)),
                            2, prof.crowd_max))
         step = 1 if rng.uniform() < prof.forward else -1
