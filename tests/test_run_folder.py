@@ -34,6 +34,13 @@ def test_an_existing_folder_is_replaced_only_with_force_and_then_whole(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging, no lock left
 
 
+def test_an_existing_empty_folder_takes_the_run(tmp_path):
+    out = tmp_path / "made-for-it"
+    out.mkdir()
+    assert _run("-o", str(out)).exit_code == 0
+    assert (out / "summary.json").is_file()
+
+
 def test_a_second_writer_is_refused_while_the_first_holds_the_place(tmp_path):
     first = reserve(tmp_path / "out")
     try:

@@ -70,6 +70,8 @@ class RunFolder:
         """Rename the staging folder into place (replacing an old folder only with ``force``)."""
         try:
             old = None
+            if self.target.is_dir() and not any(self.target.iterdir()):
+                self.target.rmdir()  # an empty folder (made for the run) is not a run to keep
             if self.target.exists():
                 if not self.force:   # appeared while we ran: never overwrite without asking
                     raise UserError(f"{self.target} appeared while the run was going; the run "
