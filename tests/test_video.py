@@ -332,6 +332,8 @@ def test_guide_commands_parse(monkeypatch):
             if line.startswith("edgesim "):
                 if "shared/data" in line and not VIDEO.is_dir():
                     continue
+                if "$(" in line:        # a shell substitution: its value is not known here
+                    continue
                 argv = shlex.split(line)[1:]
                 ctx = main.make_context("edgesim", list(argv), resilient_parsing=False)
                 sub = main.get_command(ctx, argv[0])
