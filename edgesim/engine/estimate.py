@@ -40,10 +40,7 @@ class Estimate:
 
 
 def _rate(source) -> float:
-    try:
-        rate = float(source.process.mean_rate())
-    except (NotImplementedError, AttributeError, ZeroDivisionError):
-        return 0.0
+    rate = float(source.process.mean_rate())     # every arrival process has one
     return rate if math.isfinite(rate) else 0.0
 
 

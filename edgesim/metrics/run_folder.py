@@ -13,6 +13,7 @@ the results by saving them again to a rescue folder and saying where.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -89,10 +90,8 @@ class RunFolder:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)      # closing drops the flock
             self._lock_fd = -1
-            try:
+            with contextlib.suppress(OSError):   # another writer may hold it by now
                 _lock_path(self.target).unlink()
-            except OSError:
-                pass
 
     def abandon(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

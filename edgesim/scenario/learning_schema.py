@@ -6,7 +6,7 @@ today), so that a data set, a partition and a model are written the same way in 
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, get_args
+from typing import Annotated, Any, Literal, Optional, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,6 +34,25 @@ OWN_TEST = ("cifar10", "cifar100", "femnist", "shakespeare")
 #: Sets read with their writers (speakers), of which `writers` keeps the first few.
 #: (synthetic's devices are writers too, but its `devices` says how many there are.)
 WRITER_SETS = ("femnist", "shakespeare", "speech-commands")
+
+
+
+#: Units of a layer or channels of a convolution: bounded, since a width of 2**40 once reached
+#: torch as a TypeError / MemoryError traceback.
+Width = Annotated[int, Field(ge=1, le=65_536)]
+
+#: Where learned models and their data live; every learning system offers the same choice.
+LearningDevice = Literal["cpu", "cuda", "auto"]
+
+
+def device_field() -> Any:
+    """The `device` key of a learning block (cpu by default)."""
+    return Field("cpu", description="where the learned models and their data live: 'cpu' (one "
+                                    "seed, the same weights bit for bit on one machine and "
+                                    "PyTorch build), 'cuda' (a GPU: deterministic kernels where "
+                                    "CUDA has them, no TF32; agrees with the CPU within float32 "
+                                    "rounding, not bit for bit), 'auto' (cuda when PyTorch sees "
+                                    "a GPU)")
 
 
 class DatasetSpec(Strict):
@@ -166,12 +185,11 @@ class ModelSpec(Strict):
                            "32x32); 'lstm': LEAF's Shakespeare character LSTM (an `embedding` "
                            "of integer tokens 0..vocab-1 stored as float, x of shape (n, T), "
                            "then LSTM layers of `hidden` [256, 256] units)")
-    # Bounded: a width of 2**40 once reached torch as a TypeError / MemoryError traceback.
-    hidden: Optional[list[Annotated[int, Field(ge=1, le=65_536)]]] = Field(
+    hidden: Optional[list[Width]] = Field(
         None, description="units per layer: mlp's ReLU layers ([64]), the fully connected "
                           "head of fedavg-cnn and vgg11 ([512]), lstm's layers ([256, 256]); "
                           "omitted: the model's default")
-    channels: list[Annotated[int, Field(ge=1, le=65_536)]] = Field(default_factory=lambda: [8, 16], description="cnn: channels "
+    channels: list[Width] = Field(default_factory=lambda: [8, 16], description="cnn: channels "
                                                                               "per conv layer")
     groups: int = Field(2, ge=1, description="resnet18: groups of each GroupNorm (must divide "
                                              "64, its narrowest layer)")
@@ -222,12 +240,7 @@ class LearningSpec(Strict):
     local: LocalSpec = Field(default_factory=LocalSpec)
     eval_every: int = Field(1, ge=1, description="measure held-out accuracy every this many "
                                                  "rounds (and after the last)")
-    device: Literal["cpu", "cuda", "auto"] = Field(
-        "cpu", description="where the model and data live: 'cpu' (one seed, the same weights "
-                           "bit for bit on one machine and PyTorch build), 'cuda' (a GPU: "
-                           "deterministic kernels where CUDA has them, no TF32; agrees with "
-                           "the CPU within float32 rounding, not bit for bit), 'auto' (cuda "
-                           "when PyTorch sees a GPU)")
+    device: LearningDevice = device_field()
     vectorise: bool = Field(
         False, description="train a round's arrived clients together, one batched pass per "
                            "SGD step (torch.func.vmap over their stacked weights; "

@@ -7,6 +7,7 @@ scenario is read, so the message carries the key path and the line.
 """
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from typing import Any, Union
@@ -45,28 +46,24 @@ def _admits_bool(annotation: Any) -> bool:
     return False
 
 
-def _is_number(annotation: Any) -> bool:
-    """Whether ``annotation`` (through Annotated, Optional and unions) takes an int or float."""
-    if annotation in (int, float):
-        return True
+def _leaves(annotation: Any) -> list[Any]:
+    """The types ``annotation`` admits, through Annotated, Optional and unions."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _is_number(typing.get_args(annotation)[0])
+        return _leaves(typing.get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
-        return any(_is_number(a) for a in typing.get_args(annotation))
-    return False
+        return [leaf for a in typing.get_args(annotation) for leaf in _leaves(a)]
+    return [annotation]
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether ``annotation`` takes an int or a float."""
+    return any(leaf in (int, float) for leaf in _leaves(annotation))
 
 
 def _is_int(annotation: Any) -> bool:
     """Whether pydantic will read a number here as an int (1e21 becomes an int of 22 digits)."""
-    if annotation is int:
-        return True
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _is_int(typing.get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        return any(_is_int(a) for a in typing.get_args(annotation))
-    return False
+    return int in _leaves(annotation)
 
 
 def _elements(annotation: Any, value: Any) -> list[tuple[Any, Any, Any]]:
@@ -98,15 +95,27 @@ def _bad_number(value: Any, annotation: Any) -> tuple[tuple, str] | None:
             return None
         return (), ("a boolean where a number is expected (YAML reads yes/no/on/off/true/false "
                     "as booleans); write a number")
-    if isinstance(value, float) and _is_int(annotation) and abs(value) > LARGEST_INT:
-        return (), f"too large: integers up to 2**53 ({LARGEST_INT:,}) are accepted"
-    if isinstance(value, int) and abs(value) > LARGEST_INT:
+    huge = isinstance(value, int) or (isinstance(value, float) and _is_int(annotation))
+    if huge and abs(value) > LARGEST_INT:
         return (), f"too large: integers up to 2**53 ({LARGEST_INT:,}) are accepted"
     for key, element, inner in _elements(annotation, value):
         bad = _bad_number(element, inner)
         if bad is not None:
             return (key, *bad[0]), bad[1]
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _annotations(cls: type[BaseModel]) -> tuple[tuple[tuple[str, ...], Any], ...]:
+    """Per field of a model class: the keys it is read from, and its full annotation (pydantic
+    moves a top-level Annotated's metadata onto the field; it is put back). Built once a class."""
+    out = []
+    for name, field in cls.model_fields.items():
+        keys = (name,) if field.alias in (None, name) else (name, field.alias)
+        annotation = (typing.Annotated[(field.annotation, *field.metadata)]
+                      if field.metadata else field.annotation)
+        out.append((keys, annotation))
+    return tuple(out)
 
 
 class SaneNumbers(BaseModel):
@@ -119,24 +128,20 @@ class SaneNumbers(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _edgesim_sane_numbers(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                for key in (name, field.alias):
-                    if key is not None and key in data:
-                        # Pydantic moves a top-level Annotated's metadata onto the field.
-                        annotation = (typing.Annotated[(field.annotation, *field.metadata)]
-                                      if field.metadata else field.annotation)
-                        bad = _bad_number(data[key], annotation)
-                        if bad is not None:
-                            # A plain ValueError from here would be located at the model, not
-                            # at the key; a ValidationError keeps the key path for the message.
-                            # A built-in type: pydantic re-creates the errors of a
-                            # ValidationError raised in a validator from their type names, and
-                            # a custom one is unknown there (a KeyError in some unions).
-                            raise ValidationError.from_exception_data(cls.__name__, [{
-                                "type": "value_error", "loc": (key, *bad[0]),
-                                "input": data[key], "ctx": {"error": ValueError(bad[1])}}])
-                        break
+        if not isinstance(data, dict):
+            return data
+        for keys, annotation in _annotations(cls):
+            key = next((k for k in keys if k in data), None)
+            if key is None:
+                continue
+            bad = _bad_number(data[key], annotation)
+            if bad is not None:
+                # A ValidationError keeps the key path (a ValueError would be located at the
+                # model), with a built-in type: pydantic re-creates the errors of one raised in
+                # a validator from their type names, and a custom type is unknown there.
+                raise ValidationError.from_exception_data(cls.__name__, [{
+                    "type": "value_error", "loc": (key, *bad[0]), "input": data[key],
+                    "ctx": {"error": ValueError(bad[1])}}])
         return data
 
 

@@ -20,7 +20,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, ModelSpec
+from edgesim.scenario.learning_schema import (DatasetSpec, LearningDevice, LocalSpec, ModelSpec,
+                                              device_field)
 from edgesim.scenario.schema_service import ServiceSpec
 from edgesim.scenario.strict import Strict
 from edgesim.scenario.timed_schema import TimedModelSpec
@@ -218,11 +219,7 @@ class ClueSpec(Strict):
                             "Adam, lr 5e-5), its moments kept by the node from batch to batch; "
                             "'sgd': plain SGD with `local.momentum`, stateless")
     adam: AdamSpec = Field(default_factory=AdamSpec)
-    device: Literal["cpu", "cuda", "auto"] = Field(
-        "cpu", description="where the learned models run: 'cpu' (bit-identical reruns), "
-                           "'cuda' (a GPU; deterministic kernels where CUDA has them, equal to "
-                           "the CPU within float32 rounding, not bit for bit), 'auto' (cuda "
-                           "when PyTorch sees a GPU)")
+    device: LearningDevice = device_field()
     pretrain: PretrainSpec = Field(default_factory=PretrainSpec)
     drift: DriftSpec = Field(default_factory=DriftSpec)
     help: HelpSpec = Field(default_factory=HelpSpec)

@@ -16,7 +16,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec
+from edgesim.scenario.learning_schema import DatasetSpec, LocalSpec, Width
 from edgesim.scenario.schema_service import ServiceSpec
 from edgesim.scenario.strict import Strict
 from edgesim.scenario.types import Fraction
@@ -41,9 +41,9 @@ class BranchedModelSpec(Strict):
     name: Literal["mlp", "cnn"] = Field(
         "mlp", description="shared layers: 'mlp' ReLU layers of `hidden` units, or 'cnn' 3x3 "
                            "conv + ReLU + 2x2 max-pool per entry of `channels`")
-    hidden: list[int] = Field(default_factory=lambda: [64], description="mlp: units per "
+    hidden: list[Width] = Field(default_factory=lambda: [64], description="mlp: units per "
                                                                         "shared layer")
-    channels: list[int] = Field(default_factory=lambda: [8], description="cnn: channels per "
+    channels: list[Width] = Field(default_factory=lambda: [8], description="cnn: channels per "
                                                                          "conv layer")
     deep: int = Field(320, ge=1, description="ReLU units of the dense network's deep layer "
                                              "(after the shared layers, before the logits): "

@@ -9,7 +9,8 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from edgesim.scenario.learning_schema import DatasetSpec, ModelSpec, PartitionSpec
+from edgesim.scenario.learning_schema import (DatasetSpec, LearningDevice, ModelSpec, PartitionSpec,
+                                              device_field)
 from edgesim.scenario.schema_service import ServiceSpec
 from edgesim.scenario.strict import Strict
 from edgesim.scenario.types import Duration, Fraction, Size
@@ -106,10 +107,7 @@ class MercuryLearningSpec(Strict):
                                              "at most D)")
     beta: float = Field(0.5, gt=0, le=100, description="beta of Eq. 2.4: larger favours "
                                                        "groups whose importance is fresher")
-    device: Literal["cpu", "cuda", "auto"] = Field(
-        "cpu", description="where the learned model and its data live: 'cpu' (bit for bit "
-                           "per seed), 'cuda' (a GPU; agrees within float32 rounding), "
-                           "'auto' (cuda when PyTorch sees one)")
+    device: LearningDevice = device_field()
 
 
 class LayerSpec(Strict):
