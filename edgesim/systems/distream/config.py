@@ -98,4 +98,4 @@ class ControllerParams(PartitionConfig):
 
 
 class DistreamConfig(BalancerParams, ControllerParams):
-    pass
+    """Distream's policy parameters: the balancer's and the controller's, in one `params:`."""
